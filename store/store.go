@@ -1,0 +1,282 @@
+// Package store defines what the gateway keeps durably: vault tokens,
+// payments, attempts, refunds and idempotency records. Backends (store/sqlite,
+// store/postgres) implement Store; the guarantees (single-use tokens, one
+// idempotency record per key) come from the database itself, never from
+// process memory.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"acpgw/payment"
+)
+
+// Errors every backend returns for the same conditions.
+var (
+	// ErrNotFound: no row with that key.
+	ErrNotFound = payment.ErrNotFound
+	// ErrTokenConsumed: ConsumeToken found the token already consumed.
+	ErrTokenConsumed = payment.ErrTokenConsumed
+	// ErrDuplicate: a row with that unique key exists already.
+	ErrDuplicate = errors.New("store: duplicate key")
+	// ErrUnavailable: the database cannot be reached or timed out.
+	ErrUnavailable = payment.ErrUnavailable
+)
+
+// Token is a vault token: an encrypted card credential bound to an allowance.
+type Token struct {
+	ID                string
+	MerchantID        string
+	CheckoutSessionID string
+	MaxAmount         int64
+	Currency          string
+	ExpiresAt         time.Time
+	// Reason is the allowance reason (one_time).
+	Reason string
+	// KeyID names the vault key that sealed Credential and CVC.
+	KeyID string
+	// Credential is the AES-GCM sealed card (number, expiry, name,
+	// cryptogram); never plaintext.
+	Credential []byte
+	// CVC is the sealed CVC, nil once it has been used.
+	CVC []byte
+	// Display fields, safe to show.
+	Brand    string
+	Funding  string
+	Last4    string
+	IIN      string
+	Country  string
+	Metadata map[string]string
+	// AgentID is the agent platform that delegated the card.
+	AgentID string
+	// IdempotencyKey is the key the delegate_payment call carried, echoed in
+	// the response metadata.
+	IdempotencyKey string
+	CreatedAt      time.Time
+	// ConsumedAt and PaymentID are set when a payment consumed the token.
+	ConsumedAt *time.Time
+	PaymentID  string
+}
+
+// Payment is a payment record.
+type Payment struct {
+	ID                string
+	MerchantID        string
+	CheckoutSessionID string
+	// TokenID is the vt_ or spt_ token the payment was made with.
+	TokenID            string
+	TokenKind          string
+	Amount             int64
+	Currency           string
+	Capture            payment.CaptureMode
+	Status             payment.Status
+	Processor          string
+	ProcessorType      string
+	ProcessorReference string
+	Decline            *payment.Decline
+	// CapturedAmount and RefundedAmount are in minor units of Currency.
+	CapturedAmount int64
+	RefundedAmount int64
+	// RefundPending is the sum of refunds sent but not yet confirmed; new
+	// refunds may not exceed Captured - Refunded - RefundPending.
+	RefundPending int64
+	FeeEstimated  int64
+	FeeActual     *int64
+	FeeCurrency   string
+	// Routing is the routing decision as JSON, shown in responses.
+	Routing   []byte
+	Metadata  map[string]string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AttemptState is where a processor call stands.
+type AttemptState string
+
+// The attempt states.
+const (
+	// AttemptPending: recorded before the call, or the outcome is unknown.
+	AttemptPending AttemptState = "pending"
+	// AttemptDone: the processor answered with a result.
+	AttemptDone AttemptState = "done"
+	// AttemptNotProcessed: the processor surely did not act.
+	AttemptNotProcessed AttemptState = "not_processed"
+	// AttemptRejected: the processor refused the modification; nothing changed.
+	AttemptRejected AttemptState = "rejected"
+)
+
+// Attempt is one processor call, recorded durably before it is made.
+type Attempt struct {
+	ID        string
+	PaymentID string
+	// Seq numbers the payment's attempts from 1.
+	Seq       int
+	Processor string
+	// Operation is authorize, capture, void or refund.
+	Operation string
+	// IdempotencyKey is unique across the store: acpgw_<payment>_<seq>.
+	IdempotencyKey string
+	Amount         int64
+	Currency       string
+	// RefundID links a refund attempt to its refund.
+	RefundID string
+	State    AttemptState
+	// Outcome is the result status when State is done (captured, declined, ...).
+	Outcome   string
+	Reference string
+	// Error is the error class and code, never card data.
+	Error     string
+	LatencyMS int64
+	StartedAt time.Time
+	// FinishedAt is set once State is no longer pending.
+	FinishedAt *time.Time
+	// LeaseOwner and LeaseUntil let exactly one replica reconcile a pending
+	// attempt at a time.
+	LeaseOwner string
+	LeaseUntil *time.Time
+}
+
+// Refund is a refund of (part of) a captured payment.
+type Refund struct {
+	ID        string
+	PaymentID string
+	Amount    int64
+	Currency  string
+	// Status is pending, succeeded or failed.
+	Status    string
+	Reference string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Refund statuses.
+const (
+	RefundPending   = "pending"
+	RefundSucceeded = "succeeded"
+	RefundFailed    = "failed"
+)
+
+// IdemState is where an idempotent request stands.
+type IdemState string
+
+// The idempotency record states.
+const (
+	IdemInFlight IdemState = "in_flight"
+	IdemDone     IdemState = "done"
+)
+
+// IdemRecord is the idempotency record of one (scope, key).
+type IdemRecord struct {
+	// Scope is the caller and path the key is scoped to.
+	Scope string
+	Key   string
+	// RequestHash is the SHA-256 of the canonical request body.
+	RequestHash string
+	// APIVersion of the first request.
+	APIVersion string
+	State      IdemState
+	// ResourceID is set, in the side effect's own transaction, to the id of
+	// what the request created (vt_..., pay_..., re_...), so that a request
+	// whose response was lost can be answered from the resource.
+	ResourceID string
+	// Status and Body are the stored response once State is done.
+	Status int
+	Body   []byte
+	// LockedUntil ends the in-flight claim; after it another request may take
+	// the key over (the first one crashed).
+	LockedUntil time.Time
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// IdemBegin is the outcome of BeginIdempotency.
+type IdemBegin int
+
+// Outcomes of BeginIdempotency.
+const (
+	// IdemStarted: the caller holds the key now and must run the request.
+	IdemStarted IdemBegin = iota
+	// IdemExisting: a record exists; the returned record says which state.
+	IdemExisting
+	// IdemTakenOver: an in-flight record whose lock had expired was taken
+	// over; the returned record is the old one (its ResourceID may be set).
+	IdemTakenOver
+)
+
+// Store is a backend. Reads outside transactions see committed data.
+type Store interface {
+	// Tx runs fn in one write transaction: all of fn's writes commit or none.
+	// Backends serialise conflicting writers (SQLite: BEGIN IMMEDIATE;
+	// Postgres: row locks taken by the ...ForUpdate methods).
+	Tx(ctx context.Context, fn func(tx Tx) error) error
+
+	GetToken(ctx context.Context, id string) (Token, error)
+	GetPayment(ctx context.Context, id string) (Payment, error)
+	ListAttempts(ctx context.Context, paymentID string) ([]Attempt, error)
+	ListRefunds(ctx context.Context, paymentID string) ([]Refund, error)
+	GetIdempotency(ctx context.Context, scope, key string) (IdemRecord, error)
+
+	// BeginIdempotency inserts rec as in flight unless (scope, key) exists.
+	// An existing done record, or in-flight record whose LockedUntil is in the
+	// future, is returned with IdemExisting. An in-flight record whose lock has
+	// expired is taken over (its hash, lock and expiry replaced by rec's,
+	// ResourceID kept) and returned as it was, with IdemTakenOver. An expired
+	// record (ExpiresAt past) is replaced as if absent.
+	BeginIdempotency(ctx context.Context, rec IdemRecord, now time.Time) (IdemRecord, IdemBegin, error)
+	// CompleteIdempotency stores the response and marks the record done.
+	CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error
+	// AbandonIdempotency deletes an in-flight record (the request ended in a
+	// 5xx without a side effect, which is never stored).
+	AbandonIdempotency(ctx context.Context, scope, key string) error
+	// PurgeIdempotency deletes records that expired before now; it returns
+	// how many.
+	PurgeIdempotency(ctx context.Context, now time.Time) (int64, error)
+
+	// LeasePendingAttempts claims up to limit attempts in state pending that
+	// started before startedBefore and whose lease is free or expired, for
+	// owner until leaseUntil, and returns them. Two replicas never get the
+	// same attempt while its lease runs.
+	LeasePendingAttempts(ctx context.Context, owner string, startedBefore, now, leaseUntil time.Time, limit int) ([]Attempt, error)
+
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is one write transaction. Methods that end in ForUpdate lock the row
+// until the transaction ends.
+type Tx interface {
+	InsertToken(ctx context.Context, t Token) error
+	GetTokenForUpdate(ctx context.Context, id string) (Token, error)
+	// ConsumeToken marks the token consumed by paymentID at at, only if it is
+	// not consumed yet; otherwise ErrTokenConsumed.
+	ConsumeToken(ctx context.Context, id, paymentID string, at time.Time) error
+	// ReleaseToken makes a token consumed by paymentID usable again (the
+	// payment surely charged nothing).
+	ReleaseToken(ctx context.Context, id, paymentID string) error
+	// DeleteTokenCVC erases the sealed CVC.
+	DeleteTokenCVC(ctx context.Context, id string) error
+
+	InsertPayment(ctx context.Context, p Payment) error
+	GetPaymentForUpdate(ctx context.Context, id string) (Payment, error)
+	// UpdatePayment writes every mutable field of p (status, processor,
+	// reference, decline, amounts, fees, routing, updated_at).
+	UpdatePayment(ctx context.Context, p Payment) error
+
+	InsertAttempt(ctx context.Context, a Attempt) error
+	// UpdateAttempt writes state, outcome, reference, error, latency,
+	// finished_at and the lease of a.
+	UpdateAttempt(ctx context.Context, a Attempt) error
+	ListAttempts(ctx context.Context, paymentID string) ([]Attempt, error)
+
+	InsertRefund(ctx context.Context, r Refund) error
+	UpdateRefund(ctx context.Context, r Refund) error
+	ListRefunds(ctx context.Context, paymentID string) ([]Refund, error)
+
+	// LinkIdempotency sets the ResourceID of an in-flight record, in the same
+	// transaction as the side effect it names. A missing record is not an
+	// error (requests without a key).
+	LinkIdempotency(ctx context.Context, scope, key, resourceID string) error
+}
