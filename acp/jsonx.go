@@ -1,0 +1,357 @@
+package acp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// maxDepth bounds JSON nesting; no ACP body is deeper than 6 levels, and a
+// bound keeps a hostile body from costing deep recursion.
+const maxDepth = 32
+
+// object is a decoded JSON object that remembers its key order, so that the
+// first error reported is the first one in the document, deterministically.
+type object struct {
+	keys []string
+	vals map[string]any
+}
+
+// errorCodes says which codes a decoder uses for its kinds of failure: the
+// Delegate Payment schema has only invalid_card for input problems, acpgw's
+// own API has finer codes.
+type errorCodes struct {
+	schema  string // malformed JSON, wrong type, unknown key, enum, length
+	missing string // required field absent
+	value   string // schema-valid but semantically wrong
+}
+
+// parseError is a failure of the JSON layer, before any schema is applied.
+type parseError struct {
+	msg string
+}
+
+// parse decodes body into a tree of *object, []any, json.Number, string,
+// bool and nil. It rejects invalid UTF-8, duplicate keys (a smuggling vector:
+// two parsers may keep different copies), nesting beyond maxDepth and
+// anything after the first value. Messages never quote the input.
+func parse(body []byte) (any, *parseError) {
+	if !utf8.Valid(body) {
+		return nil, &parseError{"request body is not valid UTF-8"}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, &parseError{"request body is empty"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	v, perr := parseValue(dec, 0)
+	if perr != nil {
+		return nil, perr
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, &parseError{"request body has data after the JSON value"}
+	}
+	return v, nil
+}
+
+func syntaxError(dec *json.Decoder, err error) *parseError {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &parseError{"request body is truncated JSON"}
+	}
+	return &parseError{"request body is malformed JSON near byte " + strconv.FormatInt(dec.InputOffset(), 10)}
+}
+
+func parseValue(dec *json.Decoder, depth int) (any, *parseError) {
+	if depth > maxDepth {
+		return nil, &parseError{"request body nests deeper than " + strconv.Itoa(maxDepth) + " levels"}
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, syntaxError(dec, err)
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			o := &object{vals: map[string]any{}}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, syntaxError(dec, err)
+				}
+				k, ok := kt.(string)
+				if !ok {
+					return nil, syntaxError(dec, errors.New("key"))
+				}
+				if _, dup := o.vals[k]; dup {
+					return nil, &parseError{"request body repeats a key in one object" + keyHint(k)}
+				}
+				v, perr := parseValue(dec, depth+1)
+				if perr != nil {
+					return nil, perr
+				}
+				o.keys = append(o.keys, k)
+				o.vals[k] = v
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, syntaxError(dec, err)
+			}
+			return o, nil
+		case '[':
+			a := []any{}
+			for dec.More() {
+				v, perr := parseValue(dec, depth+1)
+				if perr != nil {
+					return nil, perr
+				}
+				a = append(a, v)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, syntaxError(dec, err)
+			}
+			return a, nil
+		}
+		return nil, syntaxError(dec, errors.New("delim"))
+	default:
+		return t, nil // string, json.Number, bool or nil
+	}
+}
+
+// keyHint names a key in a message only when it is a plain identifier that
+// cannot be a card number.
+func keyHint(k string) string {
+	if safeKey(k) {
+		return " (" + strconv.Quote(k) + ")"
+	}
+	return ""
+}
+
+// safeKey reports whether k may appear in a message or a JSON path: an
+// identifier of at most 64 ASCII letters, digits and underscores with fewer
+// than 8 digits, so no PAN-like run can ride out in an error.
+func safeKey(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	nd := 0
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= '0' && c <= '9':
+			nd++
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return nd < 8
+}
+
+// child returns the JSON path of key k under path; keys that are not safe
+// to echo are replaced by "*".
+func child(path, k string) string {
+	if safeKey(k) {
+		return path + "." + k
+	}
+	return path + ".*"
+}
+
+func index(path string, i int) string {
+	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+// field turns a JSON path into the field name used in messages.
+func field(path string) string {
+	if path == "$" {
+		return "request body"
+	}
+	return strings.TrimPrefix(path, "$.")
+}
+
+// jsonType names the JSON type of a parsed value for messages.
+func jsonType(v any) string {
+	switch v.(type) {
+	case *object:
+		return "an object"
+	case []any:
+		return "an array"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	}
+	return "unknown"
+}
+
+// decoder walks a parsed body, keeping the error codes of one API.
+type decoder struct {
+	codes errorCodes
+}
+
+func (d *decoder) schemaErr(param, format string, args ...any) *Error {
+	return Errorf(statusSchema, TypeInvalidRequest, d.codes.schema, param, format, args...)
+}
+
+func (d *decoder) valueErr(param, format string, args ...any) *Error {
+	return Errorf(statusSemantic, TypeInvalidRequest, d.codes.value, param, format, args...)
+}
+
+// root parses body and requires a JSON object at the top.
+func (d *decoder) root(body []byte) (*object, *Error) {
+	v, perr := parse(body)
+	if perr != nil {
+		return nil, d.schemaErr("", "%s", perr.msg)
+	}
+	o, ok := v.(*object)
+	if !ok {
+		return nil, d.schemaErr("$", "request body must be a JSON object, not %s", jsonType(v))
+	}
+	return o, nil
+}
+
+// object checks that v is an object with only the allowed keys and all the
+// required ones (allowed and required are in schema order).
+func (d *decoder) object(v any, path string, allowed, required []string) (*object, *Error) {
+	o, ok := v.(*object)
+	if !ok {
+		return nil, d.schemaErr(path, "%s must be an object, not %s", field(path), jsonType(v))
+	}
+	if err := d.fields(o, path, allowed, required); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func (d *decoder) fields(o *object, path string, allowed, required []string) *Error {
+	for _, k := range o.keys {
+		known := false
+		for _, a := range allowed {
+			if k == a {
+				known = true
+				break
+			}
+		}
+		if !known {
+			if safeKey(k) {
+				return d.schemaErr(child(path, k), "%s is not a known field", field(child(path, k)))
+			}
+			return d.schemaErr(path, "%s has an unknown field", field(path))
+		}
+	}
+	for _, k := range required {
+		if _, ok := o.vals[k]; !ok {
+			return Errorf(statusSchema, TypeInvalidRequest, d.codes.missing, child(path, k), "%s is required", field(child(path, k)))
+		}
+	}
+	return nil
+}
+
+// str returns the string at key k; ok is false when the key is absent.
+func (d *decoder) str(o *object, path, k string, maxLen int) (s string, ok bool, err *Error) {
+	v, ok := o.vals[k]
+	if !ok {
+		return "", false, nil
+	}
+	p := child(path, k)
+	s, isStr := v.(string)
+	if !isStr {
+		return "", true, d.schemaErr(p, "%s must be a string, not %s", field(p), jsonType(v))
+	}
+	if maxLen > 0 && utf8.RuneCountInString(s) > maxLen {
+		return "", true, d.schemaErr(p, "%s must be at most %d characters", field(p), maxLen)
+	}
+	return s, true, nil
+}
+
+// enum returns the string at key k after checking it is one of values. The
+// value itself is not echoed: it might be a card number sent to the wrong
+// field.
+func (d *decoder) enum(o *object, path, k string, values ...string) (string, bool, *Error) {
+	s, ok, err := d.str(o, path, k, 0)
+	if err != nil || !ok {
+		return s, ok, err
+	}
+	for _, v := range values {
+		if s == v {
+			return s, true, nil
+		}
+	}
+	p := child(path, k)
+	return "", true, d.schemaErr(p, "%s must be one of %s", field(p), strings.Join(values, ", "))
+}
+
+// boolean returns the boolean at key k, nil when absent.
+func (d *decoder) boolean(o *object, path, k string) (*bool, *Error) {
+	v, ok := o.vals[k]
+	if !ok {
+		return nil, nil
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		p := child(path, k)
+		return nil, d.schemaErr(p, "%s must be a boolean, not %s", field(p), jsonType(v))
+	}
+	return &b, nil
+}
+
+// integer returns the integer at key k. A number with a fraction or an
+// exponent (10.5, 1e3, even 10.0) is a schema error: amounts are exact
+// minor units and never pass through a float. rangeErr is true when the
+// literal is an integer that does not fit int64.
+func (d *decoder) integer(o *object, path, k string) (n int64, ok, rangeErr bool, err *Error) {
+	v, ok := o.vals[k]
+	if !ok {
+		return 0, false, false, nil
+	}
+	p := child(path, k)
+	num, isNum := v.(json.Number)
+	if !isNum {
+		return 0, true, false, d.schemaErr(p, "%s must be an integer, not %s", field(p), jsonType(v))
+	}
+	if strings.ContainsAny(string(num), ".eE") {
+		return 0, true, false, d.schemaErr(p, "%s must be an integer without fraction or exponent", field(p))
+	}
+	n, perr := strconv.ParseInt(string(num), 10, 64)
+	if perr != nil {
+		return 0, true, true, nil
+	}
+	return n, true, false, nil
+}
+
+// stringMap decodes an object of string values (metadata).
+func (d *decoder) stringMap(v any, path string) (map[string]string, *Error) {
+	o, ok := v.(*object)
+	if !ok {
+		return nil, d.schemaErr(path, "%s must be an object, not %s", field(path), jsonType(v))
+	}
+	m := make(map[string]string, len(o.keys))
+	for _, k := range o.keys {
+		s, isStr := o.vals[k].(string)
+		if !isStr {
+			p := child(path, k)
+			return nil, d.schemaErr(p, "%s values must be strings, not %s", field(path), jsonType(o.vals[k]))
+		}
+		m[k] = s
+	}
+	return m, nil
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

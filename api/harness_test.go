@@ -1,0 +1,338 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"acpgw/api"
+	"acpgw/config"
+	"acpgw/gateway"
+	"acpgw/metrics"
+	"acpgw/providers"
+	"acpgw/providers/mock"
+	"acpgw/store/sqlite"
+)
+
+const (
+	agentKey    = "test-agent-key"
+	acmeKey     = "test-acme-key"
+	otherKey    = "test-other-key"
+	testVaultKy = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" // 32 bytes 0..31
+)
+
+// harness is one gateway on a temporary SQLite file with mock processors,
+// served over a real HTTP listener.
+type harness struct {
+	t      *testing.T
+	srv    *httptest.Server
+	svc    *gateway.Service
+	mocks  map[string]*mock.Provider
+	dbPath string
+	logs   *syncBuffer
+	reg    *prometheus.Registry
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type harnessOpts struct {
+	// processors is the YAML of extra processors; the default is one mock.
+	processors string
+	// acmeProcessors is acme's processor list; default [mock].
+	acmeProcessors string
+	// wrap lets a test wrap a provider (fault injection).
+	wrap func(p providers.Provider) providers.Provider
+	// timeout is the mock processors' call timeout.
+	timeout string
+}
+
+func newHarness(t *testing.T, o harnessOpts) *harness {
+	t.Helper()
+	if o.timeout == "" {
+		o.timeout = "300ms"
+	}
+	if o.processors == "" {
+		o.processors = fmt.Sprintf("  mock: {type: mock, timeout: %s, fees: {percent: 2.9, fixed: 30, currency: usd}}\n", o.timeout)
+	}
+	if o.acmeProcessors == "" {
+		o.acmeProcessors = "[mock]"
+	}
+	dir := t.TempDir()
+	dbPath := filepath.Join(dir, "acpgw.db")
+	yaml := fmt.Sprintf(`server: {listen: "127.0.0.1:0"}
+store: {driver: sqlite, dsn: %q}
+vault: {keys: [{id: k1, key: %q}]}
+agents:
+  - {id: agent1, api_key: %q}
+processors:
+%smerchants:
+  - {id: acme, api_key: %q, processors: %s, country: US}
+  - {id: other, api_key: %q, processors: [mock]}
+`, dbPath, testVaultKy, agentKey, o.processors, acmeKey, o.acmeProcessors, otherKey)
+	cfg, err := config.Parse([]byte(yaml), "test.yaml")
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, mocks: map[string]*mock.Provider{}, dbPath: dbPath, logs: &syncBuffer{}}
+	build := func(p *config.Processor) (providers.Provider, error) {
+		m := mock.New(mock.Config{Name: p.Name, FeeRatePPM: int64(p.Fees.Percent), FeeFixed: p.Fees.Fixed})
+		h.mocks[p.Name] = m
+		if o.wrap != nil {
+			return o.wrap(m), nil
+		}
+		return m, nil
+	}
+	rt, err := gateway.NewRuntime(cfg, build)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.reg = prometheus.NewRegistry()
+	m := metrics.New(h.reg)
+	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h.svc = gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log}, rt)
+	h.srv = httptest.NewServer(api.New(api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log}))
+	t.Cleanup(func() {
+		h.srv.Close()
+		st.Close()
+	})
+	return h
+}
+
+// response is a decoded answer.
+type response struct {
+	status int
+	header http.Header
+	raw    []byte
+	body   map[string]any
+}
+
+func (r response) str(key string) string {
+	s, _ := r.body[key].(string)
+	return s
+}
+
+func (r response) num(key string) int64 {
+	f, _ := r.body[key].(float64)
+	return int64(f)
+}
+
+type req struct {
+	method, path, key, version, idem, contentType string
+	body                                          any
+	rawBody                                       []byte
+	noVersion                                     bool
+}
+
+func (h *harness) do(r req) response {
+	h.t.Helper()
+	var body io.Reader
+	switch {
+	case r.rawBody != nil:
+		body = bytes.NewReader(r.rawBody)
+	case r.body != nil:
+		b, err := json.Marshal(r.body)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		body = bytes.NewReader(b)
+	}
+	if r.method == "" {
+		r.method = http.MethodPost
+	}
+	hr, err := http.NewRequest(r.method, h.srv.URL+r.path, body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if r.key != "" {
+		hr.Header.Set("Authorization", "Bearer "+r.key)
+	}
+	if !r.noVersion {
+		v := r.version
+		if v == "" {
+			v = "2026-04-17"
+		}
+		hr.Header.Set("API-Version", v)
+	}
+	if r.idem != "" {
+		hr.Header.Set("Idempotency-Key", r.idem)
+	}
+	ct := r.contentType
+	if ct == "" && body != nil {
+		ct = "application/json"
+	}
+	if ct != "" {
+		hr.Header.Set("Content-Type", ct)
+	}
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := response{status: resp.StatusCode, header: resp.Header, raw: raw}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+var keySeq struct {
+	mu sync.Mutex
+	n  int
+}
+
+func newKey() string {
+	keySeq.mu.Lock()
+	defer keySeq.mu.Unlock()
+	keySeq.n++
+	return fmt.Sprintf("idem-%d-%d", time.Now().UnixNano(), keySeq.n)
+}
+
+// delegateBody is a valid 2026-04-17 delegate_payment request.
+func delegateBody(card, merchant, session string, max int64, currency string) map[string]any {
+	exp := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	return map[string]any{
+		"payment_method": map[string]any{
+			"type": "card", "card_number_type": "fpan", "number": card,
+			"exp_month": "12", "exp_year": fmt.Sprint(time.Now().Year() + 3),
+			"name": "Jane Doe", "cvc": "737", "checks_performed": []string{"cvv"},
+			"display_card_funding_type": "credit", "display_brand": "visa",
+			"display_last4": card[len(card)-4:], "metadata": map[string]string{},
+		},
+		"allowance": map[string]any{
+			"reason": "one_time", "max_amount": max, "currency": currency,
+			"checkout_session_id": session, "merchant_id": merchant, "expires_at": exp,
+		},
+		"billing_address": map[string]any{
+			"name": "Jane Doe", "line_one": "1 Main St", "city": "San Francisco",
+			"state": "CA", "country": "US", "postal_code": "94107",
+		},
+		"risk_signals": []any{map[string]any{"type": "card_testing", "score": 3, "action": "authorized"}},
+		"metadata":     map[string]string{"source": "test"},
+	}
+}
+
+// delegate issues a token for card and returns its id.
+func (h *harness) delegate(card string, max int64) string {
+	h.t.Helper()
+	r := h.do(req{path: "/agentic_commerce/delegate_payment", key: agentKey, idem: newKey(),
+		body: delegateBody(card, "acme", "cs_1", max, "usd")})
+	if r.status != http.StatusCreated {
+		h.t.Fatalf("delegate: %d %s", r.status, r.raw)
+	}
+	return r.str("id")
+}
+
+func payBody(token string, amount int64, capture string) map[string]any {
+	return map[string]any{
+		"merchant_id": "acme", "checkout_session_id": "cs_1", "amount": amount, "currency": "usd",
+		"payment_data": map[string]any{"token": token, "provider": "stripe"},
+		"capture":      capture, "metadata": map[string]string{"order_id": "o_1"},
+	}
+}
+
+func (h *harness) pay(token string, amount int64, capture string) response {
+	h.t.Helper()
+	return h.do(req{path: "/v1/payments", key: acmeKey, idem: newKey(), body: payBody(token, amount, capture)})
+}
+
+// counts returns the row count of every table, to prove bad input changes
+// nothing.
+func (h *harness) counts() map[string]int {
+	h.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+h.dbPath+"?mode=ro")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string]int{}
+	for _, table := range []string{"tokens", "payments", "attempts", "refunds"} {
+		var n int
+		if err := db.QueryRow("SELECT COUNT(*) FROM " + table).Scan(&n); err != nil {
+			h.t.Fatalf("count %s: %v", table, err)
+		}
+		out[table] = n
+	}
+	var consumed int
+	if err := db.QueryRow("SELECT COUNT(*) FROM tokens WHERE consumed_at IS NOT NULL").Scan(&consumed); err != nil {
+		h.t.Fatal(err)
+	}
+	out["consumed"] = consumed
+	return out
+}
+
+// hasCVC reports whether the token still has its sealed CVC.
+func (h *harness) hasCVC(token string) bool {
+	h.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+h.dbPath+"?mode=ro")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer db.Close()
+	var has bool
+	if err := db.QueryRow("SELECT cvc IS NOT NULL FROM tokens WHERE id = ?", token).Scan(&has); err != nil {
+		h.t.Fatal(err)
+	}
+	return has
+}
+
+func (h *harness) charges() int {
+	n := 0
+	for _, m := range h.mocks {
+		n += m.ChargeCount()
+	}
+	return n
+}
+
+// fileBytes returns the bytes of the database and its WAL.
+func (h *harness) fileBytes() []byte {
+	var all []byte
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		b, err := os.ReadFile(h.dbPath + suffix)
+		if err == nil {
+			all = append(all, b...)
+		}
+	}
+	return all
+}
+
+func mustStatus(t *testing.T, r response, want int) {
+	t.Helper()
+	if r.status != want {
+		t.Fatalf("status %d, want %d: %s", r.status, want, r.raw)
+	}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

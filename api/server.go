@@ -1,0 +1,122 @@
+// Package api is acpgw's HTTP surface: the Gin router, its middleware (request
+// ids, recovery, metrics, body limits, authentication, API-Version,
+// idempotency), thin handlers, and the one place where errors become HTTP
+// statuses and ACP error objects.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"acpgw/gateway"
+	"acpgw/metrics"
+)
+
+// Options configures a Server.
+type Options struct {
+	Service *gateway.Service
+	Metrics *metrics.Metrics
+	// Gatherer serves /metrics; nil leaves /metrics off this router (it is
+	// served on its own listener).
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
+	// BodyLimit is the largest request body accepted, in bytes (64 KiB when 0).
+	BodyLimit int64
+	// IdempotencyTTL is how long a key is kept (24 h when 0).
+	IdempotencyTTL time.Duration
+	// InFlightLock is how long a request holds its key before another
+	// request may take it over as crashed (60 s when 0).
+	InFlightLock time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Server is the HTTP handler of acpgw.
+type Server struct {
+	opts     Options
+	svc      *gateway.Service
+	m        *metrics.Metrics
+	log      *slog.Logger
+	now      func() time.Time
+	engine   *gin.Engine
+	draining atomic.Bool
+}
+
+// New builds the router.
+func New(o Options) *Server {
+	if o.BodyLimit <= 0 {
+		o.BodyLimit = 64 << 10
+	}
+	if o.IdempotencyTTL <= 0 {
+		o.IdempotencyTTL = 24 * time.Hour
+	}
+	if o.InFlightLock <= 0 {
+		o.InFlightLock = time.Minute
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{opts: o, svc: o.Service, m: o.Metrics, log: o.Logger, now: o.Now}
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.ContextWithFallback = true
+	e.NoRoute(func(c *gin.Context) {
+		fail(c, errNotFoundRoute)
+	})
+	e.NoMethod(func(c *gin.Context) {
+		fail(c, errMethod)
+	})
+	e.Use(s.requestID, s.observe, s.recover)
+
+	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	e.GET("/readyz", s.ready)
+	if o.Gatherer != nil {
+		h := promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})
+		e.GET("/metrics", gin.WrapH(h))
+	}
+
+	e.POST("/agentic_commerce/delegate_payment",
+		s.markDelegate, s.authAgent, s.apiVersion(true), s.readBody, s.idempotency(s.recoverToken), s.delegate)
+
+	v1 := e.Group("/v1", s.authMerchant, s.apiVersion(false))
+	v1.POST("/payments", s.readBody, s.idempotency(s.recoverPayment(201)), s.pay)
+	v1.GET("/payments/:id", s.get)
+	v1.POST("/payments/:id/capture", s.readBody, s.idempotency(s.recoverPayment(200)), s.capture)
+	v1.POST("/payments/:id/void", s.readBody, s.idempotency(s.recoverPayment(200)), s.void)
+	v1.POST("/payments/:id/refunds", s.readBody, s.idempotency(s.recoverPayment(201)), s.refund)
+	s.engine = e
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Drain makes /readyz answer 503, so load balancers stop sending traffic
+// before shutdown.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+func (s *Server) ready(c *gin.Context) {
+	if s.draining.Load() {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "draining"})
+		return
+	}
+	if err := s.svc.Store().Ping(c.Request.Context()); err != nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "store unavailable"})
+		return
+	}
+	if s.svc.Runtime() == nil {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "no config"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}

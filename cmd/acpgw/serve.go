@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"acpgw/api"
+	"acpgw/config"
+	"acpgw/gateway"
+	"acpgw/metrics"
+	"acpgw/providers"
+	"acpgw/providers/mock"
+	"acpgw/store"
+	"acpgw/store/sqlite"
+)
+
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return config.Demo("./data")
+	}
+	return config.Load(path)
+}
+
+func configCheckCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("config check", stderr)
+	path := fs.String("config", "", "config file to check")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "acpgw config check: --config FILE is required")
+		return errUsage
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	if _, err := gateway.NewRuntime(cfg, buildProvider); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d processors, %d merchants, %d agents)\n", *path, len(cfg.Processors), len(cfg.Merchants), len(cfg.Agents))
+	return nil
+}
+
+// mocks keeps one simulator per processor name across reloads, so that its
+// ledger (what it has charged) survives a config change like a real
+// processor's would.
+var mocks = struct {
+	sync.Mutex
+	byName map[string]*mock.Provider
+}{byName: map[string]*mock.Provider{}}
+
+// buildProvider is the one registry of processor types: each type is wired
+// here explicitly.
+func buildProvider(p *config.Processor) (providers.Provider, error) {
+	switch p.Type {
+	case "mock":
+		mocks.Lock()
+		defer mocks.Unlock()
+		if m, ok := mocks.byName[p.Name]; ok {
+			return m, nil
+		}
+		cfg := mock.Config{Name: p.Name, FeeRatePPM: int64(p.Fees.Percent), FeeFixed: p.Fees.Fixed, Currencies: p.Currencies}
+		if p.Mock != nil {
+			cfg.Latency = p.Mock.Latency
+		}
+		m := mock.New(cfg)
+		mocks.byName[p.Name] = m
+		return m, nil
+	default:
+		return nil, fmt.Errorf("processor type %q is not available in this build", p.Type)
+	}
+}
+
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+	switch cfg.Store.Driver {
+	case "", "sqlite":
+		return sqlite.Open(ctx, cfg.Store.DSN)
+	default:
+		return nil, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
+	}
+}
+
+func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	path := fs.String("config", "", "config file (default: the embedded demo config)")
+	listen := fs.String("listen", "", "listen address (default: server.listen, else 127.0.0.1:8080)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	if cfg.Demo {
+		log.Warn("serving the embedded DEMO config: mock processor, merchant demo (key demo-merchant-key), agent demo-agent (key demo-agent-key); not for real cards",
+			slog.String("store", cfg.Store.DSN))
+	}
+
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	m.Build.WithLabelValues(version, runtime.Version()).Set(1)
+
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer st.Close()
+
+	rt, err := gateway.NewRuntime(cfg, buildProvider)
+	if err != nil {
+		return err
+	}
+	m.ConfigReloadSuccess.Set(1)
+	svc := gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log}, rt)
+
+	var gatherer prometheus.Gatherer = reg
+	if cfg.Metrics.Listen != "" {
+		gatherer = nil
+	}
+	srv := api.New(api.Options{
+		Service: svc, Metrics: m, Gatherer: gatherer, Logger: log,
+		BodyLimit:      cfg.Server.BodyLimit,
+		IdempotencyTTL: cfg.Idempotency.TTL,
+		InFlightLock:   cfg.Idempotency.InFlightLock,
+	})
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		WriteTimeout:      cfg.Server.WriteTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	useTLS := cfg.Server.TLS.CertFile != ""
+	if useTLS {
+		httpSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	bg, cancelBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		cancelBG()
+		wg.Wait()
+	}()
+
+	// The reconciler waits longer than any processor call can take, so that
+	// it never re-sends a request that is still in flight.
+	after := cfg.Reconcile.After
+	for _, p := range cfg.Processors {
+		if p.Timeout+time.Second > after {
+			after = p.Timeout + time.Second
+		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		svc.RunReconciler(bg, cfg.Reconcile.Interval, gateway.ReconcileOptions{After: after, Lease: cfg.Reconcile.Lease})
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		purgeIdempotency(bg, st, log)
+	}()
+
+	var metricsSrv *http.Server
+	if cfg.Metrics.Listen != "" {
+		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			return err
+		}
+		metricsSrv = &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = metricsSrv.Serve(mln) }()
+		log.Info("metrics listening", slog.String("addr", mln.Addr().String()))
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	serveErr := make(chan error, 1)
+	go func() {
+		var err error
+		if useTLS {
+			err = httpSrv.ServeTLS(ln, cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
+		} else {
+			err = httpSrv.Serve(ln)
+		}
+		serveErr <- err
+	}()
+	log.Info("acpgw listening", slog.String("addr", ln.Addr().String()), slog.String("version", version),
+		slog.Bool("demo", cfg.Demo), slog.Bool("tls", useTLS))
+
+	for {
+		select {
+		case err := <-serveErr:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		case <-hup:
+			reload(*path, svc, m, log)
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+
+	// Shutdown in phases: readiness says 503, in-flight requests drain within
+	// the grace period, then background loops stop and the store closes
+	// (deferred above).
+	log.Info("shutting down", slog.Duration("grace", cfg.Server.ShutdownGrace))
+	srv.Drain()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownGrace)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		log.Warn("shutdown grace ended with requests still running", slog.String("error", err.Error()))
+	}
+	if metricsSrv != nil {
+		_ = metricsSrv.Shutdown(sctx)
+	}
+	return nil
+}
+
+// reload builds a whole new runtime from the config file and swaps it in; a
+// bad file keeps the old one.
+func reload(path string, svc *gateway.Service, m *metrics.Metrics, log *slog.Logger) {
+	if path == "" {
+		log.Info("reload ignored: the demo config has no file")
+		return
+	}
+	cfg, err := config.Load(path)
+	if err == nil {
+		var rt *gateway.Runtime
+		if rt, err = gateway.NewRuntime(cfg, buildProvider); err == nil {
+			svc.Swap(rt)
+			m.ConfigReloadSuccess.Set(1)
+			log.Info("config reloaded", slog.String("path", path))
+			return
+		}
+	}
+	m.ConfigReloadSuccess.Set(0)
+	log.Error("config reload failed; keeping the running config", slog.String("error", err.Error()))
+}
+
+func purgeIdempotency(ctx context.Context, st store.Store, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		n, err := st.PurgeIdempotency(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			log.Warn("idempotency purge failed", slog.String("error", err.Error()))
+		} else if n > 0 {
+			log.Info("idempotency records purged", slog.Int64("count", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

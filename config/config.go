@@ -1,0 +1,372 @@
+// Package config reads acpgw's YAML configuration: ${NAME} expansion from
+// the environment, strict decoding (unknown keys, duplicate keys and wrong
+// types are errors), defaults and validation. Every error names the file,
+// the line and the key path, and never the value of a secret.
+//
+// Decoding walks the yaml.Node tree by hand rather than through reflection:
+// processors have flat, type-specific keys, and a hand walk is the simplest
+// way to say exactly which key on which line is wrong.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"acpgw/fees"
+)
+
+// Config is a loaded, defaulted and validated acpgw configuration. Treat it
+// as read-only once returned: a reload builds a new Config.
+type Config struct {
+	Server Server
+	Store  Store
+	Vault  Vault
+	Agents []Agent
+	// Processors maps each processor's name to it; Processor.Name is the key.
+	Processors map[string]*Processor
+	// ProcessorOrder lists the processor names in file order.
+	ProcessorOrder []string
+	Merchants      []*Merchant
+	Metrics        Metrics
+	Idempotency    Idempotency
+	Reconcile      Reconcile
+	// Demo is true for the embedded demo config.
+	Demo bool
+	// Path is the file the config was loaded from, "" for the demo config.
+	Path string
+
+	// lines maps key paths ("merchants[0].processors[1]") to the line they
+	// are on, for messages about them after loading.
+	lines map[string]int
+}
+
+// Server configures the inbound HTTP listener.
+type Server struct {
+	// Listen is host:port; default 127.0.0.1:8080.
+	Listen string
+	TLS    TLS
+	// ReadTimeout defaults to 10s, ReadHeaderTimeout to 5s, WriteTimeout to
+	// 30s, IdleTimeout to 120s and ShutdownGrace (how long in-flight
+	// requests get to finish on shutdown) to 15s.
+	ReadTimeout       time.Duration
+	ReadHeaderTimeout time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownGrace     time.Duration
+	// BodyLimit is the largest request body in bytes; default 65536.
+	BodyLimit int64
+}
+
+// TLS names the certificate and key files; both or neither are set.
+type TLS struct {
+	CertFile string
+	KeyFile  string
+}
+
+// Enabled reports whether the listener serves TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
+
+// Store selects the database.
+type Store struct {
+	// Driver is "sqlite" (default) or "postgres".
+	Driver string
+	// DSN is a file path for sqlite (default ./data/acpgw.db) and a
+	// postgres:// or postgresql:// URL for postgres. It may hold a password.
+	DSN string
+}
+
+// String describes s with any password in the DSN redacted.
+func (s Store) String() string { return s.Driver + " " + redactDSN(s.DSN) }
+
+// GoString is String, so that %#v does not print the DSN's password.
+func (s Store) GoString() string { return s.String() }
+
+// Vault holds the credential encryption keys.
+type Vault struct {
+	// Keys has at least one key; the first encrypts, all decrypt.
+	Keys []VaultKey
+}
+
+// VaultKey is one AES-256 key with the id stored beside what it encrypted.
+type VaultKey struct {
+	ID string
+	// Key is exactly 32 bytes (base64 in the file).
+	Key []byte
+}
+
+// String describes k without the key.
+func (k VaultKey) String() string { return "VaultKey{ID: " + k.ID + ", Key: " + redacted + "}" }
+
+// GoString is String, so that %#v does not print the key.
+func (k VaultKey) GoString() string { return k.String() }
+
+// Agent is a caller of delegate_payment (an agent platform).
+type Agent struct {
+	ID string
+	// APIKey is empty after loading; only its hash is kept.
+	APIKey string
+	// APIKeySHA256 is the SHA-256 of the agent's bearer key, always set
+	// after loading.
+	APIKeySHA256 []byte
+}
+
+// String describes a without its key or key hash.
+func (a Agent) String() string { return "Agent{ID: " + a.ID + ", APIKey: " + redacted + "}" }
+
+// GoString is String, so that %#v does not print the key.
+func (a Agent) GoString() string { return a.String() }
+
+// Merchant is a caller of the payments API and the processors it may use.
+type Merchant struct {
+	ID string
+	// APIKey is empty after loading; only its hash is kept.
+	APIKey string
+	// APIKeySHA256 is the SHA-256 of the merchant's bearer key, always set
+	// after loading.
+	APIKeySHA256 []byte
+	// Processors names the processors this merchant may use, in priority
+	// order.
+	Processors []string
+	Routing    Routing
+	// Country is the merchant's ISO 3166 alpha-2 country in upper case, ""
+	// when not set; it decides international fee surcharges.
+	Country string
+	Metrics MerchantMetrics
+}
+
+// String describes m without its key or key hash.
+func (m Merchant) String() string {
+	return "Merchant{ID: " + m.ID + ", APIKey: " + redacted + ", Processors: [" + strings.Join(m.Processors, " ") + "]}"
+}
+
+// GoString is String, so that %#v does not print the key.
+func (m Merchant) GoString() string { return m.String() }
+
+// MerchantMetrics says how a merchant appears in metrics.
+type MerchantMetrics struct {
+	// PerMerchant gives the merchant its own merchant label value; others
+	// share "_other".
+	PerMerchant bool `yaml:"per_merchant"`
+}
+
+// Routing strategies.
+const (
+	StrategyPriority  = "priority"
+	StrategyWeighted  = "weighted"
+	StrategyLeastCost = "least_cost"
+)
+
+// Routing says how a merchant's payments pick a processor.
+type Routing struct {
+	// Strategy is StrategyPriority (default), StrategyWeighted or
+	// StrategyLeastCost.
+	Strategy string
+	// Weights maps processor names to relative weights; only with
+	// StrategyWeighted. Processors without a weight get 0.
+	Weights map[string]int
+	// MaxAttempts caps processors tried for one payment; default 2.
+	MaxAttempts int
+}
+
+// Processor types.
+const (
+	TypeStripe = "stripe"
+	TypeAdyen  = "adyen"
+	TypeMock   = "mock"
+)
+
+// Processor is one configured processor account.
+type Processor struct {
+	// Name is the key under processors:, used in metrics and routing.
+	Name string
+	// Type is TypeStripe, TypeAdyen or TypeMock.
+	Type string
+	// Timeout bounds each call; default 10s (mock: 2s).
+	Timeout time.Duration
+	// Currencies, when not empty, is the only currencies the processor takes.
+	Currencies []string
+	Fees       fees.Schedule
+	// Exactly one of Stripe, Adyen and Mock is set, matching Type.
+	Stripe *StripeSettings
+	Adyen  *AdyenSettings
+	Mock   *MockSettings
+}
+
+// StripeSettings are the keys of a stripe processor.
+type StripeSettings struct {
+	SecretKey string
+	// BaseURL overrides the API's address (tests); "" means Stripe's.
+	BaseURL       string
+	WebhookSecret string
+}
+
+// String describes s without its secrets.
+func (s StripeSettings) String() string {
+	return "StripeSettings{SecretKey: " + redacted + ", BaseURL: " + s.BaseURL + ", WebhookSecret: " + redacted + "}"
+}
+
+// GoString is String, so that %#v does not print the secrets.
+func (s StripeSettings) GoString() string { return s.String() }
+
+// Adyen environments.
+const (
+	AdyenTest = "test"
+	AdyenLive = "live"
+)
+
+// AdyenSettings are the keys of an adyen processor.
+type AdyenSettings struct {
+	APIKey          string
+	MerchantAccount string
+	// Environment is AdyenTest (default) or AdyenLive.
+	Environment string
+	// LiveURLPrefix is the account's live endpoint prefix; required for live.
+	LiveURLPrefix string
+	// BaseURL overrides the API's address (tests); "" derives it from
+	// Environment and LiveURLPrefix.
+	BaseURL string
+	HMACKey string
+}
+
+// String describes s without its secrets.
+func (s AdyenSettings) String() string {
+	return "AdyenSettings{APIKey: " + redacted + ", MerchantAccount: " + s.MerchantAccount +
+		", Environment: " + s.Environment + ", LiveURLPrefix: " + s.LiveURLPrefix +
+		", BaseURL: " + s.BaseURL + ", HMACKey: " + redacted + "}"
+}
+
+// GoString is String, so that %#v does not print the secrets.
+func (s AdyenSettings) GoString() string { return s.String() }
+
+// MockSettings are the keys of a mock processor.
+type MockSettings struct {
+	// Latency is added to every simulated call; default 0.
+	Latency time.Duration
+}
+
+// Metrics configures the metrics endpoint.
+type Metrics struct {
+	// Listen, when set, serves /metrics on its own host:port instead of the
+	// API listener.
+	Listen string
+}
+
+// Idempotency configures Idempotency-Key handling.
+type Idempotency struct {
+	// TTL is how long keys are kept; default and minimum 24h.
+	TTL time.Duration
+	// InFlightLock is how long a request holds its key before another may
+	// take over; default 60s.
+	InFlightLock time.Duration
+}
+
+// Reconcile configures the resolution of payments whose outcome is unknown.
+type Reconcile struct {
+	// Interval between reconciliation passes; default 10s.
+	Interval time.Duration
+	// After is how long an attempt stays pending before it is re-sent;
+	// default 5s.
+	After time.Duration
+	// Lease is how long one replica owns a pending attempt; default 60s.
+	Lease time.Duration
+}
+
+// Line returns the line of the key at path ("merchants[0].processors[1]",
+// "processors.stripe_us.fees") in the file, or of the nearest enclosing key
+// that is in the file when path itself is not (a defaulted key). It returns
+// 0 when nothing on the path is in the file.
+func (c *Config) Line(path string) int {
+	return lineOf(c.lines, path)
+}
+
+func lineOf(lines map[string]int, path string) int {
+	for path != "" {
+		if l, ok := lines[path]; ok {
+			return l
+		}
+		path = parentPath(path)
+	}
+	return 0
+}
+
+// parentPath strips the last element: "a.b[2]" -> "a.b", "a.b" -> "a".
+func parentPath(path string) string {
+	i := strings.LastIndexAny(path, ".[")
+	if i < 0 {
+		return ""
+	}
+	return path[:i]
+}
+
+// Sentinel errors saying what is wrong; an *Error says where. Test for them
+// with errors.Is.
+var (
+	// ErrUnknownKey: a key the schema does not have at that place.
+	ErrUnknownKey = errors.New("unknown key")
+	// ErrDuplicateKey: the same key twice in one mapping.
+	ErrDuplicateKey = errors.New("duplicate key")
+	// ErrType: a value of the wrong YAML type (a list where a string goes).
+	ErrType = errors.New("wrong type")
+	// ErrEnv: a ${NAME} reference to an unset variable, or a malformed one.
+	ErrEnv = errors.New("environment variable")
+	// ErrRequired: a required key is missing or empty.
+	ErrRequired = errors.New("required")
+	// ErrInvalid: a value of the right type that is not allowed.
+	ErrInvalid = errors.New("invalid value")
+	// ErrSyntax: the file is not one well-formed YAML mapping.
+	ErrSyntax = errors.New("invalid YAML")
+)
+
+// Error is one problem in a config file. Parse and Load return all of them
+// joined (errors.Join); use errors.As to get the first, or unwrap the
+// joined error's Unwrap() []error for all.
+type Error struct {
+	// File is the file name as given to Load or Parse ("config" if none).
+	File string
+	// Line is 1-based, 0 when unknown.
+	Line int
+	// Path is the key path, such as "merchants[0].processors[1]".
+	Path string
+	// Msg says what is wrong; it never holds a secret value.
+	Msg string
+	// Kind is one of the sentinel errors above.
+	Kind error
+}
+
+// Error formats e as "file:line: path: message".
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	if e.Path != "" {
+		b.WriteString(e.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Unwrap returns the sentinel error Kind.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Load reads the file at path, expands ${NAME} references from the
+// environment, decodes it strictly, applies defaults and validates it.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, path)
+}
+
+// Parse is Load for a file already read; path names it in messages and in
+// Config.Path.
+func Parse(data []byte, path string) (*Config, error) {
+	return parse(data, path, os.LookupEnv)
+}

@@ -1,0 +1,401 @@
+package config
+
+import (
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"acpgw/payment"
+)
+
+// Defaults for keys the file leaves out.
+const (
+	DefaultListen            = "127.0.0.1:8080"
+	DefaultReadTimeout       = 10 * time.Second
+	DefaultReadHeaderTimeout = 5 * time.Second
+	DefaultWriteTimeout      = 30 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultShutdownGrace     = 15 * time.Second
+	DefaultBodyLimit         = 64 << 10
+	DefaultSQLiteDSN         = "./data/acpgw.db"
+	DefaultProcessorTimeout  = 10 * time.Second
+	DefaultMockTimeout       = 2 * time.Second
+	DefaultMaxAttempts       = 2
+	DefaultIdempotencyTTL    = 24 * time.Hour
+	DefaultInFlightLock      = 60 * time.Second
+	DefaultReconcileInterval = 10 * time.Second
+	DefaultReconcileAfter    = 5 * time.Second
+	DefaultReconcileLease    = 60 * time.Second
+)
+
+// Store drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// MaxAttemptsLimit is the largest routing.max_attempts accepted.
+const MaxAttemptsLimit = 10
+
+// present reports whether the file has the key at path. Defaults fill only
+// absent keys, so an explicit `timeout: 0s` is an error, not a default.
+func (d *decoder) present(path string) bool {
+	_, ok := d.lines[path]
+	return ok
+}
+
+func (d *decoder) defaultDuration(path string, v *time.Duration, def time.Duration) {
+	if !d.present(path) {
+		*v = def
+	}
+}
+
+func defaultString(v *string, def string) {
+	if *v == "" {
+		*v = def
+	}
+}
+
+func (d *decoder) defaults(c *Config) {
+	s := &c.Server
+	defaultString(&s.Listen, DefaultListen)
+	d.defaultDuration("server.read_timeout", &s.ReadTimeout, DefaultReadTimeout)
+	d.defaultDuration("server.read_header_timeout", &s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	d.defaultDuration("server.write_timeout", &s.WriteTimeout, DefaultWriteTimeout)
+	d.defaultDuration("server.idle_timeout", &s.IdleTimeout, DefaultIdleTimeout)
+	d.defaultDuration("server.shutdown_grace", &s.ShutdownGrace, DefaultShutdownGrace)
+	if !d.present("server.body_limit") {
+		s.BodyLimit = DefaultBodyLimit
+	}
+	defaultString(&c.Store.Driver, DriverSQLite)
+	if c.Store.Driver == DriverSQLite {
+		defaultString(&c.Store.DSN, DefaultSQLiteDSN)
+	}
+	for _, name := range c.ProcessorOrder {
+		p := c.Processors[name]
+		path := "processors." + name
+		def := DefaultProcessorTimeout
+		if p.Type == TypeMock {
+			def = DefaultMockTimeout
+		}
+		d.defaultDuration(path+".timeout", &p.Timeout, def)
+		if p.Adyen != nil {
+			defaultString(&p.Adyen.Environment, AdyenTest)
+		}
+	}
+	for i, m := range c.Merchants {
+		path := index("merchants", i)
+		defaultString(&m.Routing.Strategy, StrategyPriority)
+		if !d.present(path + ".routing.max_attempts") {
+			m.Routing.MaxAttempts = DefaultMaxAttempts
+		}
+	}
+	d.defaultDuration("idempotency.ttl", &c.Idempotency.TTL, DefaultIdempotencyTTL)
+	d.defaultDuration("idempotency.in_flight_lock", &c.Idempotency.InFlightLock, DefaultInFlightLock)
+	d.defaultDuration("reconcile.interval", &c.Reconcile.Interval, DefaultReconcileInterval)
+	d.defaultDuration("reconcile.after", &c.Reconcile.After, DefaultReconcileAfter)
+	d.defaultDuration("reconcile.lease", &c.Reconcile.Lease, DefaultReconcileLease)
+}
+
+// check reports an error at path unless ok, or unless path or a key that
+// holds it already has an error (a merchant that is not a mapping is not
+// also missing its id).
+func (d *decoder) check(ok bool, path string, kind error, format string, args ...any) {
+	d.checkAt(ok, path, lineOf(d.lines, path), kind, format, args...)
+}
+
+// checkAt is check with the line given, for a missing key whose cause is
+// on another line.
+func (d *decoder) checkAt(ok bool, path string, line int, kind error, format string, args ...any) {
+	if ok {
+		return
+	}
+	for p := path; p != ""; p = parentPath(p) {
+		if d.reported[p] {
+			return
+		}
+	}
+	d.failAt(line, path, kind, format, args...)
+}
+
+func (d *decoder) positive(path string, v time.Duration) {
+	d.check(v > 0, path, ErrInvalid, "duration must be positive, got %s", v)
+}
+
+func (d *decoder) validate(c *Config) {
+	d.validateServer(c)
+
+	switch c.Store.Driver {
+	case DriverSQLite:
+	case DriverPostgres:
+		if c.Store.DSN == "" {
+			d.check(false, "store.dsn", ErrRequired, "dsn is required for postgres (postgres://user:password@host/db)")
+		} else {
+			d.check(isPostgresURL(c.Store.DSN), "store.dsn", ErrInvalid, "dsn must be a postgres:// or postgresql:// URL")
+		}
+	default:
+		d.check(false, "store.driver", ErrInvalid, "unknown driver %q (want sqlite or postgres)", c.Store.Driver)
+	}
+
+	d.check(len(c.Vault.Keys) > 0, "vault.keys", ErrRequired, "at least one vault key is required")
+	vaultIDs := map[string]int{}
+	for i, k := range c.Vault.Keys {
+		p := index("vault.keys", i) + ".id"
+		if d.validID(p, k.ID, "key id") {
+			if j, dup := vaultIDs[k.ID]; dup {
+				d.check(false, p, ErrInvalid, "duplicate key id %q (also vault.keys[%d])", k.ID, j)
+			}
+			vaultIDs[k.ID] = i
+		}
+	}
+
+	agentIDs, agentKeys := map[string]int{}, map[string]int{}
+	for i, a := range c.Agents {
+		p := index("agents", i)
+		if d.validID(p+".id", a.ID, "agent id") {
+			if j, dup := agentIDs[a.ID]; dup {
+				d.check(false, p+".id", ErrInvalid, "duplicate agent id %q (also agents[%d])", a.ID, j)
+			}
+			agentIDs[a.ID] = i
+		}
+		if a.APIKeySHA256 != nil {
+			if j, dup := agentKeys[string(a.APIKeySHA256)]; dup {
+				d.check(false, keyPath(d, p), ErrInvalid, "same API key as agents[%d]; every agent needs its own", j)
+			}
+			agentKeys[string(a.APIKeySHA256)] = i
+		}
+	}
+
+	for _, name := range c.ProcessorOrder {
+		d.validateProcessor(c.Processors[name], "processors."+name)
+	}
+
+	merchantIDs, merchantKeys := map[string]int{}, map[string]int{}
+	for i, m := range c.Merchants {
+		p := index("merchants", i)
+		if d.validID(p+".id", m.ID, "merchant id") {
+			if j, dup := merchantIDs[m.ID]; dup {
+				d.check(false, p+".id", ErrInvalid, "duplicate merchant id %q (also merchants[%d])", m.ID, j)
+			}
+			merchantIDs[m.ID] = i
+		}
+		if m.APIKeySHA256 != nil {
+			if j, dup := merchantKeys[string(m.APIKeySHA256)]; dup {
+				d.check(false, keyPath(d, p), ErrInvalid, "same API key as merchants[%d]; every merchant needs its own", j)
+			}
+			merchantKeys[string(m.APIKeySHA256)] = i
+		}
+		d.validateMerchant(c, m, p)
+	}
+
+	if c.Metrics.Listen != "" {
+		d.check(validHostPort(c.Metrics.Listen), "metrics.listen", ErrInvalid, "listen %q must be host:port", c.Metrics.Listen)
+		d.check(c.Metrics.Listen != c.Server.Listen, "metrics.listen", ErrInvalid, "metrics.listen is server.listen; leave it out to serve /metrics on the API listener")
+	}
+
+	d.check(c.Idempotency.TTL >= DefaultIdempotencyTTL, "idempotency.ttl", ErrInvalid, "ttl must be at least 24h (ACP keeps keys a day), got %s", c.Idempotency.TTL)
+	d.positive("idempotency.in_flight_lock", c.Idempotency.InFlightLock)
+	d.positive("reconcile.interval", c.Reconcile.Interval)
+	d.positive("reconcile.after", c.Reconcile.After)
+	d.positive("reconcile.lease", c.Reconcile.Lease)
+}
+
+// keyPath is where an API key was given: api_key or api_key_sha256.
+func keyPath(d *decoder, path string) string {
+	if d.present(path + ".api_key_sha256") {
+		return path + ".api_key_sha256"
+	}
+	return path + ".api_key"
+}
+
+func (d *decoder) validID(path, id, what string) bool {
+	if d.reported[path] {
+		return false
+	}
+	if id == "" {
+		d.check(false, path, ErrRequired, "%s is required", what)
+		return false
+	}
+	if !validName(id) {
+		d.check(false, path, ErrInvalid, "%s %q must be 1-64 letters, digits, _ or -", what, id)
+		return false
+	}
+	return true
+}
+
+func (d *decoder) validateServer(c *Config) {
+	s := c.Server
+	d.check(validHostPort(s.Listen), "server.listen", ErrInvalid, "listen %q must be host:port", s.Listen)
+	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		missing := "server.tls.key_file"
+		if s.TLS.CertFile == "" {
+			missing = "server.tls.cert_file"
+		}
+		d.check(false, missing, ErrRequired, "tls needs both cert_file and key_file, or neither")
+	}
+	d.positive("server.read_timeout", s.ReadTimeout)
+	d.positive("server.read_header_timeout", s.ReadHeaderTimeout)
+	d.positive("server.write_timeout", s.WriteTimeout)
+	d.positive("server.idle_timeout", s.IdleTimeout)
+	d.positive("server.shutdown_grace", s.ShutdownGrace)
+	d.check(s.BodyLimit > 0, "server.body_limit", ErrInvalid, "body_limit must be a positive number of bytes, got %d", s.BodyLimit)
+}
+
+func (d *decoder) validateProcessor(p *Processor, path string) {
+	if p.Stripe == nil && p.Adyen == nil && p.Mock == nil {
+		return // the type was missing or wrong; already reported
+	}
+	d.positive(path+".timeout", p.Timeout)
+	seen := map[string]bool{}
+	for i, cur := range p.Currencies {
+		cp := index(path+".currencies", i)
+		d.check(payment.ValidCurrency(cur), cp, ErrInvalid, "unknown currency %q (lowercase ISO 4217, such as usd)", cur)
+		d.check(!seen[cur], cp, ErrInvalid, "duplicate currency %q", cur)
+		seen[cur] = true
+	}
+	f := p.Fees
+	fp := path + ".fees"
+	okFixed, okCur := f.Fixed >= 0, f.Currency == "" || payment.ValidCurrency(f.Currency)
+	d.check(okFixed, fp+".fixed", ErrInvalid, "fixed must not be negative, got %d", f.Fixed)
+	d.check(okCur, fp+".currency", ErrInvalid, "unknown currency %q (lowercase ISO 4217, such as usd)", f.Currency)
+	d.check(f.Fixed == 0 || f.Currency != "", fp+".currency", ErrRequired, "currency is required when fixed is set: acpgw does not convert currencies")
+	if okFixed && okCur {
+		if err := f.Validate(); err != nil {
+			d.check(false, fp, ErrInvalid, "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		}
+	}
+
+	switch {
+	case p.Stripe != nil:
+		s := p.Stripe
+		d.check(s.SecretKey != "", path+".secret_key", ErrRequired, "secret_key is required for a stripe processor")
+		d.checkURL(path+".base_url", s.BaseURL)
+	case p.Adyen != nil:
+		a := p.Adyen
+		d.check(a.APIKey != "", path+".api_key", ErrRequired, "api_key is required for an adyen processor")
+		d.check(a.MerchantAccount != "", path+".merchant_account", ErrRequired, "merchant_account is required for an adyen processor")
+		switch a.Environment {
+		case AdyenTest:
+		case AdyenLive:
+			d.checkAt(a.LiveURLPrefix != "", path+".live_url_prefix", lineOf(d.lines, path+".environment"), ErrRequired, "live_url_prefix is required when environment is live (Customer Area: Developers > API URLs)")
+		default:
+			d.check(false, path+".environment", ErrInvalid, "environment %q must be test or live", a.Environment)
+		}
+		if a.LiveURLPrefix != "" {
+			d.check(validPrefix(a.LiveURLPrefix), path+".live_url_prefix", ErrInvalid, "live_url_prefix %q must be letters, digits and -", a.LiveURLPrefix)
+		}
+		d.checkURL(path+".base_url", a.BaseURL)
+	case p.Mock != nil:
+		d.check(p.Mock.Latency >= 0, path+".latency", ErrInvalid, "latency must not be negative, got %s", p.Mock.Latency)
+	}
+}
+
+func (d *decoder) checkURL(path, s string) {
+	if s == "" {
+		return
+	}
+	u, err := url.Parse(s)
+	d.check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.User == nil,
+		path, ErrInvalid, "base_url must be an http:// or https:// URL without credentials")
+}
+
+func (d *decoder) validateMerchant(c *Config, m *Merchant, path string) {
+	pp := path + ".processors"
+	d.check(len(m.Processors) > 0 || d.reported[path], pp, ErrRequired, "at least one processor is required")
+	listed := map[string]bool{}
+	for i, name := range m.Processors {
+		p := index(pp, i)
+		_, known := c.Processors[name]
+		d.check(known, p, ErrInvalid, "unknown processor %q", name)
+		d.check(!listed[name], p, ErrInvalid, "processor %q is listed twice", name)
+		listed[name] = true
+	}
+
+	r := m.Routing
+	rp := path + ".routing"
+	switch r.Strategy {
+	case StrategyPriority, StrategyLeastCost:
+		d.check(len(r.Weights) == 0, rp+".weights", ErrInvalid, "weights are only used with strategy weighted")
+	case StrategyWeighted:
+		var sum int64
+		for name, w := range r.Weights {
+			wp := rp + ".weights." + name
+			d.check(listed[name], wp, ErrInvalid, "weight for %q, which is not in this merchant's processors", name)
+			d.check(w >= 0, wp, ErrInvalid, "weight must not be negative, got %d", w)
+			if w > 0 {
+				sum += int64(w)
+			}
+		}
+		d.check(sum > 0, rp+".weights", ErrInvalid, "weighted routing needs weights that add up to more than 0")
+	default:
+		d.check(false, rp+".strategy", ErrInvalid, "unknown strategy %q (want priority, weighted or least_cost)", r.Strategy)
+	}
+	d.check(r.MaxAttempts >= 1 && r.MaxAttempts <= MaxAttemptsLimit, rp+".max_attempts", ErrInvalid,
+		"max_attempts must be between 1 and %d, got %d", MaxAttemptsLimit, r.MaxAttempts)
+
+	if m.Country != "" {
+		ok := len(m.Country) == 2 && m.Country[0] >= 'A' && m.Country[0] <= 'Z' && m.Country[1] >= 'A' && m.Country[1] <= 'Z'
+		d.check(ok, path+".country", ErrInvalid, "country %q must be an upper-case ISO 3166 alpha-2 code such as US", m.Country)
+	}
+}
+
+func validHostPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+func isPostgresURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
+}
+
+func validPrefix(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c != '-' && (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// redactDSN hides the password of a URL-form DSN. A DSN that does not parse
+// as a URL is hidden whole, since it may be key=value with a password.
+func redactDSN(dsn string) string {
+	if dsn == "" {
+		return ""
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return redacted
+	}
+	if u.Scheme == "" {
+		if strings.Contains(dsn, "=") {
+			return redacted
+		}
+		return dsn // a file path
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.Contains(strings.ToLower(k), "password") || strings.Contains(strings.ToLower(k), "secret") {
+			q.Set(k, "REDACTED")
+		}
+	}
+	u.RawQuery = q.Encode()
+	if _, has := u.User.Password(); has {
+		name := u.User.Username()
+		u.User = nil
+		s := u.String()
+		prefix := u.Scheme + "://"
+		return prefix + url.User(name).String() + ":" + redacted + "@" + strings.TrimPrefix(s, prefix)
+	}
+	return u.String()
+}
+
+const redacted = "[redacted]"

@@ -1,0 +1,159 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"time"
+
+	"acpgw/config"
+	"acpgw/metrics"
+	"acpgw/providers"
+	"acpgw/routing"
+	"acpgw/vault"
+)
+
+// ProviderFactory builds the provider of one configured processor. main
+// passes one that knows every processor type; tests pass their own.
+type ProviderFactory func(p *config.Processor) (providers.Provider, error)
+
+// Runtime is everything built from one config. It is immutable once built;
+// a reload builds a new Runtime and swaps it in, and a payment keeps the
+// Runtime it started with until it ends.
+type Runtime struct {
+	Config    *config.Config
+	Vault     *vault.Vault
+	Providers *providers.Registry
+	Routing   *routing.Table
+	merchants map[string]*config.Merchant
+	labels    metrics.MerchantLabels
+	// API keys by SHA-256, so that a lookup never compares secrets byte by
+	// byte in variable time.
+	agentKeys    map[[32]byte]string
+	merchantKeys map[[32]byte]string
+}
+
+// NewRuntime builds and checks a Runtime from cfg. Nothing is swapped or
+// started: a failed build changes nothing.
+func NewRuntime(cfg *config.Config, build ProviderFactory) (*Runtime, error) {
+	keys := make([]vault.Key, 0, len(cfg.Vault.Keys))
+	for _, k := range cfg.Vault.Keys {
+		keys = append(keys, vault.Key{ID: k.ID, Secret: k.Key})
+	}
+	v, err := vault.New(keys)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		provs []providers.Provider
+		procs []routing.Processor
+	)
+	for _, name := range cfg.ProcessorOrder {
+		pc := cfg.Processors[name]
+		p, err := build(pc)
+		if err != nil {
+			closeAll(provs)
+			return nil, fmt.Errorf("processor %q: %w", name, err)
+		}
+		provs = append(provs, p)
+		procs = append(procs, routing.Processor{
+			Name:         name,
+			Type:         pc.Type,
+			Currencies:   pc.Currencies,
+			SharedTokens: p.Supports(providers.TokenSharedPayment, ""),
+			Fees:         pc.Fees,
+		})
+	}
+	reg, err := providers.NewRegistry(provs...)
+	if err != nil {
+		closeAll(provs)
+		return nil, err
+	}
+	rt := &Runtime{
+		Config:    cfg,
+		Vault:     v,
+		Providers: reg,
+		merchants: make(map[string]*config.Merchant, len(cfg.Merchants)),
+		labels:    metrics.MerchantLabels{},
+		agentKeys:    make(map[[32]byte]string, len(cfg.Agents)),
+		merchantKeys: make(map[[32]byte]string, len(cfg.Merchants)),
+	}
+	for _, a := range cfg.Agents {
+		rt.agentKeys[[32]byte(a.APIKeySHA256)] = a.ID
+	}
+	ms := make([]routing.Merchant, 0, len(cfg.Merchants))
+	for _, m := range cfg.Merchants {
+		rt.merchants[m.ID] = m
+		rt.merchantKeys[[32]byte(m.APIKeySHA256)] = m.ID
+		if m.Metrics.PerMerchant {
+			rt.labels[m.ID] = true
+		}
+		ms = append(ms, routing.Merchant{
+			ID: m.ID, Country: m.Country, Processors: m.Processors,
+			Strategy: routing.Strategy(m.Routing.Strategy),
+		})
+	}
+	if rt.Routing, err = routing.NewTable(procs, ms); err != nil {
+		closeAll(provs)
+		return nil, err
+	}
+	return rt, nil
+}
+
+func closeAll(ps []providers.Provider) {
+	for _, p := range ps {
+		if c, ok := p.(providers.Closer); ok {
+			_ = c.Close()
+		}
+	}
+}
+
+// Merchant returns the configured merchant id.
+func (rt *Runtime) Merchant(id string) (*config.Merchant, bool) {
+	m, ok := rt.merchants[id]
+	return m, ok
+}
+
+// AuthenticateAgent returns the agent whose API key is key.
+func (rt *Runtime) AuthenticateAgent(key string) (string, bool) {
+	return lookupKey(rt.agentKeys, key)
+}
+
+// AuthenticateMerchant returns the merchant whose API key is key.
+func (rt *Runtime) AuthenticateMerchant(key string) (string, bool) {
+	return lookupKey(rt.merchantKeys, key)
+}
+
+// lookupKey finds key by its SHA-256. Keys are only ever held and compared
+// as digests: the map compares digests, so the time a lookup takes says
+// nothing about how many bytes of a guessed key were right.
+func lookupKey(keys map[[32]byte]string, key string) (string, bool) {
+	if key == "" {
+		return "", false
+	}
+	id, ok := keys[sha256.Sum256([]byte(key))]
+	return id, ok
+}
+
+// MerchantLabel returns the metrics label of a merchant.
+func (rt *Runtime) MerchantLabel(id string) string { return rt.labels.Label(id) }
+
+// Close releases the providers' resources.
+func (rt *Runtime) Close() error { return rt.Providers.Close() }
+
+// timeout is the per-call deadline of a processor.
+func (rt *Runtime) timeout(processor string) time.Duration {
+	if p, ok := rt.Config.Processors[processor]; ok && p.Timeout > 0 {
+		return p.Timeout
+	}
+	return 10 * time.Second
+}
+
+func (rt *Runtime) maxAttempts(m *config.Merchant) int {
+	if m.Routing.MaxAttempts > 0 {
+		return m.Routing.MaxAttempts
+	}
+	return 2
+}
+
+var errNoRuntime = errors.New("gateway: no config loaded")

@@ -1,0 +1,246 @@
+// Package gateway is the payment service: it turns an approved ACP token into
+// a charge at a processor chosen by routing, with every processor attempt
+// recorded durably before it is made, so that no buyer is charged twice and
+// no outcome is lost. It also captures, voids, refunds, and reconciles
+// attempts whose outcome was unknown.
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"acpgw/metrics"
+	"acpgw/payment"
+	"acpgw/providers"
+	"acpgw/store"
+	"acpgw/vault"
+)
+
+// Service is the payment service. It is safe for concurrent use.
+type Service struct {
+	store   store.Store
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	now     func() time.Time
+	rt      atomic.Pointer[Runtime]
+	// owner names this replica in reconciliation leases.
+	owner string
+}
+
+// Options configures a Service.
+type Options struct {
+	Store   store.Store
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Owner names this replica for reconciliation leases; hostname and pid
+	// when empty.
+	Owner string
+}
+
+// New returns a Service serving rt.
+func New(opts Options, rt *Runtime) *Service {
+	s := &Service{store: opts.Store, metrics: opts.Metrics, log: opts.Logger, now: opts.Now, owner: opts.Owner}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.metrics == nil {
+		s.metrics = metrics.New(prometheus.NewRegistry())
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.owner == "" {
+		host, _ := os.Hostname()
+		s.owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), vault.NewID(""))
+	}
+	s.rt.Store(rt)
+	return s
+}
+
+// Runtime returns the Runtime in service now.
+func (s *Service) Runtime() *Runtime { return s.rt.Load() }
+
+// Swap installs a new Runtime and returns the old one; payments under way
+// finish on the Runtime they started with. The caller closes the old one
+// when it is done with it.
+func (s *Service) Swap(rt *Runtime) *Runtime { return s.rt.Swap(rt) }
+
+// Store returns the service's store.
+func (s *Service) Store() store.Store { return s.store }
+
+// View is a payment with its attempts and refunds, as the API shows it.
+type View struct {
+	Payment  store.Payment
+	Attempts []store.Attempt
+	Refunds  []store.Refund
+}
+
+// Idempotency context: the API's idempotency middleware tells the service
+// which record to link to the resource a request creates, so that the link
+// commits in the side effect's own transaction.
+
+type idemKey struct{}
+
+// IdemRef names the idempotency record of the current request.
+type IdemRef struct {
+	Scope string
+	Key   string
+	// linked is set once a side effect committed with the link.
+	linked atomic.Bool
+}
+
+// Linked reports whether a side effect of the request committed with a link
+// to this record.
+func (r *IdemRef) Linked() bool { return r.linked.Load() }
+
+// WithIdempotency returns ctx carrying ref.
+func WithIdempotency(ctx context.Context, ref *IdemRef) context.Context {
+	return context.WithValue(ctx, idemKey{}, ref)
+}
+
+func idemFrom(ctx context.Context) *IdemRef {
+	ref, _ := ctx.Value(idemKey{}).(*IdemRef)
+	return ref
+}
+
+// link records resourceID on the request's idempotency record inside tx.
+func link(ctx context.Context, tx store.Tx, resourceID string) error {
+	ref := idemFrom(ctx)
+	if ref == nil {
+		return nil
+	}
+	return tx.LinkIdempotency(ctx, ref.Scope, ref.Key, resourceID)
+}
+
+func markLinked(ctx context.Context) {
+	if ref := idemFrom(ctx); ref != nil {
+		ref.linked.Store(true)
+	}
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the request id for log lines.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestID returns the request id in ctx, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// Get returns merchantID's payment id. Another merchant's payment is
+// ErrNotFound, indistinguishable from a payment that does not exist.
+func (s *Service) Get(ctx context.Context, merchantID, id string) (View, error) {
+	p, err := s.store.GetPayment(ctx, id)
+	if err != nil {
+		return View{}, err
+	}
+	if p.MerchantID != merchantID {
+		return View{}, fmt.Errorf("payment %s: %w", id, payment.ErrNotFound)
+	}
+	return s.view(ctx, p)
+}
+
+func (s *Service) view(ctx context.Context, p store.Payment) (View, error) {
+	atts, err := s.store.ListAttempts(ctx, p.ID)
+	if err != nil {
+		return View{}, err
+	}
+	refs, err := s.store.ListRefunds(ctx, p.ID)
+	if err != nil {
+		return View{}, err
+	}
+	return View{Payment: p, Attempts: atts, Refunds: refs}, nil
+}
+
+func attemptKey(paymentID string, seq int) string {
+	return fmt.Sprintf("acpgw_%s_%d", paymentID, seq)
+}
+
+// callCtx detaches a processor call from the caller's cancellation (a client
+// that hangs up must not turn a charge into an unknown outcome) and bounds
+// it by the processor's timeout.
+func callCtx(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), d)
+}
+
+// classify names an error's class for attempts and metrics.
+func classify(err error) store.AttemptState {
+	switch {
+	case errors.Is(err, providers.ErrNotProcessed):
+		return store.AttemptNotProcessed
+	case errors.Is(err, providers.ErrRejected):
+		return store.AttemptRejected
+	default:
+		return store.AttemptPending
+	}
+}
+
+func errorText(err error) string {
+	if err == nil {
+		return ""
+	}
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		if pe.Code != "" {
+			return pe.Class.Error() + " (" + pe.Code + ")"
+		}
+		return pe.Class.Error()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return "error"
+}
+
+func outcomeLabel(res providers.Result, err error) string {
+	if err != nil {
+		switch classify(err) {
+		case store.AttemptNotProcessed:
+			return "not_processed"
+		case store.AttemptRejected:
+			return "rejected"
+		default:
+			return "unknown"
+		}
+	}
+	return string(res.Status)
+}
+
+func encodeRouting(d any) []byte {
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func cleanMetadata(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+func lastN(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}
+
+func hasPrefix(s, p string) bool { return strings.HasPrefix(s, p) }

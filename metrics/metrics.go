@@ -1,0 +1,144 @@
+// Package metrics holds acpgw's Prometheus collectors, built on a registry
+// the caller owns (no globals), and the label policy that keeps series
+// bounded: labels carry only names that config lists.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// OtherMerchant is the merchant label of every merchant without
+// metrics.per_merchant, so that thousands of merchants cannot explode the
+// series count.
+const OtherMerchant = "_other"
+
+// Metrics is the set of acpgw collectors. Names are a contract once shipped
+// (DESIGN.md "Metrics").
+type Metrics struct {
+	HTTPRequests        *prometheus.CounterVec
+	HTTPDuration        *prometheus.HistogramVec
+	ProcessorDuration   *prometheus.HistogramVec
+	Payments            *prometheus.CounterVec
+	Declines            *prometheus.CounterVec
+	PaymentAmount       *prometheus.CounterVec
+	Fees                *prometheus.CounterVec
+	FeeRate             *prometheus.HistogramVec
+	RoutingDecisions    *prometheus.CounterVec
+	Failovers           *prometheus.CounterVec
+	ProcessorUp         *prometheus.GaugeVec
+	CircuitState        *prometheus.GaugeVec
+	ConfigReloadSuccess prometheus.Gauge
+	PendingAttempts     prometheus.Gauge
+	Reconciliations     *prometheus.CounterVec
+	IdempotentReplays   *prometheus.CounterVec
+	TokensIssued        *prometheus.CounterVec
+	Build               *prometheus.GaugeVec
+}
+
+// latencyBuckets spans a fast mock (sub-millisecond) to a slow processor
+// (tens of seconds).
+var latencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+
+// New creates the collectors and registers them, with the Go and process
+// collectors, on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_http_requests_total",
+			Help: "HTTP requests answered, by route template, method and status code.",
+		}, []string{"route", "method", "code"}),
+		HTTPDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "acpgw_http_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route template and method.",
+			Buckets: latencyBuckets,
+		}, []string{"route", "method"}),
+		ProcessorDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "acpgw_processor_request_duration_seconds",
+			Help:    "Time of one processor call, by processor, operation and outcome.",
+			Buckets: latencyBuckets,
+		}, []string{"processor", "operation", "outcome"}),
+		Payments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_payments_total",
+			Help: "Payments that reached a status, by processor and status.",
+		}, []string{"processor", "status", "merchant"}),
+		Declines: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_declines_total",
+			Help: "Declined payments by processor and acpgw decline code.",
+		}, []string{"processor", "code"}),
+		PaymentAmount: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_payment_amount_total",
+			Help: "Amount of authorized or captured payments, in minor units of the currency.",
+		}, []string{"processor", "currency", "merchant"}),
+		Fees: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_fees_total",
+			Help: "Processing fees in minor units of the currency; kind is estimated or actual.",
+		}, []string{"processor", "currency", "kind"}),
+		FeeRate: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "acpgw_fee_rate_bps",
+			Help:    "Estimated fee of each payment as basis points of its amount.",
+			Buckets: []float64{10, 25, 50, 75, 100, 150, 200, 250, 300, 350, 400, 500, 750, 1000},
+		}, []string{"processor"}),
+		RoutingDecisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_routing_decisions_total",
+			Help: "Routing decisions by strategy, chosen processor and reason.",
+		}, []string{"strategy", "processor", "reason"}),
+		Failovers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_failovers_total",
+			Help: "Failovers from one processor to the next, by reason.",
+		}, []string{"from", "to", "reason"}),
+		ProcessorUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "acpgw_processor_up",
+			Help: "1 when the processor takes traffic (circuit not open), else 0.",
+		}, []string{"processor"}),
+		CircuitState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "acpgw_circuit_state",
+			Help: "Circuit breaker state per processor: 0 closed, 1 half-open, 2 open.",
+		}, []string{"processor"}),
+		ConfigReloadSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "acpgw_config_reload_success",
+			Help: "1 when the last config load or reload succeeded, 0 when it failed.",
+		}),
+		PendingAttempts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "acpgw_pending_attempts",
+			Help: "Processor attempts whose outcome is unknown, as seen by the last reconciliation pass.",
+		}),
+		Reconciliations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_reconciliations_total",
+			Help: "Pending attempts re-sent by reconciliation, by processor and result (resolved or still_pending).",
+		}, []string{"processor", "result"}),
+		IdempotentReplays: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_idempotency_total",
+			Help: "Idempotency-Key handling by route and result (new, replayed, conflict, in_flight).",
+		}, []string{"route", "result"}),
+		TokensIssued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_tokens_issued_total",
+			Help: "Vault tokens issued by delegate_payment, by merchant.",
+		}, []string{"merchant"}),
+		Build: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "acpgw_build_info",
+			Help: "Always 1; labels say the acpgw version and Go version.",
+		}, []string{"version", "goversion"}),
+	}
+	reg.MustRegister(
+		m.HTTPRequests, m.HTTPDuration, m.ProcessorDuration, m.Payments, m.Declines,
+		m.PaymentAmount, m.Fees, m.FeeRate, m.RoutingDecisions, m.Failovers, m.ProcessorUp,
+		m.CircuitState, m.ConfigReloadSuccess, m.PendingAttempts, m.Reconciliations,
+		m.IdempotentReplays, m.TokensIssued, m.Build,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// MerchantLabels decides the merchant label value: merchants listed in the
+// set keep their id, every other merchant is OtherMerchant.
+type MerchantLabels map[string]bool
+
+// Label returns the merchant label for id.
+func (l MerchantLabels) Label(id string) string {
+	if l[id] {
+		return id
+	}
+	return OtherMerchant
+}

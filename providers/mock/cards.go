@@ -1,0 +1,69 @@
+package mock
+
+import "acpgw/payment"
+
+// behaviour is what the mock does for a card number.
+type behaviour struct {
+	// decline, when set, declines with this code and raw processor code.
+	decline payment.DeclineCode
+	raw     string
+	// processorError refuses the call before processing it.
+	processorError bool
+	// hang makes the charge and then never answers.
+	hang bool
+}
+
+// testCards is the test-card table of DESIGN.md ("Contract: the mock
+// processor's test cards"). Any other Luhn-valid number approves; the two
+// approving numbers are listed so that the table reads like the contract.
+var testCards = map[string]behaviour{
+	"4242424242424242": {},
+	"5555555555554444": {},
+	"4000000000000002": {decline: payment.DeclineCardDeclined, raw: "generic_decline"},
+	"4000000000009995": {decline: payment.DeclineInsufficientFunds, raw: "insufficient_funds"},
+	"4000000000000069": {decline: payment.DeclineExpiredCard, raw: "expired_card"},
+	"4000000000000127": {decline: payment.DeclineIncorrectCVC, raw: "incorrect_cvc"},
+	"4100000000000019": {decline: payment.DeclineFraudSuspected, raw: "fraudulent"},
+	"4000000000003220": {decline: payment.DeclineAuthenticationRequired, raw: "authentication_required"},
+	"4000000000009987": {decline: payment.DeclineLostOrStolen, raw: "lost_card"},
+	"4000000000000119": {processorError: true},
+	"4000000000009979": {hang: true},
+}
+
+// cardBehaviour returns what the mock does for number: the table's entry, an
+// approval for any other Luhn-valid number, and an incorrect_number decline
+// for anything else.
+func cardBehaviour(number string) behaviour {
+	if b, ok := testCards[number]; ok {
+		return b
+	}
+	if !luhnValid(number) {
+		return behaviour{decline: payment.DeclineIncorrectNumber, raw: "invalid_number"}
+	}
+	return behaviour{}
+}
+
+// luhnValid reports whether number is 12 to 19 digits with a valid Luhn
+// check digit.
+func luhnValid(number string) bool {
+	if len(number) < 12 || len(number) > 19 {
+		return false
+	}
+	sum := 0
+	double := false
+	for i := len(number) - 1; i >= 0; i-- {
+		d := int(number[i]) - '0'
+		if d < 0 || d > 9 {
+			return false
+		}
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}

@@ -1,0 +1,159 @@
+package sqlite
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"acpgw/store"
+)
+
+// GetToken reads a committed token.
+func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
+	t, err := scanToken(s.rs.getToken.QueryRowContext(ctx, id))
+	return t, wrap("get token", err)
+}
+
+// GetPayment reads a committed payment.
+func (s *Store) GetPayment(ctx context.Context, id string) (store.Payment, error) {
+	p, err := scanPayment(s.rs.getPayment.QueryRowContext(ctx, id))
+	return p, wrap("get payment", err)
+}
+
+// ListAttempts returns the payment's committed attempts by seq; none is an
+// empty list, not an error.
+func (s *Store) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {
+	rows, err := s.rs.listAttempts.QueryContext(ctx, paymentID)
+	return collect("list attempts", rows, err, scanAttempt)
+}
+
+// ListRefunds returns the payment's committed refunds, oldest first.
+func (s *Store) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
+	rows, err := s.rs.listRefunds.QueryContext(ctx, paymentID)
+	return collect("list refunds", rows, err, scanRefund)
+}
+
+// GetIdempotency reads the record of (scope, key), expired or not.
+func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (store.IdemRecord, error) {
+	r, err := scanIdem(s.rs.getIdem.QueryRowContext(ctx, scope, key))
+	return r, wrap("get idempotency", err)
+}
+
+// BeginIdempotency claims (scope, key) for rec as store.go specifies. The
+// common case, a new key, is one INSERT ... ON CONFLICT DO NOTHING; a key
+// that exists is decided in one IMMEDIATE transaction, so two callers can
+// never both be told IdemStarted or IdemTakenOver. The stored record is in
+// flight with no response; a zero rec.CreatedAt becomes now.
+func (s *Store) BeginIdempotency(ctx context.Context, rec store.IdemRecord, now time.Time) (store.IdemRecord, store.IdemBegin, error) {
+	rec.State, rec.Status, rec.Body = store.IdemInFlight, 0, nil
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = now
+	}
+	// Return times as they read back from the database: UTC.
+	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = utc(rec.LockedUntil), utc(rec.CreatedAt), utc(rec.ExpiresAt)
+	res, err := s.ws.idemInsert.ExecContext(ctx, idemArgs(rec)...)
+	if err != nil {
+		return store.IdemRecord{}, 0, wrap("begin idempotency", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return store.IdemRecord{}, 0, wrap("begin idempotency", err)
+	} else if n == 1 {
+		return rec, store.IdemStarted, nil
+	}
+
+	var (
+		out   store.IdemRecord
+		begin store.IdemBegin
+	)
+	err = s.Tx(ctx, func(tx store.Tx) error {
+		t := tx.(*txn)
+		old, err := scanIdem(t.stmt(ctx, s.ws.getIdem).QueryRowContext(ctx, rec.Scope, rec.Key))
+		switch {
+		case isNoRows(err):
+			// Purged or abandoned since the INSERT above.
+			if _, err := t.exec(ctx, "begin idempotency", s.ws.idemInsert, idemArgs(rec)...); err != nil {
+				return err
+			}
+			out, begin = rec, store.IdemStarted
+		case err != nil:
+			return wrap("begin idempotency", err)
+		case !old.ExpiresAt.IsZero() && !old.ExpiresAt.After(now):
+			// Expired: replaced as if absent.
+			if err := t.execOne(ctx, "begin idempotency", s.ws.idemReplace, rec.RequestHash, rec.APIVersion,
+				string(rec.State), rec.ResourceID, rec.Status, blob(rec.Body), nanos(rec.LockedUntil),
+				nanos(rec.CreatedAt), nanos(rec.ExpiresAt), rec.Scope, rec.Key); err != nil {
+				return err
+			}
+			out, begin = rec, store.IdemStarted
+		case old.State == store.IdemInFlight && !old.LockedUntil.After(now):
+			// The first request crashed: take over, keeping its ResourceID.
+			if err := t.execOne(ctx, "begin idempotency", s.ws.idemTakeOver, rec.RequestHash,
+				nanos(rec.LockedUntil), nanos(rec.ExpiresAt), rec.Scope, rec.Key); err != nil {
+				return err
+			}
+			out, begin = old, store.IdemTakenOver
+		default:
+			out, begin = old, store.IdemExisting
+		}
+		return nil
+	})
+	if err != nil {
+		return store.IdemRecord{}, 0, err
+	}
+	return out, begin, nil
+}
+
+// CompleteIdempotency stores the response and marks the record done; a
+// missing record is store.ErrNotFound.
+func (s *Store) CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error {
+	res, err := s.ws.idemComplete.ExecContext(ctx, status, blob(body), scope, key)
+	if err != nil {
+		return wrap("complete idempotency", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap("complete idempotency", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: complete idempotency: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// AbandonIdempotency deletes the record if it is in flight. A done record is
+// kept, and a missing one is no error.
+func (s *Store) AbandonIdempotency(ctx context.Context, scope, key string) error {
+	_, err := s.ws.idemAbandon.ExecContext(ctx, scope, key)
+	return wrap("abandon idempotency", err)
+}
+
+// PurgeIdempotency deletes the records whose ExpiresAt is before now.
+func (s *Store) PurgeIdempotency(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.ws.idemPurge.ExecContext(ctx, now.UnixNano())
+	if err != nil {
+		return 0, wrap("purge idempotency", err)
+	}
+	n, err := res.RowsAffected()
+	return n, wrap("purge idempotency", err)
+}
+
+// LeasePendingAttempts claims up to limit pending attempts, oldest first,
+// in a single UPDATE ... RETURNING: SQLite runs it as one write transaction,
+// so two leasers (in this process or another) never claim the same attempt.
+func (s *Store) LeasePendingAttempts(ctx context.Context, owner string, startedBefore, now, leaseUntil time.Time, limit int) ([]store.Attempt, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.ws.lease.QueryContext(ctx, owner, nanos(leaseUntil), startedBefore.UnixNano(), now.UnixNano(), limit)
+	out, err := collect("lease attempts", rows, err, scanAttempt)
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING gives no order.
+	slices.SortFunc(out, func(a, b store.Attempt) int {
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}

@@ -1,0 +1,325 @@
+// Package sqlite is the embedded store.Store backend: one SQLite file in WAL
+// mode, through the pure-Go driver modernc.org/sqlite.
+//
+// Writes go through a pool of exactly one connection whose transactions begin
+// with BEGIN IMMEDIATE, so writers in this process queue in Go rather than
+// retrying on SQLITE_BUSY, and a transaction that reads before it writes (the
+// token check, the idempotency claim) cannot be overtaken by another writer.
+// Reads outside transactions use a separate pool of query-only connections,
+// which WAL lets run beside the writer.
+//
+// Timestamps are stored as INTEGER unix nanoseconds UTC, so they keep full
+// precision between the years 1678 and 2262; a zero time.Time is stored as
+// NULL and reads back as the zero time. Maps and the decline are JSON text.
+//
+// Durability: by default the database runs with synchronous=NORMAL, which in
+// WAL mode survives a crash of the process (a committed transaction is in the
+// WAL file, the operating system writes it out) but may lose the last
+// transactions on a power failure or kernel crash, because commits do not
+// wait for fsync. The DSN parameter ?synchronous=FULL makes every commit
+// fsync the WAL at a cost in write throughput.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"acpgw/store"
+)
+
+// ErrSchemaTooNew is returned by Open when the database was migrated by a
+// newer acpgw than this binary: running older code on a newer schema could
+// corrupt data, so Open refuses.
+var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this binary knows")
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// busyTimeout is how long a connection waits for another process's lock
+// (a second acpgw or an `acpgw migrate` on the same file) before it fails
+// with SQLITE_BUSY, which becomes store.ErrUnavailable.
+const busyTimeout = 5 * time.Second
+
+// journalSizeLimit caps the WAL file kept after a checkpoint, in bytes.
+const journalSizeLimit = 64 << 20
+
+var _ store.Store = (*Store)(nil)
+
+// Store is a store.Store on one SQLite database file. It is safe for
+// concurrent use.
+type Store struct {
+	w  *sql.DB // one connection, BEGIN IMMEDIATE
+	r  *sql.DB // several query-only connections
+	ws stmts   // prepared on w
+	rs stmts   // the read statements, prepared on r
+}
+
+// Open opens (creating it and its directory if needed) the database file at
+// dsn, applies pending migrations and returns the store. dsn is a file path,
+// optionally followed by ?synchronous=NORMAL|FULL|EXTRA (default NORMAL; see
+// the package documentation for the trade-off). Open fails with an error
+// wrapping ErrSchemaTooNew if the file's schema is newer than this binary.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	path, sync, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlite: create database directory: %w", err)
+		}
+	}
+
+	ms := strconv.FormatInt(busyTimeout.Milliseconds(), 10)
+	wq := url.Values{}
+	wq.Set("_txlock", "immediate")
+	wq.Set("_busy_timeout", ms)
+	wq.Set("_journal_mode", "WAL")
+	wq.Set("_synchronous", sync)
+	wq.Set("_foreign_keys", "on")
+	// secure_delete zeroes deleted content (an erased CVC) in the file
+	// instead of leaving it in free space.
+	wq.Add("_pragma", "secure_delete(1)")
+	wq.Add("_pragma", "journal_size_limit("+strconv.Itoa(journalSizeLimit)+")")
+	wq.Add("_pragma", "temp_store(memory)")
+
+	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+
+	s := &Store{w: w}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	rq := url.Values{}
+	rq.Set("_busy_timeout", ms)
+	rq.Set("_query_only", "on")
+	rq.Add("_pragma", "temp_store(memory)")
+	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	r.SetConnMaxLifetime(0)
+	r.SetConnMaxIdleTime(0)
+	s.r = r
+
+	if err := s.ws.prepare(ctx, w, true); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.rs.prepare(ctx, r, false); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// parseDSN splits dsn into the file path and the synchronous level.
+func parseDSN(dsn string) (path, sync string, err error) {
+	path, query, _ := strings.Cut(dsn, "?")
+	if path == "" {
+		return "", "", errors.New("sqlite: empty database path")
+	}
+	if strings.HasPrefix(path, "file:") || path == ":memory:" {
+		return "", "", errors.New("sqlite: the DSN must be a plain file path")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", "", fmt.Errorf("sqlite: DSN query: %w", err)
+	}
+	sync = "NORMAL"
+	for k, v := range q {
+		switch k {
+		case "synchronous":
+			sync = strings.ToUpper(v[len(v)-1])
+			if sync != "NORMAL" && sync != "FULL" && sync != "EXTRA" {
+				return "", "", fmt.Errorf("sqlite: DSN parameter synchronous=%q: want NORMAL, FULL or EXTRA", sync)
+			}
+		default:
+			return "", "", fmt.Errorf("sqlite: unknown DSN parameter %q", k)
+		}
+	}
+	return path, sync, nil
+}
+
+// migration is one embedded schema step.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations returns the embedded migrations in order, checking that they
+// are numbered 1, 2, 3 ... without gaps.
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, name := range names {
+		base := filepath.Base(name)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("sqlite: migration %s: name must be NNNN_description.sql", base)
+		}
+		b, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	for i, m := range ms {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("sqlite: migration %s: expected version %d", m.name, i+1)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies the pending migrations in one transaction, so a failed
+// step leaves the schema as it was.
+func (s *Store) migrate(ctx context.Context) (err error) {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap("migrate: begin", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER NOT NULL PRIMARY KEY,
+	applied_at INTEGER NOT NULL
+)`
+	if _, err := tx.ExecContext(ctx, create); err != nil {
+		return wrap("migrate: create schema_migrations", err)
+	}
+	var cur int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+		return wrap("migrate: read version", err)
+	}
+	if cur > len(ms) {
+		return fmt.Errorf("%w: database is at version %d, this binary knows up to %d; upgrade acpgw",
+			ErrSchemaTooNew, cur, len(ms))
+	}
+	for _, m := range ms[cur:] {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return wrap("migrate: "+m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+			m.version, time.Now().UTC().UnixNano()); err != nil {
+			return wrap("migrate: record "+m.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap("migrate: commit", err)
+	}
+	return nil
+}
+
+// LatestSchemaVersion returns the schema version this binary migrates to.
+func LatestSchemaVersion() int {
+	ms, err := migrations()
+	if err != nil {
+		return 0
+	}
+	return len(ms)
+}
+
+// SchemaVersion returns the version of the last migration applied to the
+// database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, wrap("schema version", err)
+}
+
+// Ping checks that both connection pools reach the database.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return wrap("ping", err)
+	}
+	return wrap("ping", s.r.PingContext(ctx))
+}
+
+// Close closes the read pool, then the write pool; the last connection to
+// close checkpoints the WAL into the database file.
+func (s *Store) Close() error {
+	s.rs.close()
+	s.ws.close()
+	var errs []error
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	return errors.Join(errs...)
+}
+
+// wrap adds op to err and maps driver errors onto the store sentinels:
+// missing rows to ErrNotFound, unique violations to ErrDuplicate, and
+// timeouts, locks and I/O failures to ErrUnavailable. SQLite's own messages
+// name tables and columns, never values, so no data leaks into the text.
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDuplicate) ||
+		errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrTokenConsumed) {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, sql.ErrConnDone):
+		return fmt.Errorf("sqlite: %s: %w: %w", op, store.ErrUnavailable, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("sqlite: %s: %w: %w", op, store.ErrDuplicate, err)
+		}
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+			sqlite3.SQLITE_FULL, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_NOMEM:
+			return fmt.Errorf("sqlite: %s: %w: %w", op, store.ErrUnavailable, err)
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}

@@ -1,0 +1,344 @@
+package sqlite
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"acpgw/payment"
+	"acpgw/store"
+	"acpgw/store/storetest"
+)
+
+func openTest(t testing.TB, dsn string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openTest(t, filepath.Join(t.TempDir(), "acpgw.db"))
+	})
+}
+
+func TestOpenCreatesDirectoryAndMigratesOnce(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "data", "nested", "acpgw.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	tok := store.Token{ID: "vt_1", Credential: []byte{1}, Metadata: map[string]string{"a": "b"}}
+	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, tok) }); err != nil {
+		t.Fatalf("InsertToken: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = openTest(t, path)
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v != LatestSchemaVersion() || v < 1 {
+		t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, LatestSchemaVersion())
+	}
+	var rows int
+	if err := s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != LatestSchemaVersion() {
+		t.Errorf("schema_migrations has %d rows after two opens, want %d", rows, LatestSchemaVersion())
+	}
+	if got, err := s.GetToken(ctx, "vt_1"); err != nil || got.Metadata["a"] != "b" {
+		t.Errorf("token after reopen: %v, %v", got.Metadata, err)
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "acpgw.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	future := LatestSchemaVersion() + 1
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, 0)`, future); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s, err = Open(ctx, path)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a newer schema succeeded")
+	}
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Errorf("Open: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+func TestParseDSN(t *testing.T) {
+	tests := []struct {
+		dsn, path, sync string
+		ok              bool
+	}{
+		{"./data/acpgw.db", "./data/acpgw.db", "NORMAL", true},
+		{"acpgw.db?synchronous=FULL", "acpgw.db", "FULL", true},
+		{"acpgw.db?synchronous=extra", "acpgw.db", "EXTRA", true},
+		{"acpgw.db?synchronous=OFF", "", "", false},
+		{"acpgw.db?journal_mode=DELETE", "", "", false},
+		{"", "", "", false},
+		{"?synchronous=FULL", "", "", false},
+		{":memory:", "", "", false},
+		{"file:acpgw.db", "", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.dsn, func(t *testing.T) {
+			path, sync, err := parseDSN(tc.dsn)
+			if (err == nil) != tc.ok {
+				t.Fatalf("parseDSN(%q) error %v, want ok %v", tc.dsn, err, tc.ok)
+			}
+			if path != tc.path || sync != tc.sync {
+				t.Errorf("parseDSN(%q) = %q, %q; want %q, %q", tc.dsn, path, sync, tc.path, tc.sync)
+			}
+		})
+	}
+}
+
+func TestPragmas(t *testing.T) {
+	ctx := t.Context()
+	for _, tc := range []struct {
+		query string
+		sync  int
+	}{{"", 1}, {"?synchronous=FULL", 2}} {
+		s := openTest(t, filepath.Join(t.TempDir(), "acpgw.db")+tc.query)
+		want := map[string]any{
+			"journal_mode":  "wal",
+			"synchronous":   int64(tc.sync),
+			"foreign_keys":  int64(1),
+			"secure_delete": int64(1),
+			"busy_timeout":  busyTimeout.Milliseconds(),
+		}
+		for name, w := range want {
+			var got any
+			if err := s.w.QueryRowContext(ctx, "PRAGMA "+name).Scan(&got); err != nil {
+				t.Fatalf("PRAGMA %s: %v", name, err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(w) {
+				t.Errorf("%q: write pool PRAGMA %s = %v, want %v", tc.query, name, got, w)
+			}
+		}
+		if _, err := s.r.ExecContext(ctx, `DELETE FROM tokens`); err == nil {
+			t.Errorf("the read pool accepted a write")
+		}
+	}
+}
+
+// TestCVCErasedFromFile checks that DeleteTokenCVC leaves no copy of the
+// sealed CVC in the database files, while a CVC that was not deleted is
+// found by the same search (so the search does see the data).
+func TestCVCErasedFromFile(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "acpgw.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	kept := bytes.Repeat([]byte{0x4b, 0xe9, 0x7a, 0x11}, 8)
+	erased := bytes.Repeat([]byte{0xc5, 0x5c, 0xa7, 0x3e}, 8)
+	for id, cvc := range map[string][]byte{"vt_kept": kept, "vt_erased": erased} {
+		tok := store.Token{ID: id, Credential: bytes.Repeat([]byte{0x01}, 64), CVC: cvc}
+		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, tok) }); err != nil {
+			t.Fatalf("InsertToken: %v", err)
+		}
+	}
+	// Move the pages with both CVCs into the main file, as a checkpoint
+	// would in production, so that erasing has to overwrite them there.
+	if _, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.DeleteTokenCVC(ctx, "vt_erased") }); err != nil {
+		t.Fatalf("DeleteTokenCVC: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	var files [][]byte
+	for _, suffix := range []string{"", "-wal", "-shm", "-journal"} {
+		b, err := os.ReadFile(path + suffix)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, b)
+	}
+	all := bytes.Join(files, nil)
+	if !bytes.Contains(all, kept) {
+		t.Fatal("the kept CVC is not in the files: the search cannot see stored data")
+	}
+	if bytes.Contains(all, erased) {
+		t.Error("the deleted CVC is still in the database files")
+	}
+	// Not even a fragment: any 8 bytes of the pattern.
+	if bytes.Contains(all, erased[:8]) {
+		t.Error("a fragment of the deleted CVC is still in the database files")
+	}
+}
+
+func TestErrorsMapToUnavailable(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "acpgw.db")
+	s := openTest(t, path)
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err := s.GetToken(cancelled, "vt_1")
+	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Errorf("GetToken with a cancelled context: %v, want ErrUnavailable and context.Canceled", err)
+	}
+
+	// Another process holding the write lock past the deadline.
+	other := openTest(t, path)
+	hold := make(chan struct{})
+	held := make(chan struct{})
+	go func() {
+		_ = other.Tx(ctx, func(tx store.Tx) error {
+			close(held)
+			<-hold
+			return errors.New("release")
+		})
+	}()
+	<-held
+	short, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel2()
+	err = s.Tx(short, func(tx store.Tx) error { return nil })
+	close(hold)
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Tx while another connection holds the lock: %v, want ErrUnavailable", err)
+	}
+	if err := s.Tx(ctx, func(tx store.Tx) error { return nil }); err != nil {
+		t.Errorf("Tx after the lock was released: %v", err)
+	}
+}
+
+func TestForeignKeys(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "acpgw.db"))
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		return tx.InsertAttempt(ctx, store.Attempt{ID: "att_1", PaymentID: "pay_missing", Seq: 1, IdempotencyKey: "k"})
+	})
+	if err == nil {
+		t.Error("an attempt of a missing payment was stored")
+	}
+}
+
+// BenchmarkPaymentWriteTxs measures the store's share of one payment: the
+// idempotency claim, the transaction that consumes the token and records
+// payment and attempt, the one that records the processor's answer, and the
+// stored response.
+func BenchmarkPaymentWriteTxs(b *testing.B) {
+	for _, sync := range []string{"NORMAL", "FULL"} {
+		b.Run("synchronous="+sync, func(b *testing.B) {
+			benchPayments(b, filepath.Join(b.TempDir(), "acpgw.db")+"?synchronous="+sync)
+		})
+	}
+}
+
+func benchPayments(b *testing.B, dsn string) {
+	ctx := b.Context()
+	s := openTest(b, dsn)
+	now := time.Now().UTC()
+	cvc := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19}
+	cred := bytes.Repeat([]byte{0x42}, 120)
+	for start := 0; start < b.N; start += 1000 {
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			for i := start; i < min(start+1000, b.N); i++ {
+				tok := store.Token{
+					ID: fmt.Sprintf("vt_%d", i), MerchantID: "acme", CheckoutSessionID: "cs_1", MaxAmount: 5000,
+					Currency: "usd", ExpiresAt: now.Add(time.Hour), Reason: "one_time", KeyID: "k1",
+					Credential: cred, CVC: cvc, Brand: "visa", Last4: "4242",
+					Metadata: map[string]string{"source": "bench"}, CreatedAt: now,
+				}
+				if err := tx.InsertToken(ctx, tok); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	const scope = "merchant:acme POST /v1/payments"
+	one := func(i int64) error {
+		key := fmt.Sprintf("key_%d", i)
+		tokID, payID := fmt.Sprintf("vt_%d", i), fmt.Sprintf("pay_%d", i)
+		t0 := time.Now().UTC()
+		rec := store.IdemRecord{Scope: scope, Key: key, RequestHash: "h", APIVersion: "2026-01-30",
+			LockedUntil: t0.Add(time.Minute), ExpiresAt: t0.Add(24 * time.Hour)}
+		if _, begin, err := s.BeginIdempotency(ctx, rec, t0); err != nil || begin != store.IdemStarted {
+			return fmt.Errorf("BeginIdempotency: %v %w", begin, err)
+		}
+		p := store.Payment{ID: payID, MerchantID: "acme", CheckoutSessionID: "cs_1", TokenID: tokID,
+			TokenKind: "vt", Amount: 2599, Currency: "usd", Capture: payment.CaptureAutomatic,
+			Status: payment.StatusPending, Processor: "mock", ProcessorType: "mock", FeeEstimated: 105,
+			FeeCurrency: "usd", Routing: []byte(`{"strategy":"priority","candidates":["mock"]}`),
+			Metadata: map[string]string{"order_id": key}, CreatedAt: t0, UpdatedAt: t0}
+		a := store.Attempt{ID: "att_" + payID + "_1", PaymentID: payID, Seq: 1, Processor: "mock",
+			Operation: "authorize", IdempotencyKey: "acpgw_" + payID + "_1", Amount: 2599, Currency: "usd",
+			State: store.AttemptPending, StartedAt: t0}
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.ConsumeToken(ctx, tokID, payID, t0); err != nil {
+				return err
+			}
+			if err := tx.InsertPayment(ctx, p); err != nil {
+				return err
+			}
+			if err := tx.InsertAttempt(ctx, a); err != nil {
+				return err
+			}
+			return tx.LinkIdempotency(ctx, scope, key, payID)
+		})
+		if err != nil {
+			return err
+		}
+		t1 := time.Now().UTC()
+		a.State, a.Outcome, a.Reference, a.LatencyMS, a.FinishedAt = store.AttemptDone, "captured", "mock_1", 5, &t1
+		p.Status, p.ProcessorReference, p.CapturedAmount, p.UpdatedAt = payment.StatusCaptured, "mock_1", 2599, t1
+		err = s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.UpdateAttempt(ctx, a); err != nil {
+				return err
+			}
+			return tx.UpdatePayment(ctx, p)
+		})
+		if err != nil {
+			return err
+		}
+		return s.CompleteIdempotency(ctx, scope, key, 201, []byte(`{"id":"`+payID+`","status":"captured"}`))
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := one(next.Add(1) - 1); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

@@ -1,0 +1,141 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// Column lists, in the order the scan functions read them.
+const (
+	tokenCols = `id, merchant_id, checkout_session_id, max_amount, currency, expires_at, reason, key_id,
+	credential, cvc, brand, funding, last4, iin, country, metadata, agent_id, idempotency_key,
+	created_at, consumed_at, payment_id`
+	paymentCols = `id, merchant_id, checkout_session_id, token_id, token_kind, amount, currency, capture,
+	status, processor, processor_type, processor_reference, decline, captured_amount, refunded_amount,
+	refund_pending, fee_estimated, fee_actual, fee_currency, routing, metadata, created_at, updated_at`
+	attemptCols = `id, payment_id, seq, processor, operation, idempotency_key, amount, currency, refund_id,
+	state, outcome, reference, error, latency_ms, started_at, finished_at, lease_owner, lease_until`
+	refundCols = `id, payment_id, amount, currency, status, reference, created_at, updated_at`
+	idemCols   = `scope, key, request_hash, api_version, state, resource_id, status, body, locked_until,
+	created_at, expires_at`
+)
+
+// The statements. Every one is prepared once per pool at Open: the write
+// pool has a single connection, and a statement prepared on it is reused by
+// each transaction (sql.Tx.StmtContext finds it on the connection) instead
+// of being compiled again on the hot path.
+const (
+	qGetToken     = `SELECT ` + tokenCols + ` FROM tokens WHERE id = ?`
+	qGetPayment   = `SELECT ` + paymentCols + ` FROM payments WHERE id = ?`
+	qListAttempts = `SELECT ` + attemptCols + ` FROM attempts WHERE payment_id = ? ORDER BY seq`
+	qListRefunds  = `SELECT ` + refundCols + ` FROM refunds WHERE payment_id = ? ORDER BY created_at, id`
+	qGetIdem      = `SELECT ` + idemCols + ` FROM idempotency WHERE scope = ? AND key = ?`
+
+	qInsertToken  = `INSERT INTO tokens (` + tokenCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qConsumeToken = `UPDATE tokens SET consumed_at = ?, payment_id = ? WHERE id = ? AND consumed_at IS NULL`
+	qTokenOwner   = `SELECT consumed_at IS NOT NULL, payment_id FROM tokens WHERE id = ?`
+	qReleaseToken = `UPDATE tokens SET consumed_at = NULL, payment_id = '' WHERE id = ? AND consumed_at IS NOT NULL AND payment_id = ?`
+	qDeleteCVC    = `UPDATE tokens SET cvc = NULL WHERE id = ?`
+
+	qInsertPayment = `INSERT INTO payments (` + paymentCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpdatePayment = `UPDATE payments SET status = ?, processor = ?, processor_type = ?, processor_reference = ?,
+	decline = ?, captured_amount = ?, refunded_amount = ?, refund_pending = ?, fee_estimated = ?, fee_actual = ?,
+	fee_currency = ?, routing = ?, updated_at = ? WHERE id = ?`
+
+	qInsertAttempt = `INSERT INTO attempts (` + attemptCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpdateAttempt = `UPDATE attempts SET state = ?, outcome = ?, reference = ?, error = ?, latency_ms = ?,
+	finished_at = ?, lease_owner = ?, lease_until = ? WHERE id = ?`
+	// qLease claims in one statement; the literal 'pending' lets SQLite use
+	// the partial index attempts_pending.
+	qLease = `UPDATE attempts SET lease_owner = ?, lease_until = ?
+	WHERE id IN (SELECT id FROM attempts
+		WHERE state = 'pending' AND started_at < ? AND ? > 0
+		ORDER BY started_at, id LIMIT ?)
+	RETURNING ` + attemptCols
+
+	qInsertRefund = `INSERT INTO refunds (` + refundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpdateRefund = `UPDATE refunds SET status = ?, reference = ?, updated_at = ? WHERE id = ?`
+
+	qIdemInsert = `INSERT INTO idempotency (` + idemCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (scope, key) DO NOTHING`
+	qIdemReplace = `UPDATE idempotency SET request_hash = ?, api_version = ?, state = ?, resource_id = ?, status = ?,
+	body = ?, locked_until = ?, created_at = ?, expires_at = ? WHERE scope = ? AND key = ?`
+	qIdemTakeOver = `UPDATE idempotency SET request_hash = ?, locked_until = ?, expires_at = ?
+	WHERE scope = ? AND key = ?`
+	qIdemComplete = `UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?`
+	qIdemAbandon  = `DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'in_flight'`
+	qIdemPurge    = `DELETE FROM idempotency WHERE expires_at < ?`
+	qIdemLink     = `UPDATE idempotency SET resource_id = ? WHERE scope = ? AND key = ? AND state = 'in_flight'`
+)
+
+// stmts holds the prepared statements of one pool; the read pool only has
+// the read ones.
+type stmts struct {
+	all []*sql.Stmt
+
+	getToken, getPayment, listAttempts, listRefunds, getIdem *sql.Stmt
+
+	insertToken, consumeToken, tokenOwner, releaseToken, deleteCVC *sql.Stmt
+	insertPayment, updatePayment                                   *sql.Stmt
+	insertAttempt, updateAttempt, lease                            *sql.Stmt
+	insertRefund, updateRefund                                     *sql.Stmt
+	idemInsert, idemReplace, idemTakeOver, idemComplete            *sql.Stmt
+	idemAbandon, idemPurge, idemLink                               *sql.Stmt
+}
+
+// prepare prepares the read statements on db, and the write ones too if
+// write is set.
+func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
+	type entry struct {
+		dst **sql.Stmt
+		q   string
+	}
+	list := []entry{
+		{&st.getToken, qGetToken},
+		{&st.getPayment, qGetPayment},
+		{&st.listAttempts, qListAttempts},
+		{&st.listRefunds, qListRefunds},
+		{&st.getIdem, qGetIdem},
+	}
+	if write {
+		list = append(list,
+			entry{&st.insertToken, qInsertToken},
+			entry{&st.consumeToken, qConsumeToken},
+			entry{&st.tokenOwner, qTokenOwner},
+			entry{&st.releaseToken, qReleaseToken},
+			entry{&st.deleteCVC, qDeleteCVC},
+			entry{&st.insertPayment, qInsertPayment},
+			entry{&st.updatePayment, qUpdatePayment},
+			entry{&st.insertAttempt, qInsertAttempt},
+			entry{&st.updateAttempt, qUpdateAttempt},
+			entry{&st.lease, qLease},
+			entry{&st.insertRefund, qInsertRefund},
+			entry{&st.updateRefund, qUpdateRefund},
+			entry{&st.idemInsert, qIdemInsert},
+			entry{&st.idemReplace, qIdemReplace},
+			entry{&st.idemTakeOver, qIdemTakeOver},
+			entry{&st.idemComplete, qIdemComplete},
+			entry{&st.idemAbandon, qIdemAbandon},
+			entry{&st.idemPurge, qIdemPurge},
+			entry{&st.idemLink, qIdemLink},
+		)
+	}
+	for _, e := range list {
+		s, err := db.PrepareContext(ctx, e.q)
+		if err != nil {
+			return wrap(fmt.Sprintf("prepare %.40q", e.q), err)
+		}
+		*e.dst = s
+		st.all = append(st.all, s)
+	}
+	return nil
+}
+
+// close closes every prepared statement.
+func (st *stmts) close() {
+	for _, s := range st.all {
+		_ = s.Close()
+	}
+	st.all = nil
+}

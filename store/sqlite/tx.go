@@ -1,0 +1,236 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"acpgw/store"
+)
+
+// Tx runs fn in one BEGIN IMMEDIATE transaction on the write connection. It
+// commits when fn returns nil and rolls back when fn returns an error or
+// panics (the panic goes on after the rollback). fn's error is returned as
+// it is.
+//
+// The write pool has one connection and the transaction holds it, so fn must
+// not call the Store's own write methods (BeginIdempotency and the like):
+// they would wait for the connection until ctx ends. The Store's reads use
+// another pool and are safe, though they do not see fn's uncommitted writes.
+func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap("begin", err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			// fn failed, panicked or called runtime.Goexit.
+			_ = sqlTx.Rollback()
+		}
+	}()
+	if err := fn(&txn{s: s, tx: sqlTx}); err != nil {
+		return err
+	}
+	done = true
+	if err := sqlTx.Commit(); err != nil {
+		return wrap("commit", err)
+	}
+	return nil
+}
+
+// txn is the store.Tx of one transaction.
+type txn struct {
+	s  *Store
+	tx *sql.Tx
+}
+
+var _ store.Tx = (*txn)(nil)
+
+// stmt binds a statement prepared on the write connection to the
+// transaction.
+func (t *txn) stmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
+	return t.tx.StmtContext(ctx, st)
+}
+
+// exec runs a write and returns the number of rows it changed.
+func (t *txn) exec(ctx context.Context, op string, st *sql.Stmt, args ...any) (int64, error) {
+	res, err := t.stmt(ctx, st).ExecContext(ctx, args...)
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	return n, wrap(op, err)
+}
+
+// execOne runs a write that must change exactly one row; none is
+// store.ErrNotFound.
+func (t *txn) execOne(ctx context.Context, op string, st *sql.Stmt, args ...any) error {
+	n, err := t.exec(ctx, op, st, args...)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: %s: %w", op, store.ErrNotFound)
+	}
+	return nil
+}
+
+// InsertToken stores a new token; an existing id is store.ErrDuplicate.
+func (t *txn) InsertToken(ctx context.Context, tok store.Token) error {
+	args, err := tokenArgs(tok)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, "insert token", t.s.ws.insertToken, args...)
+	return err
+}
+
+// GetTokenForUpdate reads a token. SQLite needs no row lock: the IMMEDIATE
+// transaction already excludes every other writer.
+func (t *txn) GetTokenForUpdate(ctx context.Context, id string) (store.Token, error) {
+	tok, err := scanToken(t.stmt(ctx, t.s.ws.getToken).QueryRowContext(ctx, id))
+	return tok, wrap("get token", err)
+}
+
+// ConsumeToken marks the token consumed with one conditional UPDATE, so the
+// check and the write are a single step.
+func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Time) error {
+	n, err := t.exec(ctx, "consume token", t.s.ws.consumeToken, nanos(at), paymentID, id)
+	if err != nil || n == 1 {
+		return err
+	}
+	if _, _, err := t.tokenOwner(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("sqlite: consume token: %w", store.ErrTokenConsumed)
+}
+
+// tokenOwner says whether the token is consumed and by which payment;
+// store.ErrNotFound if it does not exist.
+func (t *txn) tokenOwner(ctx context.Context, id string) (consumed bool, paymentID string, err error) {
+	err = t.stmt(ctx, t.s.ws.tokenOwner).QueryRowContext(ctx, id).Scan(&consumed, &paymentID)
+	return consumed, paymentID, wrap("token state", err)
+}
+
+// ReleaseToken makes the token usable again if paymentID consumed it. A
+// token that is not consumed is left as it is (releasing twice is fine); one
+// consumed by another payment is store.ErrTokenConsumed, and an unknown one
+// store.ErrNotFound.
+func (t *txn) ReleaseToken(ctx context.Context, id, paymentID string) error {
+	n, err := t.exec(ctx, "release token", t.s.ws.releaseToken, id, paymentID)
+	if err != nil || n == 1 {
+		return err
+	}
+	consumed, _, err := t.tokenOwner(ctx, id)
+	if err != nil {
+		return err
+	}
+	if consumed {
+		return fmt.Errorf("sqlite: release token: consumed by another payment: %w", store.ErrTokenConsumed)
+	}
+	return nil
+}
+
+// DeleteTokenCVC sets the sealed CVC to NULL; with secure_delete on, SQLite
+// zeroes the old bytes in the page it rewrites.
+func (t *txn) DeleteTokenCVC(ctx context.Context, id string) error {
+	return t.execOne(ctx, "delete token cvc", t.s.ws.deleteCVC, id)
+}
+
+// InsertPayment stores a new payment; an existing id is store.ErrDuplicate.
+func (t *txn) InsertPayment(ctx context.Context, p store.Payment) error {
+	args, err := paymentArgs(p)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, "insert payment", t.s.ws.insertPayment, args...)
+	return err
+}
+
+// GetPaymentForUpdate reads a payment; see GetTokenForUpdate on locking.
+func (t *txn) GetPaymentForUpdate(ctx context.Context, id string) (store.Payment, error) {
+	p, err := scanPayment(t.stmt(ctx, t.s.ws.getPayment).QueryRowContext(ctx, id))
+	return p, wrap("get payment", err)
+}
+
+// UpdatePayment writes the mutable fields of p: status, processor, its type
+// and reference, decline, captured, refunded and pending amounts, fees,
+// routing and updated_at.
+func (t *txn) UpdatePayment(ctx context.Context, p store.Payment) error {
+	dec, err := encodeDecline(p.Decline)
+	if err != nil {
+		return err
+	}
+	return t.execOne(ctx, "update payment", t.s.ws.updatePayment,
+		string(p.Status), p.Processor, p.ProcessorType, p.ProcessorReference, dec, p.CapturedAmount,
+		p.RefundedAmount, p.RefundPending, p.FeeEstimated, feeArg(p.FeeActual), p.FeeCurrency, blob(p.Routing),
+		nanos(p.UpdatedAt), p.ID)
+}
+
+// InsertAttempt stores a new attempt of an existing payment; a taken id,
+// idempotency key or (payment, seq) is store.ErrDuplicate.
+func (t *txn) InsertAttempt(ctx context.Context, a store.Attempt) error {
+	_, err := t.exec(ctx, "insert attempt", t.s.ws.insertAttempt, attemptArgs(a)...)
+	return err
+}
+
+// UpdateAttempt writes state, outcome, reference, error, latency,
+// finished_at and the lease of a.
+func (t *txn) UpdateAttempt(ctx context.Context, a store.Attempt) error {
+	return t.execOne(ctx, "update attempt", t.s.ws.updateAttempt,
+		string(a.State), a.Outcome, a.Reference, a.Error, a.LatencyMS, nanosPtr(a.FinishedAt), a.LeaseOwner,
+		nanosPtr(a.LeaseUntil), a.ID)
+}
+
+// ListAttempts returns the payment's attempts by seq, including those this
+// transaction wrote.
+func (t *txn) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {
+	rows, err := t.stmt(ctx, t.s.ws.listAttempts).QueryContext(ctx, paymentID)
+	return collect("list attempts", rows, err, scanAttempt)
+}
+
+// InsertRefund stores a new refund of an existing payment.
+func (t *txn) InsertRefund(ctx context.Context, r store.Refund) error {
+	_, err := t.exec(ctx, "insert refund", t.s.ws.insertRefund, refundArgs(r)...)
+	return err
+}
+
+// UpdateRefund writes the status, reference and updated_at of r.
+func (t *txn) UpdateRefund(ctx context.Context, r store.Refund) error {
+	return t.execOne(ctx, "update refund", t.s.ws.updateRefund, r.Status, r.Reference, nanos(r.UpdatedAt), r.ID)
+}
+
+// ListRefunds returns the payment's refunds, oldest first.
+func (t *txn) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
+	rows, err := t.stmt(ctx, t.s.ws.listRefunds).QueryContext(ctx, paymentID)
+	return collect("list refunds", rows, err, scanRefund)
+}
+
+// LinkIdempotency sets the resource id of an in-flight record; no record is
+// no error.
+func (t *txn) LinkIdempotency(ctx context.Context, scope, key, resourceID string) error {
+	_, err := t.exec(ctx, "link idempotency", t.s.ws.idemLink, resourceID, scope, key)
+	return err
+}
+
+// collect scans every row, closing rows.
+func collect[T any](op string, rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(op, err)
+	}
+	return out, nil
+}

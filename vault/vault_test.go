@@ -1,0 +1,119 @@
+package vault
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"acpgw/providers"
+)
+
+func key(id string, b byte) Key { return Key{ID: id, Secret: bytes.Repeat([]byte{b}, 32)} }
+
+func TestSealOpenCard(t *testing.T) {
+	t.Parallel()
+	v, err := New([]Key{key("k1", 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := providers.Card{NumberType: "fpan", Number: "4242424242424242", ExpMonth: 12, ExpYear: 2030, Name: "Jane", CVC: "123"}
+	s, err := v.SealCard("vt_a", card)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.KeyID != "k1" {
+		t.Fatalf("key id %q", s.KeyID)
+	}
+	if bytes.Contains(s.Credential, []byte("4242424242424242")) || bytes.Contains(s.CVC, []byte("123")) {
+		t.Fatal("sealed value contains plaintext")
+	}
+	got, err := v.OpenCard("vt_a", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != card {
+		t.Fatalf("round trip: got %+v", got)
+	}
+	// Without the CVC (erased after first use) the card still opens.
+	s.CVC = nil
+	got, err = v.OpenCard("vt_a", s)
+	if err != nil || got.CVC != "" || got.Number != card.Number {
+		t.Fatalf("without cvc: %v %+v", err, got)
+	}
+	// Bound to the token id.
+	if _, err := v.OpenCard("vt_b", s); !errors.Is(err, ErrOpen) {
+		t.Fatalf("other token id: %v", err)
+	}
+	// Tampering fails.
+	s.Credential[len(s.Credential)-1] ^= 1
+	if _, err := v.OpenCard("vt_a", s); !errors.Is(err, ErrOpen) {
+		t.Fatalf("tampered: %v", err)
+	}
+}
+
+func TestRotation(t *testing.T) {
+	t.Parallel()
+	old, _ := New([]Key{key("k1", 1)})
+	_, sealed, err := old.Seal("x", []byte("secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, _ := New([]Key{key("k2", 2), key("k1", 1)})
+	if rotated.PrimaryKeyID() != "k2" {
+		t.Fatal("first key must seal")
+	}
+	pt, err := rotated.Open("k1", "x", sealed)
+	if err != nil || string(pt) != "secret" {
+		t.Fatalf("old key must still open: %v", err)
+	}
+	id, _, _ := rotated.Seal("x", []byte("y"))
+	if id != "k2" {
+		t.Fatalf("sealed under %q", id)
+	}
+	retired, _ := New([]Key{key("k2", 2)})
+	if _, err := retired.Open("k1", "x", sealed); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("retired key: %v", err)
+	}
+	if _, err := rotated.Open("k1", "x", sealed[:5]); !errors.Is(err, ErrOpen) {
+		t.Fatalf("short value: %v", err)
+	}
+}
+
+func TestNewRejectsBadKeys(t *testing.T) {
+	t.Parallel()
+	for name, keys := range map[string][]Key{
+		"none":      nil,
+		"short":     {{ID: "k", Secret: make([]byte, 16)}},
+		"duplicate": {key("k", 1), key("k", 2)},
+	} {
+		if _, err := New(keys); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestNewID(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 10000 {
+		id := NewTokenID()
+		if !strings.HasPrefix(id, "vt_") || len(id) != 3+26 {
+			t.Fatalf("bad id %q", id)
+		}
+		if seen[id] {
+			t.Fatalf("duplicate id %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestCardNeverPrinted(t *testing.T) {
+	t.Parallel()
+	c := providers.Card{Number: "4242424242424242", CVC: "987", Brand: "visa"}
+	for _, s := range []string{c.String(), c.GoString()} {
+		if strings.Contains(s, "424242424242") || strings.Contains(s, "987") {
+			t.Fatalf("card printed: %s", s)
+		}
+	}
+}
