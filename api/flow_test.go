@@ -150,7 +150,7 @@ func TestProcessorErrorReleasesToken(t *testing.T) {
 // the second charges; the routing says so and the ledger shows one charge.
 func TestFailoverOnNotProcessed(t *testing.T) {
 	h := newHarness(t, harnessOpts{
-		processors: "  mock: {type: mock}\n  down: {type: mock, timeout: 300ms}\n  up: {type: mock, timeout: 300ms}\n",
+		processors:     "  mock: {type: mock}\n  down: {type: mock, timeout: 300ms}\n  up: {type: mock, timeout: 300ms}\n",
 		acmeProcessors: "[down, up]",
 		wrap: func(p providers.Provider) providers.Provider {
 			if p.Name() == "down" {

@@ -157,27 +157,27 @@ func (s *Server) answer(c *gin.Context, v gateway.View, err error, done int) {
 
 // paymentResponse is the payment object of the HTTP contract.
 type paymentResponse struct {
-	ID                 string             `json:"id"`
-	Object             string             `json:"object"`
-	Status             payment.Status     `json:"status"`
-	MerchantID         string             `json:"merchant_id"`
-	CheckoutSessionID  string             `json:"checkout_session_id"`
-	Amount             int64              `json:"amount"`
-	Currency           string             `json:"currency"`
-	Capture            string             `json:"capture"`
-	AmountCaptured     int64              `json:"amount_captured"`
-	AmountRefunded     int64              `json:"amount_refunded"`
-	Processor          string             `json:"processor"`
-	ProcessorType      string             `json:"processor_type"`
-	ProcessorReference *string            `json:"processor_reference"`
-	Decline            *payment.Decline   `json:"decline"`
-	Fee                feeResponse        `json:"fee"`
-	Routing            json.RawMessage    `json:"routing"`
-	Attempts           []attemptResponse  `json:"attempts"`
-	Refunds            []refundResponse   `json:"refunds"`
-	Metadata           map[string]string  `json:"metadata"`
-	CreatedAt          string             `json:"created_at"`
-	UpdatedAt          string             `json:"updated_at"`
+	ID                 string            `json:"id"`
+	Object             string            `json:"object"`
+	Status             payment.Status    `json:"status"`
+	MerchantID         string            `json:"merchant_id"`
+	CheckoutSessionID  string            `json:"checkout_session_id"`
+	Amount             int64             `json:"amount"`
+	Currency           string            `json:"currency"`
+	Capture            string            `json:"capture"`
+	AmountCaptured     int64             `json:"amount_captured"`
+	AmountRefunded     int64             `json:"amount_refunded"`
+	Processor          string            `json:"processor"`
+	ProcessorType      string            `json:"processor_type"`
+	ProcessorReference *string           `json:"processor_reference"`
+	Decline            *payment.Decline  `json:"decline"`
+	Fee                feeResponse       `json:"fee"`
+	Routing            json.RawMessage   `json:"routing"`
+	Attempts           []attemptResponse `json:"attempts"`
+	Refunds            []refundResponse  `json:"refunds"`
+	Metadata           map[string]string `json:"metadata"`
+	CreatedAt          string            `json:"created_at"`
+	UpdatedAt          string            `json:"updated_at"`
 }
 
 type feeResponse struct {
@@ -209,11 +209,11 @@ func render(v gateway.View) paymentResponse {
 		CheckoutSessionID: p.CheckoutSessionID, Amount: p.Amount, Currency: p.Currency,
 		Capture: string(p.Capture), AmountCaptured: p.CapturedAmount, AmountRefunded: p.RefundedAmount,
 		Processor: p.Processor, ProcessorType: p.ProcessorType, Decline: p.Decline,
-		Fee:      feeResponse{Estimated: p.FeeEstimated, Actual: p.FeeActual, Currency: p.FeeCurrency},
-		Routing:  p.Routing,
-		Attempts: make([]attemptResponse, 0, len(v.Attempts)),
-		Refunds:  make([]refundResponse, 0, len(v.Refunds)),
-		Metadata: p.Metadata,
+		Fee:       feeResponse{Estimated: p.FeeEstimated, Actual: p.FeeActual, Currency: p.FeeCurrency},
+		Routing:   p.Routing,
+		Attempts:  make([]attemptResponse, 0, len(v.Attempts)),
+		Refunds:   make([]refundResponse, 0, len(v.Refunds)),
+		Metadata:  p.Metadata,
 		CreatedAt: p.CreatedAt.UTC().Format(time.RFC3339), UpdatedAt: p.UpdatedAt.UTC().Format(time.RFC3339),
 	}
 	if p.ProcessorReference != "" {

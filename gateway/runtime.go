@@ -70,11 +70,11 @@ func NewRuntime(cfg *config.Config, build ProviderFactory) (*Runtime, error) {
 		return nil, err
 	}
 	rt := &Runtime{
-		Config:    cfg,
-		Vault:     v,
-		Providers: reg,
-		merchants: make(map[string]*config.Merchant, len(cfg.Merchants)),
-		labels:    metrics.MerchantLabels{},
+		Config:       cfg,
+		Vault:        v,
+		Providers:    reg,
+		merchants:    make(map[string]*config.Merchant, len(cfg.Merchants)),
+		labels:       metrics.MerchantLabels{},
 		agentKeys:    make(map[[32]byte]string, len(cfg.Agents)),
 		merchantKeys: make(map[[32]byte]string, len(cfg.Merchants)),
 	}
