@@ -33,9 +33,13 @@ func Errorf(status int, typ, code, param, format string, args ...any) *Error {
 // Error types of the Delegate Payment Error schema (the same four in both
 // supported versions).
 const (
-	TypeInvalidRequest     = "invalid_request"
-	TypeRateLimitExceeded  = "rate_limit_exceeded"
-	TypeProcessingError    = "processing_error"
+	// TypeInvalidRequest is the type of every error caused by the request itself.
+	TypeInvalidRequest = "invalid_request"
+	// TypeRateLimitExceeded is the type of a 429 answer.
+	TypeRateLimitExceeded = "rate_limit_exceeded"
+	// TypeProcessingError is the type of a 5xx answer caused by acpgw or a processor.
+	TypeProcessingError = "processing_error"
+	// TypeServiceUnavailable is the type of a 503 answer.
 	TypeServiceUnavailable = "service_unavailable"
 )
 
@@ -43,12 +47,18 @@ const (
 // every supported version; CodeIdempotencyKeyRequired and
 // CodeIdempotencyInFlight only from 2026-04-17 (see DelegateErrorCodes).
 const (
-	CodeInvalidCard            = "invalid_card"
-	CodeDuplicateRequest       = "duplicate_request"
-	CodeIdempotencyConflict    = "idempotency_conflict"
-	CodeTooManyRequests        = "too_many_requests"
+	// CodeInvalidCard is the only Delegate Payment code for bad input: acpgw uses it for every field of the request.
+	CodeInvalidCard = "invalid_card"
+	// CodeDuplicateRequest says the same request was already processed.
+	CodeDuplicateRequest = "duplicate_request"
+	// CodeIdempotencyConflict says the Idempotency-Key was used with a different body (409 up to 2025-09-29, 422 from 2026-04-17).
+	CodeIdempotencyConflict = "idempotency_conflict"
+	// CodeTooManyRequests goes with TypeRateLimitExceeded on a 429.
+	CodeTooManyRequests = "too_many_requests"
+	// CodeIdempotencyKeyRequired says the Idempotency-Key header is missing (400, from 2026-04-17).
 	CodeIdempotencyKeyRequired = "idempotency_key_required"
-	CodeIdempotencyInFlight    = "idempotency_in_flight"
+	// CodeIdempotencyInFlight says a request with the same Idempotency-Key is still running (409 with Retry-After, from 2026-04-17).
+	CodeIdempotencyInFlight = "idempotency_in_flight"
 )
 
 // Error codes of acpgw's own API (POST /v1/payments and the operations on a
@@ -72,18 +82,30 @@ const (
 // "Contract: HTTP API"); the api package maps the payment sentinel errors
 // to them.
 const (
-	CodeInvalidRequest          = "invalid_request"
-	CodeMissingField            = "missing_field"
-	CodeInvalidAmount           = "invalid_amount"
-	CodeInvalidCurrency         = "invalid_currency"
-	CodeTokenInvalid            = "token_invalid"
-	CodeTokenExpired            = "token_expired"
-	CodeTokenConsumed           = "token_consumed"
-	CodeAllowanceExceeded       = "allowance_exceeded"
-	CodeCurrencyMismatch        = "currency_mismatch"
-	CodeMerchantMismatch        = "merchant_mismatch"
+	// CodeInvalidRequest is a malformed or schema-violating body (400).
+	CodeInvalidRequest = "invalid_request"
+	// CodeMissingField is a required field that is absent (400).
+	CodeMissingField = "missing_field"
+	// CodeInvalidAmount is an amount that is not positive or overflows int64 (422).
+	CodeInvalidAmount = "invalid_amount"
+	// CodeInvalidCurrency is a well-formed currency acpgw does not know (422).
+	CodeInvalidCurrency = "invalid_currency"
+	// CodeTokenInvalid is a token that is malformed or unknown (422).
+	CodeTokenInvalid = "token_invalid"
+	// CodeTokenExpired is a token whose allowance has expired (422).
+	CodeTokenExpired = "token_expired"
+	// CodeTokenConsumed is a single-use token already used (422).
+	CodeTokenConsumed = "token_consumed"
+	// CodeAllowanceExceeded is an amount above the allowance (422).
+	CodeAllowanceExceeded = "allowance_exceeded"
+	// CodeCurrencyMismatch is a currency that differs from the allowance (422).
+	CodeCurrencyMismatch = "currency_mismatch"
+	// CodeMerchantMismatch is a token delegated to another merchant (422).
+	CodeMerchantMismatch = "merchant_mismatch"
+	// CodeCheckoutSessionMismatch is a token bound to another checkout session (422).
 	CodeCheckoutSessionMismatch = "checkout_session_mismatch"
-	CodeTokenNotRoutable        = "token_not_routable"
+	// CodeTokenNotRoutable is a token kind no processor of the merchant takes (422).
+	CodeTokenNotRoutable = "token_not_routable"
 )
 
 // DelegateErrorTypes lists, per API version, the values the Delegate

@@ -83,7 +83,7 @@ func TestBadInput(t *testing.T) {
 		{"unsupported version", req{path: dp, key: agentKey, version: "2024-01-01", body: del(func(map[string]any) {})}, 400, "unsupported_api_version", "API-Version"},
 		{"missing version", req{path: dp, key: agentKey, noVersion: true, body: del(func(map[string]any) {})}, 400, "unsupported_api_version", "API-Version"},
 		{"missing idempotency key", req{path: dp, key: agentKey, body: del(func(map[string]any) {})}, 400, "idempotency_key_required", "Idempotency-Key"},
-		{"wrong content type", req{path: dp, key: agentKey, contentType: "text/plain", body: del(func(map[string]any) {})}, 415, "unsupported_media_type", "Content-Type"},
+		{"wrong content type", req{path: dp, key: agentKey, contentType: "text/plain", body: del(func(map[string]any) {})}, 400, "invalid_card", "Content-Type"},
 		{"body over limit", req{path: dp, key: agentKey, rawBody: big}, 413, "request_too_large", ""},
 
 		// payments

@@ -115,8 +115,12 @@ func delegateError(version string, e *acp.Error) *acp.Error {
 	}
 	out := *e
 	switch {
+	case e.Code == codeUnsupportedMedia:
+		// The spec documents no 415: a wrong Content-Type breaks its
+		// required header parameter, which it answers with 400.
+		out.Status, out.Code = http.StatusBadRequest, acp.CodeInvalidCard
 	case e.Status == http.StatusUnprocessableEntity || e.Status == http.StatusBadRequest:
-		if e.Code != codeUnsupportedVersion && e.Code != codeUnsupportedMedia {
+		if e.Code != codeUnsupportedVersion {
 			out.Code = acp.CodeInvalidCard
 		}
 	case e.Status == http.StatusTooManyRequests:

@@ -21,6 +21,8 @@ import (
 // Config is a loaded, defaulted and validated acpgw configuration. Treat it
 // as read-only once returned: a reload builds a new Config.
 type Config struct {
+	// Server is the server: section, Store store:, Vault vault: and Agents
+	// agents:; each section's type says its keys and defaults.
 	Server Server
 	Store  Store
 	Vault  Vault
@@ -29,10 +31,12 @@ type Config struct {
 	Processors map[string]*Processor
 	// ProcessorOrder lists the processor names in file order.
 	ProcessorOrder []string
-	Merchants      []*Merchant
-	Metrics        Metrics
-	Idempotency    Idempotency
-	Reconcile      Reconcile
+	// Merchants is merchants:, in file order.
+	Merchants []*Merchant
+	// Metrics, Idempotency and Reconcile are the sections of those names.
+	Metrics     Metrics
+	Idempotency Idempotency
+	Reconcile   Reconcile
 	// Demo is true for the embedded demo config.
 	Demo bool
 	// Path is the file the config was loaded from, "" for the demo config.
@@ -47,7 +51,8 @@ type Config struct {
 type Server struct {
 	// Listen is host:port; default 127.0.0.1:8080.
 	Listen string
-	TLS    TLS
+	// TLS is tls: {cert_file, key_file}.
+	TLS TLS
 	// ReadTimeout defaults to 10s, ReadHeaderTimeout to 5s, WriteTimeout to
 	// 30s, IdleTimeout to 120s and ShutdownGrace (how long in-flight
 	// requests get to finish on shutdown) to 15s.
@@ -62,6 +67,7 @@ type Server struct {
 
 // TLS names the certificate and key files; both or neither are set.
 type TLS struct {
+	// CertFile and KeyFile are PEM file paths (cert_file, key_file).
 	CertFile string
 	KeyFile  string
 }
@@ -92,6 +98,7 @@ type Vault struct {
 
 // VaultKey is one AES-256 key with the id stored beside what it encrypted.
 type VaultKey struct {
+	// ID names the key in stored ciphertexts, so it never changes.
 	ID string
 	// Key is exactly 32 bytes (base64 in the file).
 	Key []byte
@@ -105,6 +112,7 @@ func (k VaultKey) GoString() string { return k.String() }
 
 // Agent is a caller of delegate_payment (an agent platform).
 type Agent struct {
+	// ID names the agent platform in logs and records.
 	ID string
 	// APIKey is empty after loading; only its hash is kept.
 	APIKey string
@@ -121,6 +129,7 @@ func (a Agent) GoString() string { return a.String() }
 
 // Merchant is a caller of the payments API and the processors it may use.
 type Merchant struct {
+	// ID is the merchant_id callers send: 1-64 of [a-zA-Z0-9_-].
 	ID string
 	// APIKey is empty after loading; only its hash is kept.
 	APIKey string
@@ -130,10 +139,12 @@ type Merchant struct {
 	// Processors names the processors this merchant may use, in priority
 	// order.
 	Processors []string
-	Routing    Routing
+	// Routing is routing: {strategy, weights, max_attempts}.
+	Routing Routing
 	// Country is the merchant's ISO 3166 alpha-2 country in upper case, ""
 	// when not set; it decides international fee surcharges.
 	Country string
+	// Metrics is metrics: {per_merchant}.
 	Metrics MerchantMetrics
 }
 
@@ -188,7 +199,8 @@ type Processor struct {
 	Timeout time.Duration
 	// Currencies, when not empty, is the only currencies the processor takes.
 	Currencies []string
-	Fees       fees.Schedule
+	// Fees is fees:, the schedule used for estimates and least_cost routing.
+	Fees fees.Schedule
 	// Exactly one of Stripe, Adyen and Mock is set, matching Type.
 	Stripe *StripeSettings
 	Adyen  *AdyenSettings
@@ -197,9 +209,12 @@ type Processor struct {
 
 // StripeSettings are the keys of a stripe processor.
 type StripeSettings struct {
+	// SecretKey is secret_key, the sk_/rk_ API key. Secret.
 	SecretKey string
 	// BaseURL overrides the API's address (tests); "" means Stripe's.
-	BaseURL       string
+	BaseURL string
+	// WebhookSecret is webhook_secret (whsec_...), for event signatures.
+	// Secret.
 	WebhookSecret string
 }
 
@@ -219,7 +234,9 @@ const (
 
 // AdyenSettings are the keys of an adyen processor.
 type AdyenSettings struct {
-	APIKey          string
+	// APIKey is api_key, the Checkout API key. Secret.
+	APIKey string
+	// MerchantAccount is merchant_account, sent with every request.
 	MerchantAccount string
 	// Environment is AdyenTest (default) or AdyenLive.
 	Environment string
@@ -228,6 +245,7 @@ type AdyenSettings struct {
 	// BaseURL overrides the API's address (tests); "" derives it from
 	// Environment and LiveURLPrefix.
 	BaseURL string
+	// HMACKey is hmac_key, the hex key of webhook signatures. Secret.
 	HMACKey string
 }
 

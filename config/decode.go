@@ -302,6 +302,7 @@ func (d *decoder) scalar(n *yaml.Node, path string) (text string, expanded, ok b
 func expand(s string, lookup func(string) (string, bool)) (string, error) {
 	var b strings.Builder
 	var missing []string
+	seen := map[string]bool{}
 	for {
 		i := strings.Index(s, "${")
 		if i < 0 {
@@ -318,7 +319,8 @@ func expand(s string, lookup func(string) (string, bool)) (string, error) {
 			return "", fmt.Errorf("invalid variable name %q in ${...}", name)
 		}
 		v, ok := lookup(name)
-		if !ok {
+		if !ok && !seen[name] {
+			seen[name] = true
 			missing = append(missing, name)
 		}
 		b.WriteString(v)

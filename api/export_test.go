@@ -1,0 +1,4 @@
+package api
+
+// CanonicalHash exposes the idempotency body hash to the external tests.
+var CanonicalHash = canonicalHash
