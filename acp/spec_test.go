@@ -1,5 +1,3 @@
-//go:build acpspec
-
 package acp
 
 import (

@@ -1,5 +1,3 @@
-//go:build acpspec
-
 package api_test
 
 import (

@@ -1,15 +1,7 @@
-//go:build acpspec
-
 // Package acpspec loads the ACP OpenAPI documents shipped beside the module
 // (<module root>/../shared/specs/acp) and validates requests and responses
 // against them with kin-openapi. Only tests import it, so kin-openapi stays
 // out of the acpgw binary.
-//
-// The package is behind the "acpspec" build tag because kin-openapi
-// v0.153.0's own dependencies (go.yaml.in/yaml/v4,
-// github.com/santhosh-tekuri/jsonschema/v6, github.com/go-openapi/jsonpointer,
-// ...) have no go.sum entries in this module yet; run its tests with
-// `go test -tags acpspec ./acp/...` once they do.
 package acpspec
 
 import (
