@@ -180,6 +180,14 @@ type Routing struct {
 	Weights map[string]int
 	// MaxAttempts caps processors tried for one payment; default 2.
 	MaxAttempts int
+	// Rules are tried in order; the first that matches decides the
+	// processors (and optionally the strategy). No match: the merchant's
+	// processors and strategy.
+	Rules []Rule
+	// CascadeOn lists soft decline codes after which the next processor is
+	// tried; empty (the default) never cascades a decline. Hard declines
+	// never cascade.
+	CascadeOn []string
 }
 
 // Processor types.
@@ -201,6 +209,11 @@ type Processor struct {
 	Currencies []string
 	// Fees is fees:, the schedule used for estimates and least_cost routing.
 	Fees fees.Schedule
+	// MaxLatencyP99 excludes the processor from least_cost routing while its
+	// observed p99 latency is above it; 0 means no limit.
+	MaxLatencyP99 time.Duration
+	// Circuit tunes the processor's circuit breaker.
+	Circuit Circuit
 	// Exactly one of Stripe, Adyen and Mock is set, matching Type.
 	Stripe *StripeSettings
 	Adyen  *AdyenSettings

@@ -639,6 +639,8 @@ func (d *decoder) processor(name string, k, n *yaml.Node, path string) *Processo
 		{"timeout", d.duration(&p.Timeout)},
 		{"currencies", d.strings(&p.Currencies)},
 		{"fees", func(n *yaml.Node, path string) { d.fees(n, path, &p.Fees) }},
+		{"max_latency_p99", d.duration(&p.MaxLatencyP99)},
+		{"circuit", func(n *yaml.Node, path string) { d.circuit(n, path, &p.Circuit) }},
 	}
 	switch p.Type {
 	case TypeStripe:
@@ -712,6 +714,8 @@ func (d *decoder) merchant(n *yaml.Node, path string) *Merchant {
 					})
 				}},
 				{"max_attempts", d.smallInt(&m.Routing.MaxAttempts)},
+				{"rules", func(n *yaml.Node, p string) { d.rules(n, p, &m.Routing) }},
+				{"cascade_on", d.strings(&m.Routing.CascadeOn)},
 			}, nil)
 		}},
 		{"country", d.str(&m.Country)},

@@ -74,7 +74,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown server key", vaultOK + "server:\n  listn: \"127.0.0.1:1\"  #<\n", "server.listn", ErrUnknownKey, "known keys: listen, tls"},
 		{"unknown tls key", vaultOK + "server:\n  tls:\n    cert: a  #<\n", "server.tls.cert", ErrUnknownKey, `unknown key "cert"`},
 		{"unknown merchant key", vaultOK + procsOK + merchantsOK + "    colour: red  #<\n", "merchants[0].colour", ErrUnknownKey, `unknown key "colour"`},
-		{"unknown routing key", vaultOK + procsOK + merchantsOK + "    routing:\n      rules: []  #<\n", "merchants[0].routing.rules", ErrUnknownKey, `unknown key "rules"`},
+		{"unknown routing key", vaultOK + procsOK + merchantsOK + "    routing:\n      rulez: []  #<\n", "merchants[0].routing.rulez", ErrUnknownKey, `unknown key "rulez"`},
 		{"unknown fees key", vaultOK + "processors:\n  mock:\n    type: mock\n    fees: {percent: 1, fixd: 3}  #<\n", "processors.mock.fees.fixd", ErrUnknownKey, `unknown key "fixd"`},
 		{"stripe processor with mock key", vaultOK + "processors:\n  s:\n    type: stripe\n    secret_key: sk\n    latency: 5ms  #<\n", "processors.s.latency", ErrUnknownKey, "for a stripe processor (it belongs to mock)"},
 		{"mock processor with adyen key", vaultOK + "processors:\n  m:\n    type: mock\n    merchant_account: x  #<\n", "processors.m.merchant_account", ErrUnknownKey, "belongs to adyen"},

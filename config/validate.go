@@ -81,6 +81,7 @@ func (d *decoder) defaults(c *Config) {
 			def = DefaultMockTimeout
 		}
 		d.defaultDuration(path+".timeout", &p.Timeout, def)
+		d.defaultCircuit(path+".circuit", &p.Circuit)
 		if p.Adyen != nil {
 			defaultString(&p.Adyen.Environment, AdyenTest)
 		}
@@ -334,6 +335,7 @@ func (d *decoder) validateMerchant(c *Config, m *Merchant, path string) {
 	}
 	d.check(r.MaxAttempts >= 1 && r.MaxAttempts <= MaxAttemptsLimit, rp+".max_attempts", ErrInvalid,
 		"max_attempts must be between 1 and %d, got %d", MaxAttemptsLimit, r.MaxAttempts)
+	d.validateRouting(c, m, listed, rp)
 
 	if m.Country != "" {
 		ok := len(m.Country) == 2 && m.Country[0] >= 'A' && m.Country[0] <= 'Z' && m.Country[1] >= 'A' && m.Country[1] <= 'Z'
