@@ -398,7 +398,7 @@ func TestNoCardDataAtRest(t *testing.T) {
 			}
 		}
 	}
-	if contains(db, `"737"`) || contains(logs, "737") {
+	if contains(db, `"737"`) || contains(logs, `"737"`) || contains(db, `cvc":"7`) {
 		t.Error("CVC found")
 	}
 }

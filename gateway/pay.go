@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"acpgw/acp"
+	"acpgw/config"
 	"acpgw/payment"
 	"acpgw/providers"
 	"acpgw/routing"
@@ -75,21 +76,21 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (View, error) {
 		CardCountry: tok.Country,
 		CardBrand:   tok.Brand,
 		Funding:     tok.Funding,
+		IIN:         tok.IIN,
+		Metadata:    req.Metadata,
 	}
-	decision, err := rt.Routing.Route(rreq, routing.AllHealthy{})
-	if err != nil {
+	var decision routing.Decision
+	if err := rt.Routing.Route(&rreq, s.health, &decision); err != nil {
 		return View{}, err
 	}
 	if len(decision.Candidates) == 0 {
+		s.metrics.RoutingDecisions.WithLabelValues(string(decision.Strategy), "none", routing.ReasonNoneViable).Inc()
 		if decision.OnlyUnroutable() {
 			return View{}, fmt.Errorf("%w: no processor of merchant %q takes this token and currency", payment.ErrTokenNotRoutable, merchant.ID)
 		}
 		return View{}, payment.ErrNoProcessor
 	}
-	if len(decision.Candidates) > rt.maxAttempts(merchant) {
-		decision.Candidates = decision.Candidates[:rt.maxAttempts(merchant)]
-	}
-	first := decision.Candidates[0]
+	first := decision.Candidates[0].Processor
 	prov, _ := rt.Providers.Get(first)
 	p := store.Payment{
 		ID:                paymentID,
@@ -103,9 +104,9 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (View, error) {
 		Status:            payment.StatusPending,
 		Processor:         first,
 		ProcessorType:     prov.Type(),
-		FeeEstimated:      decision.EstimatedFees[first],
+		FeeEstimated:      decision.Candidates[0].EstimatedFee,
 		FeeCurrency:       amount.Currency,
-		Routing:           encodeRouting(decision),
+		Routing:           decision.JSON(),
 		Metadata:          cleanMetadata(req.Metadata),
 		CreatedAt:         now,
 		UpdatedAt:         now,
@@ -145,48 +146,105 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (View, error) {
 		return View{}, err
 	}
 	markLinked(ctx)
-	s.metrics.RoutingDecisions.WithLabelValues(string(decision.Strategy), first, "selected").Inc()
+	s.metrics.RoutingDecisions.WithLabelValues(string(decision.Strategy), first, decision.Reason).Inc()
 
 	ins, err := s.instrument(rt, p, tok)
 	if err != nil {
 		return View{}, err
 	}
-	for i, name := range decision.Candidates {
+	for i := range decision.Candidates {
+		name := decision.Candidates[i].Processor
 		prov, _ := rt.Providers.Get(name)
-		res, callErr, latency := s.authorize(ctx, rt, prov, p, att, ins)
-		if callErr != nil && classify(callErr) == store.AttemptNotProcessed && i+1 < len(decision.Candidates) {
-			next := decision.Candidates[i+1]
-			nextProv, _ := rt.Providers.Get(next)
-			nextAtt := att
-			nextAtt.ID = vault.NewID("att_")
-			nextAtt.Seq = att.Seq + 1
-			nextAtt.Processor = next
-			nextAtt.IdempotencyKey = attemptKey(p.ID, nextAtt.Seq)
-			nextAtt.StartedAt = s.now().UTC()
-			err := s.store.Tx(ctx, func(tx store.Tx) error {
-				finishAttempt(&att, store.AttemptNotProcessed, "", "", callErr, latency, s.now())
-				if err := tx.UpdateAttempt(ctx, att); err != nil {
-					return err
-				}
-				p.Processor, p.ProcessorType = next, nextProv.Type()
-				p.FeeEstimated = decision.EstimatedFees[next]
-				p.UpdatedAt = s.now().UTC()
-				if err := tx.UpdatePayment(ctx, p); err != nil {
-					return err
-				}
-				return tx.InsertAttempt(ctx, nextAtt)
-			})
-			if err != nil {
-				return View{}, err
-			}
-			s.metrics.Failovers.WithLabelValues(name, next, "not_processed").Inc()
-			att = nextAtt
-			continue
+		var (
+			res     providers.Result
+			callErr error
+			latency time.Duration
+		)
+		if s.health.Allow(name) {
+			res, callErr, latency = s.authorize(ctx, rt, prov, p, att, ins)
+			s.health.Record(name, callErr != nil, latency)
+		} else {
+			// The circuit opened (or its half-open probes are taken) since
+			// routing: the call is not made, which is "not processed".
+			callErr = providers.NotProcessed(routing.SkipCircuitOpen, errCircuitOpen)
 		}
-		return s.settleAuthorization(ctx, rt, p, att, tok, res, callErr, latency)
+		reason := failoverReason(merchant, res, callErr)
+		if reason == "" || i+1 == len(decision.Candidates) {
+			return s.settleAuthorization(ctx, rt, p, att, tok, res, callErr, latency)
+		}
+		next := decision.Candidates[i+1]
+		nextProv, _ := rt.Providers.Get(next.Processor)
+		nextAtt := att
+		nextAtt.ID = vault.NewID("att_")
+		nextAtt.Seq = att.Seq + 1
+		nextAtt.Processor = next.Processor
+		nextAtt.IdempotencyKey = attemptKey(p.ID, nextAtt.Seq)
+		nextAtt.StartedAt = s.now().UTC()
+		declined := callErr == nil
+		err := s.store.Tx(ctx, func(tx store.Tx) error {
+			if declined {
+				finishAttempt(&att, store.AttemptDone, string(res.Status), res.Reference, nil, latency, s.now())
+			} else {
+				finishAttempt(&att, store.AttemptNotProcessed, "", "", callErr, latency, s.now())
+			}
+			if err := tx.UpdateAttempt(ctx, att); err != nil {
+				return err
+			}
+			if declined && tok.CVC != nil {
+				// The CVC was used by the declined attempt: it may not be
+				// sent again.
+				if err := tx.DeleteTokenCVC(ctx, tok.ID); err != nil {
+					return err
+				}
+			}
+			p.Processor, p.ProcessorType = next.Processor, nextProv.Type()
+			p.FeeEstimated = next.EstimatedFee
+			p.UpdatedAt = s.now().UTC()
+			if err := tx.UpdatePayment(ctx, p); err != nil {
+				return err
+			}
+			return tx.InsertAttempt(ctx, nextAtt)
+		})
+		if err != nil {
+			return View{}, err
+		}
+		if declined && ins.Card != nil {
+			tok.CVC = nil
+			ins.Card.CVC = ""
+		}
+		s.metrics.Failovers.WithLabelValues(name, next.Processor, reason).Inc()
+		att = nextAtt
 	}
 	// Unreachable: the last candidate always settles.
 	return View{}, errors.New("gateway: no candidate settled")
+}
+
+var errCircuitOpen = errors.New("circuit open")
+
+// failoverReason says why the next candidate should be tried after this
+// answer, or "" when the answer is final. Only an answer that surely charged
+// nothing fails over; a soft decline cascades only when the merchant lists
+// its code. An unknown outcome never fails over.
+func failoverReason(m *config.Merchant, res providers.Result, callErr error) string {
+	if callErr != nil {
+		if classify(callErr) != store.AttemptNotProcessed {
+			return ""
+		}
+		var pe *providers.Error
+		if errors.As(callErr, &pe) && pe.Code == routing.SkipCircuitOpen {
+			return routing.SkipCircuitOpen
+		}
+		return "not_processed"
+	}
+	if res.Status != payment.StatusDeclined || res.Decline == nil || res.Decline.Category != payment.Soft {
+		return ""
+	}
+	for _, code := range m.Routing.CascadeOn {
+		if payment.DeclineCode(code) == res.Decline.Code {
+			return "soft_decline"
+		}
+	}
+	return ""
 }
 
 // consumeShared records a Shared Payment Token's use, so that it is single

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"time"
 
@@ -44,10 +43,8 @@ func NewRuntime(cfg *config.Config, build ProviderFactory) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	var (
-		provs []providers.Provider
-		procs []routing.Processor
-	)
+	var provs []providers.Provider
+	info := make(map[string]routing.ProcessorInfo, len(cfg.Processors))
 	for _, name := range cfg.ProcessorOrder {
 		pc := cfg.Processors[name]
 		p, err := build(pc)
@@ -56,13 +53,7 @@ func NewRuntime(cfg *config.Config, build ProviderFactory) (*Runtime, error) {
 			return nil, fmt.Errorf("processor %q: %w", name, err)
 		}
 		provs = append(provs, p)
-		procs = append(procs, routing.Processor{
-			Name:         name,
-			Type:         pc.Type,
-			Currencies:   pc.Currencies,
-			SharedTokens: p.Supports(providers.TokenSharedPayment, ""),
-			Fees:         pc.Fees,
-		})
+		info[name] = routing.ProcessorInfo{SharedTokens: p.Supports(providers.TokenSharedPayment, "")}
 	}
 	reg, err := providers.NewRegistry(provs...)
 	if err != nil {
@@ -81,19 +72,14 @@ func NewRuntime(cfg *config.Config, build ProviderFactory) (*Runtime, error) {
 	for _, a := range cfg.Agents {
 		rt.agentKeys[[32]byte(a.APIKeySHA256)] = a.ID
 	}
-	ms := make([]routing.Merchant, 0, len(cfg.Merchants))
 	for _, m := range cfg.Merchants {
 		rt.merchants[m.ID] = m
 		rt.merchantKeys[[32]byte(m.APIKeySHA256)] = m.ID
 		if m.Metrics.PerMerchant {
 			rt.labels[m.ID] = true
 		}
-		ms = append(ms, routing.Merchant{
-			ID: m.ID, Country: m.Country, Processors: m.Processors,
-			Strategy: routing.Strategy(m.Routing.Strategy),
-		})
 	}
-	if rt.Routing, err = routing.NewTable(procs, ms); err != nil {
+	if rt.Routing, err = routing.NewTable(cfg, info); err != nil {
 		closeAll(provs)
 		return nil, err
 	}
@@ -148,12 +134,3 @@ func (rt *Runtime) timeout(processor string) time.Duration {
 	}
 	return 10 * time.Second
 }
-
-func (rt *Runtime) maxAttempts(m *config.Merchant) int {
-	if m.Routing.MaxAttempts > 0 {
-		return m.Routing.MaxAttempts
-	}
-	return 2
-}
-
-var errNoRuntime = errors.New("gateway: no config loaded")

@@ -21,6 +21,7 @@ import (
 	"acpgw/metrics"
 	"acpgw/payment"
 	"acpgw/providers"
+	"acpgw/routing"
 	"acpgw/store"
 	"acpgw/vault"
 )
@@ -32,6 +33,9 @@ type Service struct {
 	log     *slog.Logger
 	now     func() time.Time
 	rt      atomic.Pointer[Runtime]
+	// health holds the circuit breakers and latency trackers; it outlives
+	// reloads.
+	health *routing.Breakers
 	// owner names this replica in reconciliation leases.
 	owner string
 }
@@ -64,9 +68,31 @@ func New(opts Options, rt *Runtime) *Service {
 		host, _ := os.Hostname()
 		s.owner = fmt.Sprintf("%s/%d/%s", host, os.Getpid(), vault.NewID(""))
 	}
+	s.health = routing.NewBreakers(s.now, func(name string, st routing.State) {
+		s.metrics.CircuitState.WithLabelValues(name).Set(float64(st))
+		up := 1.0
+		if st == routing.Open {
+			up = 0
+		}
+		s.metrics.ProcessorUp.WithLabelValues(name).Set(up)
+		if st != routing.Closed {
+			s.log.Warn("circuit state", slog.String("processor", name), slog.String("state", st.String()))
+		}
+	})
+	s.configure(rt)
 	s.rt.Store(rt)
 	return s
 }
+
+// configure points the breakers at rt's processors.
+func (s *Service) configure(rt *Runtime) {
+	for name, p := range rt.Config.Processors {
+		s.health.Configure(name, p.Circuit)
+	}
+}
+
+// Health returns the breakers, for routing explanations and tests.
+func (s *Service) Health() *routing.Breakers { return s.health }
 
 // Runtime returns the Runtime in service now.
 func (s *Service) Runtime() *Runtime { return s.rt.Load() }
@@ -74,7 +100,10 @@ func (s *Service) Runtime() *Runtime { return s.rt.Load() }
 // Swap installs a new Runtime and returns the old one; payments under way
 // finish on the Runtime they started with. The caller closes the old one
 // when it is done with it.
-func (s *Service) Swap(rt *Runtime) *Runtime { return s.rt.Swap(rt) }
+func (s *Service) Swap(rt *Runtime) *Runtime {
+	s.configure(rt)
+	return s.rt.Swap(rt)
+}
 
 // Store returns the service's store.
 func (s *Service) Store() store.Store { return s.store }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -157,11 +158,27 @@ func TestCVCErasedFromFile(t *testing.T) {
 	}
 	kept := bytes.Repeat([]byte{0x4b, 0xe9, 0x7a, 0x11}, 8)
 	erased := bytes.Repeat([]byte{0xc5, 0x5c, 0xa7, 0x3e}, 8)
-	for id, cvc := range map[string][]byte{"vt_kept": kept, "vt_erased": erased} {
-		tok := store.Token{ID: id, Credential: bytes.Repeat([]byte{0x01}, 64), CVC: cvc}
+	// Rows fill a page from its end downwards, in this order. The filler's
+	// slot, freed below, is where SQLite puts the token's shorter rewritten
+	// row, so the old row (and its CVC) would stay behind on the page as
+	// free space unless the erase zeroes it. The spacers keep the two free
+	// slots from merging, and the filler's slot from joining the page's
+	// unallocated gap.
+	rows := []store.Token{
+		{ID: "vt_kept", CVC: kept},
+		{ID: "vt_erased", CVC: erased},
+		{ID: "vt_spacer_1"},
+		{ID: "vt_filler", Metadata: map[string]string{"pad": string(bytes.Repeat([]byte("x"), 300))}},
+		{ID: "vt_spacer_2"},
+	}
+	for _, tok := range rows {
+		tok.Credential = bytes.Repeat([]byte{0x01}, 64)
 		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, tok) }); err != nil {
 			t.Fatalf("InsertToken: %v", err)
 		}
+	}
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM tokens WHERE id = 'vt_filler'`); err != nil {
+		t.Fatal(err)
 	}
 	// Move the pages with both CVCs into the main file, as a checkpoint
 	// would in production, so that erasing has to overwrite them there.
@@ -232,6 +249,52 @@ func TestErrorsMapToUnavailable(t *testing.T) {
 	}
 	if err := s.Tx(ctx, func(tx store.Tx) error { return nil }); err != nil {
 		t.Errorf("Tx after the lock was released: %v", err)
+	}
+}
+
+// TestTwoStoresOneFile runs the single-use and idempotency races across two
+// Stores on the same file, as two acpgw processes would: only SQLite's locks
+// (BEGIN IMMEDIATE, busy_timeout) stand between them.
+func TestTwoStoresOneFile(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "acpgw.db")
+	stores := []*Store{openTest(t, path), openTest(t, path)}
+	tok := store.Token{ID: "vt_shared", Credential: []byte{1}}
+	if err := stores[0].Tx(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, tok) }); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	const n = 40
+	var consumed, started, other atomic.Int64
+	var wg sync.WaitGroup
+	for i := range n {
+		s := stores[i%2]
+		wg.Go(func() {
+			err := s.Tx(ctx, func(tx store.Tx) error {
+				return tx.ConsumeToken(ctx, tok.ID, fmt.Sprint("pay_", i), now)
+			})
+			switch {
+			case err == nil:
+				consumed.Add(1)
+			case !errors.Is(err, store.ErrTokenConsumed):
+				t.Errorf("ConsumeToken: %v", err)
+			}
+			rec := store.IdemRecord{Scope: "s", Key: "k", LockedUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
+			_, b, err := s.BeginIdempotency(ctx, rec, now)
+			switch {
+			case err != nil:
+				t.Errorf("BeginIdempotency: %v", err)
+			case b == store.IdemStarted:
+				started.Add(1)
+			default:
+				other.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if consumed.Load() != 1 || started.Load() != 1 || other.Load() != n-1 {
+		t.Errorf("consumed %d, started %d, existing %d; want 1, 1, %d",
+			consumed.Load(), started.Load(), other.Load(), n-1)
 	}
 }
 

@@ -50,7 +50,7 @@ const (
 	// the partial index attempts_pending.
 	qLease = `UPDATE attempts SET lease_owner = ?, lease_until = ?
 	WHERE id IN (SELECT id FROM attempts
-		WHERE state = 'pending' AND started_at < ? AND ? > 0
+		WHERE state = 'pending' AND started_at < ? AND (lease_until IS NULL OR lease_until <= ?)
 		ORDER BY started_at, id LIMIT ?)
 	RETURNING ` + attemptCols
 

@@ -863,8 +863,11 @@ func testIdemPurge(t *testing.T, s store.Store) {
 		}
 		beginIdem(t, s, rec, base)
 	}
-	if err := s.CompleteIdempotency(ctx, expired[0].Scope, expired[0].Key, 200, nil); err != nil {
-		t.Fatalf("CompleteIdempotency: %v", err)
+	// Done or in flight, expiry alone decides.
+	for _, r := range []store.IdemRecord{expired[0], live[0]} {
+		if err := s.CompleteIdempotency(ctx, r.Scope, r.Key, 200, nil); err != nil {
+			t.Fatalf("CompleteIdempotency: %v", err)
+		}
 	}
 	n, err := s.PurgeIdempotency(ctx, now)
 	if err != nil || n != 3 {
@@ -1093,7 +1096,9 @@ func testLeaseConcurrent(t *testing.T, s store.Store) {
 	)
 	for r := range leasers {
 		wg.Go(func() {
-			for {
+			// Bounded, so that a store that leases the same attempts again
+			// and again fails instead of spinning.
+			for range total {
 				got, err := s.LeasePendingAttempts(ctx, fmt.Sprint("r", r), now, now, now.Add(time.Hour), 3)
 				if err != nil {
 					t.Errorf("leaser %d: %v", r, err)
@@ -1106,6 +1111,8 @@ func testLeaseConcurrent(t *testing.T, s store.Store) {
 				for _, a := range got {
 					if prev, ok := owner[a.ID]; ok {
 						t.Errorf("attempt leased by both %d and %d", prev, r)
+						mu.Unlock()
+						return
 					}
 					owner[a.ID] = r
 					if a.LeaseOwner != fmt.Sprint("r", r) {
