@@ -39,6 +39,8 @@ const (
 // served over a real HTTP listener.
 type harness struct {
 	t      *testing.T
+	yaml   string
+	build  gateway.ProviderFactory
 	srv    *httptest.Server
 	svc    *gateway.Service
 	mocks  map[string]*mock.Provider
@@ -107,15 +109,19 @@ processors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, mocks: map[string]*mock.Provider{}, dbPath: dbPath, logs: &syncBuffer{}}
+	h := &harness{t: t, mocks: map[string]*mock.Provider{}, dbPath: dbPath, logs: &syncBuffer{}, yaml: yaml}
+	var mu sync.Mutex
 	build := func(p *config.Processor) (providers.Provider, error) {
 		m := mock.New(mock.Config{Name: p.Name, FeeRatePPM: int64(p.Fees.Percent), FeeFixed: p.Fees.Fixed})
+		mu.Lock()
 		h.mocks[p.Name] = m
+		mu.Unlock()
 		if o.wrap != nil {
 			return o.wrap(m), nil
 		}
 		return m, nil
 	}
+	h.build = build
 	rt, err := gateway.NewRuntime(cfg, build)
 	if err != nil {
 		t.Fatal(err)

@@ -201,6 +201,17 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	var reloader *gateway.Reloader
+	if *path != "" {
+		reloader = &gateway.Reloader{Path: *path, Build: buildProvider, Service: svc, Log: log}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := reloader.Watch(bg); err != nil {
+				log.Warn("config file is not watched; SIGHUP still reloads", slog.String("error", err.Error()))
+			}
+		}()
+	}
 
 	serveErr := make(chan error, 1)
 	go func() {
@@ -223,7 +234,11 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 			return err
 		case <-hup:
-			reload(*path, svc, m, log)
+			if reloader == nil {
+				log.Info("reload ignored: the demo config has no file")
+			} else {
+				_ = reloader.Reload()
+			}
 			continue
 		case <-ctx.Done():
 		}
@@ -244,27 +259,6 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		_ = metricsSrv.Shutdown(sctx)
 	}
 	return nil
-}
-
-// reload builds a whole new runtime from the config file and swaps it in; a
-// bad file keeps the old one.
-func reload(path string, svc *gateway.Service, m *metrics.Metrics, log *slog.Logger) {
-	if path == "" {
-		log.Info("reload ignored: the demo config has no file")
-		return
-	}
-	cfg, err := config.Load(path)
-	if err == nil {
-		var rt *gateway.Runtime
-		if rt, err = gateway.NewRuntime(cfg, buildProvider); err == nil {
-			svc.Swap(rt)
-			m.ConfigReloadSuccess.Set(1)
-			log.Info("config reloaded", slog.String("path", path))
-			return
-		}
-	}
-	m.ConfigReloadSuccess.Set(0)
-	log.Error("config reload failed; keeping the running config", slog.String("error", err.Error()))
 }
 
 func purgeIdempotency(ctx context.Context, st store.Store, log *slog.Logger) {

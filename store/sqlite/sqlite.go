@@ -59,6 +59,16 @@ const busyTimeout = 5 * time.Second
 // journalSizeLimit caps the WAL file kept after a checkpoint, in bytes.
 const journalSizeLimit = 64 << 20
 
+// Checkpoints copy the WAL into the database file and fsync it. A background
+// goroutine runs them every checkpointEvery on a connection of its own, so
+// that the fsync is not paid by the writer in the middle of a commit; the
+// writer checkpoints by itself only as a backstop, once the WAL holds
+// backstopPages pages (4 KiB each).
+const (
+	checkpointEvery = 200 * time.Millisecond
+	backstopPages   = 10000
+)
+
 var _ store.Store = (*Store)(nil)
 
 // Store is a store.Store on one SQLite database file. It is safe for
@@ -66,8 +76,12 @@ var _ store.Store = (*Store)(nil)
 type Store struct {
 	w  *sql.DB // one connection, BEGIN IMMEDIATE
 	r  *sql.DB // several query-only connections
+	c  *sql.DB // one connection for checkpoints
 	ws stmts   // prepared on w
 	rs stmts   // the read statements, prepared on r
+
+	stop context.CancelFunc
+	done chan struct{} // closed when the checkpoint loop has ended
 }
 
 // Open opens (creating it and its directory if needed) the database file at
@@ -98,6 +112,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	wq.Add("_pragma", "secure_delete(1)")
 	wq.Add("_pragma", "journal_size_limit("+strconv.Itoa(journalSizeLimit)+")")
 	wq.Add("_pragma", "temp_store(memory)")
+	wq.Add("_pragma", "wal_autocheckpoint("+strconv.Itoa(backstopPages)+")")
 
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
@@ -138,7 +153,39 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+
+	cq := url.Values{}
+	cq.Set("_busy_timeout", ms)
+	c, err := sql.Open("sqlite", path+"?"+cq.Encode())
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	c.SetMaxOpenConns(1)
+	s.c = c
+	// The loop outlives Open's ctx; Close ends it.
+	loopCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop, s.done = stop, make(chan struct{})
+	go s.checkpointLoop(loopCtx)
 	return s, nil
+}
+
+// checkpointLoop runs a PASSIVE checkpoint every checkpointEvery until ctx
+// ends. PASSIVE never waits for the writer or readers; what it cannot copy
+// now, the next round copies. A failed round is retried on the next tick:
+// the writer's backstop checkpoint keeps the WAL bounded meanwhile.
+func (s *Store) checkpointLoop(ctx context.Context) {
+	defer close(s.done)
+	tick := time.NewTicker(checkpointEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			_, _ = s.c.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
 }
 
 // parseDSN splits dsn into the file path and the synchronous level.
@@ -277,14 +324,21 @@ func (s *Store) Ping(ctx context.Context) error {
 	return wrap("ping", s.r.PingContext(ctx))
 }
 
-// Close closes the read pool, then the write pool; the last connection to
-// close checkpoints the WAL into the database file.
+// Close stops the checkpoint loop and closes the checkpoint and read
+// connections, then the write pool: the last connection to close
+// checkpoints the WAL into the database file and removes it.
 func (s *Store) Close() error {
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
 	s.rs.close()
 	s.ws.close()
 	var errs []error
-	if s.r != nil {
-		errs = append(errs, s.r.Close())
+	for _, db := range []*sql.DB{s.c, s.r} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
 	}
 	errs = append(errs, s.w.Close())
 	return errors.Join(errs...)
