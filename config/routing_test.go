@@ -56,7 +56,7 @@ func TestRoutingRulesParse(t *testing.T) {
 func TestRoutingRulesErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
-		line         string
+		line             string
 	}{
 		{"unknown processor", `      rules:
         - {match: {currency: [usd]}, processors: [zzz]}
