@@ -29,6 +29,10 @@ const usage = `usage: acpgw <command> [flags]
 commands:
   serve [--config FILE] [--listen ADDR]   run the gateway (no --config: the embedded demo config)
   config check --config FILE              validate a config file
+  route explain --config FILE --merchant M --amount N --currency C [--card-country US ...]
+                                          print a routing decision without charging anything
+  simulate --config FILE --traffic FILE.csv
+                                          what each routing strategy would cost on a traffic mix
   version                                 print the version
 `
 
@@ -48,6 +52,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		err = configCheckCmd(args[2:], stdout, stderr)
+	case "route":
+		if len(args) < 2 || args[1] != "explain" {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		err = routeExplainCmd(args[2:], stdout, stderr)
+	case "simulate":
+		err = simulateCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "acpgw %s %s %s/%s\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"acpgw/payment"
 )
 
 func TestVersionAndUsage(t *testing.T) {
@@ -104,5 +106,55 @@ func TestServeLifecycle(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Fatal("still serving after shutdown")
+	}
+}
+
+func TestRouteExplain(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"route", "explain", "--config", "testdata/routing.yaml",
+		"--merchant", "acme", "--amount", "4500", "--currency", "eur", "--json"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{`"rule": "eur-to-adyen"`, `"processor": "adyen_eu"`, `"estimated_fee": 54`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %s in %s", want, out.String())
+		}
+	}
+	out.Reset()
+	code = run(context.Background(), []string{"route", "explain", "--config", "testdata/routing.yaml",
+		"--merchant", "acme", "--amount", "100", "--currency", "usd", "--token-kind", "spt"}, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "adyen_eu") || !strings.Contains(out.String(), "token_kind_not_supported") {
+		t.Fatalf("spt explain: %d %s", code, out.String())
+	}
+	if code := run(context.Background(), []string{"route", "explain", "--config", "testdata/routing.yaml", "--merchant", "nobody", "--amount", "1", "--currency", "usd"}, &out, &errb); code != 1 {
+		t.Fatalf("unknown merchant exit %d", code)
+	}
+}
+
+func TestSimulate(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"simulate", "--config", "testdata/routing.yaml", "--traffic", "testdata/traffic.csv"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	// least_cost can never cost more than priority on the same traffic.
+	fees := map[string]string{}
+	for _, line := range strings.Split(out.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 6 && f[1] == "usd" {
+			fees[f[0]] = f[4]
+		}
+	}
+	pri, err1 := payment.Parse(fees["priority"], "usd")
+	lc, err2 := payment.Parse(fees["least_cost"], "usd")
+	if err1 != nil || err2 != nil || lc.Amount > pri.Amount {
+		t.Fatalf("fees %v (%v %v)\n%s", fees, err1, err2, out.String())
+	}
+	bad := filepath.Join(t.TempDir(), "bad.csv")
+	os.WriteFile(bad, []byte("merchant,amount,currency\nacme,12.5,usd\n"), 0o600)
+	errb.Reset()
+	if code := run(context.Background(), []string{"simulate", "--config", "testdata/routing.yaml", "--traffic", bad}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "bad.csv:2:") {
+		t.Fatalf("bad csv: %d %s", code, errb.String())
 	}
 }
