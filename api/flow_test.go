@@ -402,3 +402,90 @@ func TestNoCardDataAtRest(t *testing.T) {
 		t.Error("CVC found")
 	}
 }
+
+// TestCircuitOpensAndRoutesAround: a processor that keeps refusing opens its
+// circuit; then routing leaves it out without calling it.
+func TestCircuitOpensAndRoutesAround(t *testing.T) {
+	h := newHarness(t, harnessOpts{
+		processors:     "  mock: {type: mock}\n  down: {type: mock, circuit: {min_requests: 3, failure_percent: 50, open_for: 1h}}\n  up: {type: mock}\n",
+		acmeProcessors: "[down, up]",
+		wrap: func(p providers.Provider) providers.Provider {
+			if p.Name() == "down" {
+				return &countingRefuser{Provider: p}
+			}
+			return p
+		},
+	})
+	for range 3 {
+		r := h.pay(h.delegate("4242424242424242", 1000), 1000, "automatic")
+		mustStatus(t, r, http.StatusCreated)
+	}
+	if v := gaugeVec(t, h, "acpgw_circuit_state", "down"); v != 2 {
+		t.Fatalf("circuit state %v, want 2 (open)", v)
+	}
+	r := h.pay(h.delegate("4242424242424242", 1000), 1000, "automatic")
+	mustStatus(t, r, http.StatusCreated)
+	if atts := r.body["attempts"].([]any); len(atts) != 1 || atts[0].(map[string]any)["processor"] != "up" {
+		t.Fatalf("attempts: %s", r.raw)
+	}
+	routing := r.body["routing"].(map[string]any)
+	if sk, _ := routing["skipped"].([]any); len(sk) != 1 || sk[0].(map[string]any)["reason"] != "circuit_open" {
+		t.Fatalf("routing: %v", routing)
+	}
+	if got := h.svc.Runtime().Providers; got == nil {
+		t.Fatal("no providers")
+	}
+}
+
+type countingRefuser struct {
+	providers.Provider
+}
+
+func (c *countingRefuser) Authorize(context.Context, providers.AuthorizeRequest) (providers.Result, error) {
+	return providers.Result{}, providers.NotProcessed("connection_refused", errors.New("connection refused"))
+}
+
+// TestSoftDeclineCascade: with cascade_on listing insufficient_funds, a soft
+// decline tries the next processor; a hard decline never does.
+func TestSoftDeclineCascade(t *testing.T) {
+	h := newHarness(t, harnessOpts{
+		processors:     "  mock: {type: mock}\n  a: {type: mock}\n  b: {type: mock}\n",
+		acmeProcessors: "[a, b]",
+		acmeRouting:    "{cascade_on: [insufficient_funds]}",
+	})
+	r := h.pay(h.delegate("4000000000009995", 1000), 1000, "automatic")
+	mustStatus(t, r, http.StatusCreated)
+	atts := r.body["attempts"].([]any)
+	if r.str("status") != "declined" || len(atts) != 2 || r.str("processor") != "b" {
+		t.Fatalf("soft decline cascade: %s", r.raw)
+	}
+	if h.mocks["b"].Calls(providers.OpAuthorize) != 1 {
+		t.Fatal("b not called")
+	}
+	r = h.pay(h.delegate("4000000000000002", 1000), 1000, "automatic")
+	if atts := r.body["attempts"].([]any); len(atts) != 1 {
+		t.Fatalf("hard decline cascaded: %s", r.raw)
+	}
+}
+
+func gaugeVec(t *testing.T, h *harness, name, processor string) float64 {
+	t.Helper()
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "processor" && l.GetValue() == processor {
+					return m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s{processor=%q}", name, processor)
+	return 0
+}

@@ -71,6 +71,8 @@ type harnessOpts struct {
 	processors string
 	// acmeProcessors is acme's processor list; default [mock].
 	acmeProcessors string
+	// acmeRouting is acme's routing object in flow style, if any.
+	acmeRouting string
 	// wrap lets a test wrap a provider (fault injection).
 	wrap func(p providers.Provider) providers.Provider
 	// timeout is the mock processors' call timeout.
@@ -97,9 +99,9 @@ agents:
   - {id: agent1, api_key: %q}
 processors:
 %smerchants:
-  - {id: acme, api_key: %q, processors: %s, country: US}
+  - {id: acme, api_key: %q, processors: %s, country: US%s}
   - {id: other, api_key: %q, processors: [mock]}
-`, dbPath, testVaultKy, agentKey, o.processors, acmeKey, o.acmeProcessors, otherKey)
+`, dbPath, testVaultKy, agentKey, o.processors, acmeKey, o.acmeProcessors, routingYAML(o.acmeRouting), otherKey)
 	cfg, err := config.Parse([]byte(yaml), "test.yaml")
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -136,6 +138,13 @@ processors:
 		st.Close()
 	})
 	return h
+}
+
+func routingYAML(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ", routing: " + r
 }
 
 // response is a decoded answer.
