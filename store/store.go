@@ -158,6 +158,48 @@ const (
 	RefundFailed    = "failed"
 )
 
+// ProcessorEvent is a processor's webhook event as acpgw stored it; (Processor,
+// EventID) is unique, which is how a redelivered event is applied once.
+type ProcessorEvent struct {
+	Processor string
+	EventID   string
+	Type      string
+	Kind      string
+	Reference string
+	PaymentID string
+	// Result says what applying it did: applied, unknown_payment, ignored.
+	Result     string
+	Raw        []byte
+	ReceivedAt time.Time
+}
+
+// FeeRecord is one actual fee reported by a processor (a balance
+// transaction, a settlement report line). (Source, SourceRef) is unique, so
+// importing the same report twice records nothing new.
+type FeeRecord struct {
+	// Source names where it came from ("adyen_settlement:adyen_eu").
+	Source string
+	// SourceRef is unique within Source (the report line's identity).
+	SourceRef string
+	PaymentID string
+	Processor string
+	// Amount is in minor units of Currency.
+	Amount    int64
+	Currency  string
+	CreatedAt time.Time
+}
+
+// PaymentFilter selects payments for reports: created in [From, To),
+// optionally of one merchant, ordered by (created_at, id), after the cursor.
+type PaymentFilter struct {
+	From, To   time.Time
+	MerchantID string
+	// AfterCreated and AfterID continue a listing after the last row seen.
+	AfterCreated time.Time
+	AfterID      string
+	Limit        int
+}
+
 // IdemState is where an idempotent request stands.
 type IdemState string
 
@@ -240,6 +282,15 @@ type Store interface {
 	// same attempt while its lease runs.
 	LeasePendingAttempts(ctx context.Context, owner string, startedBefore, now, leaseUntil time.Time, limit int) ([]Attempt, error)
 
+	// FindPaymentByReference returns the payment a processor knows by
+	// reference: its processor_reference, or the reference of one of its
+	// attempts (an Adyen modification's pspReference).
+	FindPaymentByReference(ctx context.Context, processor, reference string) (Payment, error)
+	// ListPayments returns up to f.Limit payments in f's range and order.
+	ListPayments(ctx context.Context, f PaymentFilter) ([]Payment, error)
+	// ListFeeRecords returns the fee records of a payment.
+	ListFeeRecords(ctx context.Context, paymentID string) ([]FeeRecord, error)
+
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error
@@ -274,6 +325,15 @@ type Tx interface {
 	InsertRefund(ctx context.Context, r Refund) error
 	UpdateRefund(ctx context.Context, r Refund) error
 	ListRefunds(ctx context.Context, paymentID string) ([]Refund, error)
+
+	// InsertEvent stores a processor event; ErrDuplicate when (Processor,
+	// EventID) was stored before.
+	InsertEvent(ctx context.Context, e ProcessorEvent) error
+	// InsertFeeRecord stores an actual fee; ErrDuplicate when (Source,
+	// SourceRef) was stored before.
+	InsertFeeRecord(ctx context.Context, f FeeRecord) error
+	// ListFeeRecords returns the fee records of a payment.
+	ListFeeRecords(ctx context.Context, paymentID string) ([]FeeRecord, error)
 
 	// LinkIdempotency sets the ResourceID of an in-flight record, in the same
 	// transaction as the side effect it names. A missing record is not an

@@ -256,3 +256,15 @@ func utc(t time.Time) time.Time {
 	}
 	return t.UTC()
 }
+
+func scanFee(sc scanner) (store.FeeRecord, error) {
+	var (
+		f  store.FeeRecord
+		at timeCol
+	)
+	if err := sc.Scan(&f.Source, &f.SourceRef, &f.PaymentID, &f.Processor, &f.Amount, &f.Currency, &at); err != nil {
+		return store.FeeRecord{}, err
+	}
+	f.CreatedAt = at.time()
+	return f, nil
+}

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"cmp"
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -156,4 +158,45 @@ func (s *Store) LeasePendingAttempts(ctx context.Context, owner string, startedB
 		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
+}
+
+// FindPaymentByReference finds the payment a processor knows by reference:
+// the payment's own reference first, then an attempt's.
+func (s *Store) FindPaymentByReference(ctx context.Context, processor, reference string) (store.Payment, error) {
+	if reference == "" {
+		return store.Payment{}, store.ErrNotFound
+	}
+	p, err := scanPayment(s.rs.paymentByRef.QueryRowContext(ctx, processor, reference))
+	if err == nil {
+		return p, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return store.Payment{}, wrap("find payment by reference", err)
+	}
+	var id string
+	if err := s.rs.paymentByAtt.QueryRowContext(ctx, reference, processor).Scan(&id); err != nil {
+		return store.Payment{}, wrap("find payment by attempt reference", err)
+	}
+	return s.GetPayment(ctx, id)
+}
+
+// ListPayments returns payments created in [f.From, f.To), oldest first,
+// after the cursor, at most f.Limit (1000 when 0).
+func (s *Store) ListPayments(ctx context.Context, f store.PaymentFilter) ([]store.Payment, error) {
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	after := f.AfterCreated
+	if after.IsZero() {
+		after = f.From.Add(-1)
+	}
+	rows, err := s.rs.listPayments.QueryContext(ctx, f.From.UnixNano(), f.To.UnixNano(), f.MerchantID, f.MerchantID,
+		after.UnixNano(), after.UnixNano(), f.AfterID, f.Limit)
+	return collect("list payments", rows, err, scanPayment)
+}
+
+// ListFeeRecords returns the payment's committed fee records.
+func (s *Store) ListFeeRecords(ctx context.Context, paymentID string) ([]store.FeeRecord, error) {
+	rows, err := s.rs.listFees.QueryContext(ctx, paymentID)
+	return collect("list fee records", rows, err, scanFee)
 }

@@ -67,6 +67,13 @@ const (
 	qIdemAbandon  = `DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'in_flight'`
 	qIdemPurge    = `DELETE FROM idempotency WHERE expires_at < ?`
 	qIdemLink     = `UPDATE idempotency SET resource_id = ? WHERE scope = ? AND key = ? AND state = 'in_flight'`
+
+	qInsertEvent  = `INSERT INTO processor_events (processor, event_id, type, kind, reference, payment_id, result, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertFee    = `INSERT INTO fee_records (source, source_ref, payment_id, processor, amount, currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qListFees     = `SELECT source, source_ref, payment_id, processor, amount, currency, created_at FROM fee_records WHERE payment_id = ? ORDER BY created_at, source, source_ref`
+	qPaymentByRef = `SELECT ` + paymentCols + ` FROM payments WHERE processor = ? AND processor_reference = ? LIMIT 1`
+	qPaymentByAtt = `SELECT payment_id FROM attempts WHERE reference = ? AND processor = ? LIMIT 1`
+	qListPayments = `SELECT ` + paymentCols + ` FROM payments WHERE created_at >= ? AND created_at < ? AND (? = '' OR merchant_id = ?) AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`
 )
 
 // stmts holds the prepared statements of one pool; the read pool only has
@@ -82,6 +89,8 @@ type stmts struct {
 	insertRefund, updateRefund                                     *sql.Stmt
 	idemInsert, idemReplace, idemTakeOver, idemComplete            *sql.Stmt
 	idemAbandon, idemPurge, idemLink                               *sql.Stmt
+	insertEvent, insertFee, listFees                               *sql.Stmt
+	paymentByRef, paymentByAtt, listPayments                       *sql.Stmt
 }
 
 // prepare prepares the read statements on db, and the write ones too if
@@ -97,6 +106,10 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 		{&st.listAttempts, qListAttempts},
 		{&st.listRefunds, qListRefunds},
 		{&st.getIdem, qGetIdem},
+		{&st.listFees, qListFees},
+		{&st.paymentByRef, qPaymentByRef},
+		{&st.paymentByAtt, qPaymentByAtt},
+		{&st.listPayments, qListPayments},
 	}
 	if write {
 		list = append(list,
@@ -119,6 +132,8 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 			entry{&st.idemAbandon, qIdemAbandon},
 			entry{&st.idemPurge, qIdemPurge},
 			entry{&st.idemLink, qIdemLink},
+			entry{&st.insertEvent, qInsertEvent},
+			entry{&st.insertFee, qInsertFee},
 		)
 	}
 	for _, e := range list {

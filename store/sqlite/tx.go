@@ -215,6 +215,28 @@ func (t *txn) LinkIdempotency(ctx context.Context, scope, key, resourceID string
 	return err
 }
 
+// InsertEvent stores a processor event once; a redelivery is
+// store.ErrDuplicate.
+func (t *txn) InsertEvent(ctx context.Context, e store.ProcessorEvent) error {
+	_, err := t.exec(ctx, "insert event", t.s.ws.insertEvent, e.Processor, e.EventID, e.Type, e.Kind, e.Reference,
+		e.PaymentID, e.Result, blob(e.Raw), nanos(e.ReceivedAt))
+	return err
+}
+
+// InsertFeeRecord stores an actual fee once; a repeat is store.ErrDuplicate.
+func (t *txn) InsertFeeRecord(ctx context.Context, f store.FeeRecord) error {
+	_, err := t.exec(ctx, "insert fee record", t.s.ws.insertFee, f.Source, f.SourceRef, f.PaymentID, f.Processor,
+		f.Amount, f.Currency, nanos(f.CreatedAt))
+	return err
+}
+
+// ListFeeRecords returns the payment's fee records, including this
+// transaction's.
+func (t *txn) ListFeeRecords(ctx context.Context, paymentID string) ([]store.FeeRecord, error) {
+	rows, err := t.stmt(ctx, t.s.ws.listFees).QueryContext(ctx, paymentID)
+	return collect("list fee records", rows, err, scanFee)
+}
+
 // collect scans every row, closing rows.
 func collect[T any](op string, rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
 	if err != nil {

@@ -57,6 +57,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdemTakeOverConcurrent", testIdemTakeOverConcurrent},
 		{"LeasePendingAttempts", testLease},
 		{"LeaseConcurrent", testLeaseConcurrent},
+		{"Events", testEvents},
+		{"FeeRecords", testFeeRecords},
+		{"FindPaymentByReference", testFindByReference},
+		{"ListPayments", testListPayments},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1126,5 +1130,127 @@ func testLeaseConcurrent(t *testing.T, s store.Store) {
 	wg.Wait()
 	if len(owner) != total {
 		t.Errorf("%d attempts leased, want %d", len(owner), total)
+	}
+}
+
+func testEvents(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	e := store.ProcessorEvent{Processor: "stripe_us", EventID: uid("evt"), Type: "payment_intent.succeeded", Kind: "captured",
+		Reference: "pi_1", PaymentID: "pay_1", Result: "applied", Raw: []byte(`{"id":"evt"}`), ReceivedAt: base}
+	tx(t, s, func(tx store.Tx) error { return tx.InsertEvent(ctx, e) })
+	err := s.Tx(ctx, func(tx store.Tx) error { return tx.InsertEvent(ctx, e) })
+	wantErr(t, "redelivered event", err, store.ErrDuplicate)
+	// The same event id at another processor is another event.
+	e.Processor = "stripe_eu"
+	tx(t, s, func(tx store.Tx) error { return tx.InsertEvent(ctx, e) })
+}
+
+func testFeeRecords(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	pay := uid("pay")
+	recs := []store.FeeRecord{
+		{Source: "adyen_settlement:a", SourceRef: uid("psp") + ":Settled", PaymentID: pay, Processor: "a", Amount: 13, Currency: "eur", CreatedAt: base},
+		{Source: "adyen_settlement:a", SourceRef: uid("psp") + ":Settled", PaymentID: pay, Processor: "a", Amount: 7, Currency: "eur", CreatedAt: base.Add(time.Second)},
+	}
+	tx(t, s, func(tx store.Tx) error {
+		for _, r := range recs {
+			if err := tx.InsertFeeRecord(ctx, r); err != nil {
+				return err
+			}
+		}
+		got, err := tx.ListFeeRecords(ctx, pay)
+		if err != nil {
+			return err
+		}
+		sameFees(t, "fee records in tx", got, recs)
+		return nil
+	})
+	err := s.Tx(ctx, func(tx store.Tx) error { return tx.InsertFeeRecord(ctx, recs[0]) })
+	wantErr(t, "second import of a record", err, store.ErrDuplicate)
+	got, err := s.ListFeeRecords(ctx, pay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFees(t, "fee records", got, recs)
+	if got, _ := s.ListFeeRecords(ctx, uid("pay")); len(got) != 0 {
+		t.Fatalf("records of another payment: %v", got)
+	}
+}
+
+func testFindByReference(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	p := newPayment(uid("pay"), "vt_1")
+	p.Processor, p.ProcessorReference = "adyen_eu", uid("psp")
+	insertPayment(t, s, p)
+	a := newAttempt(p, 1, base)
+	a.Processor, a.Reference = "adyen_eu", uid("psp_mod")
+	insertAttempts(t, s, a)
+	got, err := s.FindPaymentByReference(ctx, "adyen_eu", p.ProcessorReference)
+	if err != nil || got.ID != p.ID {
+		t.Fatalf("by payment reference: %v %v", got.ID, err)
+	}
+	got, err = s.FindPaymentByReference(ctx, "adyen_eu", a.Reference)
+	if err != nil || got.ID != p.ID {
+		t.Fatalf("by attempt reference: %v %v", got.ID, err)
+	}
+	_, err = s.FindPaymentByReference(ctx, "other", p.ProcessorReference)
+	wantErr(t, "another processor's reference", err, store.ErrNotFound)
+	_, err = s.FindPaymentByReference(ctx, "adyen_eu", "")
+	wantErr(t, "empty reference", err, store.ErrNotFound)
+}
+
+func testListPayments(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	merchant := uid("m")
+	for i := range 7 {
+		p := newPayment(uid("pay"), "vt_1")
+		p.MerchantID = merchant
+		p.CreatedAt = base.Add(time.Duration(i%3) * time.Hour)
+		insertPayment(t, s, p)
+	}
+	// Another merchant's payment in range, and one of ours out of range.
+	other := newPayment(uid("pay"), "vt_1")
+	other.CreatedAt = base
+	insertPayment(t, s, other)
+	late := newPayment(uid("pay"), "vt_1")
+	late.MerchantID, late.CreatedAt = merchant, base.Add(10*time.Hour)
+	insertPayment(t, s, late)
+
+	f := store.PaymentFilter{From: base, To: base.Add(3 * time.Hour), MerchantID: merchant, Limit: 3}
+	var got []store.Payment
+	for {
+		page, err := s.ListPayments(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, page...)
+		if len(page) < f.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		f.AfterCreated, f.AfterID = last.CreatedAt, last.ID
+	}
+	if len(got) != 7 {
+		t.Fatalf("listed %d payments, want 7", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		a, b := got[i-1], got[i]
+		if b.CreatedAt.Before(a.CreatedAt) || (b.CreatedAt.Equal(a.CreatedAt) && b.ID <= a.ID) {
+			t.Fatalf("not ordered at %d", i)
+		}
+	}
+	all, err := s.ListPayments(ctx, store.PaymentFilter{From: base, To: base.Add(3 * time.Hour)})
+	if err != nil || len(all) < 8 {
+		t.Fatalf("all merchants: %d %v", len(all), err)
+	}
+}
+
+func sameFees(t *testing.T, what string, got, want []store.FeeRecord) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d records, want %d", what, len(got), len(want))
+	}
+	for i := range want {
+		same(t, fmt.Sprintf("%s[%d]", what, i), got[i], want[i])
 	}
 }
