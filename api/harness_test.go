@@ -351,3 +351,10 @@ func mustStatus(t *testing.T, r response, want int) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
+
+func readAll(r *http.Response) []byte {
+	b, _ := io.ReadAll(r.Body)
+	return b
+}

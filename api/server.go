@@ -88,6 +88,8 @@ func New(o Options) *Server {
 	e.POST("/agentic_commerce/delegate_payment",
 		s.markDelegate, s.authAgent, s.apiVersion(true), s.readBody, s.idempotency(s.recoverToken), s.delegate)
 
+	e.POST("/webhooks/:processor", s.webhook)
+
 	v1 := e.Group("/v1", s.authMerchant, s.apiVersion(false))
 	v1.POST("/payments", s.readBody, s.idempotency(s.recoverPayment(201)), s.pay)
 	v1.GET("/payments/:id", s.get)

@@ -195,7 +195,7 @@ func (s *Service) settleModification(ctx context.Context, rt *Runtime, paymentID
 		if err := stillPending(ctx, tx, att); err != nil {
 			return err
 		}
-		finishAttempt(&att, state, string(res.Status), "", callErr, latency, now)
+		finishAttempt(&att, state, string(res.Status), res.Reference, callErr, latency, now)
 		if err := tx.UpdateAttempt(ctx, att); err != nil {
 			return err
 		}

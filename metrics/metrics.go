@@ -33,6 +33,8 @@ type Metrics struct {
 	Reconciliations     *prometheus.CounterVec
 	IdempotentReplays   *prometheus.CounterVec
 	TokensIssued        *prometheus.CounterVec
+	Webhooks            *prometheus.CounterVec
+	UnknownDeclineCodes *prometheus.CounterVec
 	Build               *prometheus.GaugeVec
 }
 
@@ -115,6 +117,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "acpgw_tokens_issued_total",
 			Help: "Vault tokens issued by delegate_payment, by merchant.",
 		}, []string{"merchant"}),
+		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_webhooks_total",
+			Help: "Processor webhook deliveries by processor and result (accepted, bad_signature, invalid, error).",
+		}, []string{"processor", "result"}),
+		UnknownDeclineCodes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_unknown_decline_codes_total",
+			Help: "Processor decline codes acpgw's tables do not know (mapped to unknown), by processor.",
+		}, []string{"processor"}),
 		Build: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "acpgw_build_info",
 			Help: "Always 1; labels say the acpgw version and Go version.",
@@ -124,7 +134,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.HTTPRequests, m.HTTPDuration, m.ProcessorDuration, m.Payments, m.Declines,
 		m.PaymentAmount, m.Fees, m.FeeRate, m.RoutingDecisions, m.Failovers, m.ProcessorUp,
 		m.CircuitState, m.ConfigReloadSuccess, m.PendingAttempts, m.Reconciliations,
-		m.IdempotentReplays, m.TokensIssued, m.Build,
+		m.IdempotentReplays, m.TokensIssued, m.Webhooks, m.UnknownDeclineCodes, m.Build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

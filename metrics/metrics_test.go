@@ -34,6 +34,8 @@ func touch(m *Metrics) {
 	m.Reconciliations.WithLabelValues("mock", "resolved").Inc()
 	m.IdempotentReplays.WithLabelValues("/v1/payments", "replayed").Inc()
 	m.TokensIssued.WithLabelValues(OtherMerchant).Inc()
+	m.Webhooks.WithLabelValues("stripe_us", "accepted").Inc()
+	m.UnknownDeclineCodes.WithLabelValues("stripe_us").Inc()
 	m.Build.WithLabelValues("dev", "go1.26").Set(1)
 }
 
