@@ -97,6 +97,8 @@ store: {driver: sqlite, dsn: %q}
 vault: {keys: [{id: k1, key: %q}]}
 agents:
   - {id: agent1, api_key: %q}
+reports:
+  - {id: finance, api_key: test-finance-key}
 processors:
 %smerchants:
   - {id: acme, api_key: %q, processors: %s, country: US%s}

@@ -89,6 +89,7 @@ func New(o Options) *Server {
 		s.markDelegate, s.authAgent, s.apiVersion(true), s.readBody, s.idempotency(s.recoverToken), s.delegate)
 
 	e.POST("/webhooks/:processor", s.webhook)
+	e.GET("/v1/reports/fees", s.authReports, s.feeReport)
 
 	v1 := e.Group("/v1", s.authMerchant, s.apiVersion(false))
 	v1.POST("/payments", s.readBody, s.idempotency(s.recoverPayment(201)), s.pay)

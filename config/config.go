@@ -27,6 +27,9 @@ type Config struct {
 	Store  Store
 	Vault  Vault
 	Agents []Agent
+	// Reports are the callers of GET /v1/reports/fees (finance), with their
+	// own keys.
+	Reports []Agent
 	// Processors maps each processor's name to it; Processor.Name is the key.
 	Processors map[string]*Processor
 	// ProcessorOrder lists the processor names in file order.

@@ -494,6 +494,19 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				c.Agents = append(c.Agents, a)
 			})
 		}},
+		{"reports", func(n *yaml.Node, p string) {
+			d.list(n, p, func(_ int, v *yaml.Node, p string) {
+				var a Agent
+				var hash string
+				d.object(v, p, []field{
+					{"id", d.str(&a.ID)},
+					{"api_key", d.secret(&a.APIKey)},
+					{"api_key_sha256", d.str(&hash)},
+				}, nil)
+				a.APIKeySHA256 = d.keyHash(p, &a.APIKey, hash)
+				c.Reports = append(c.Reports, a)
+			})
+		}},
 		{"processors", func(n *yaml.Node, p string) {
 			d.entries(n, p, func(name string, k, v *yaml.Node, p string) {
 				c.ProcessorOrder = append(c.ProcessorOrder, name)

@@ -169,6 +169,23 @@ func (d *decoder) validate(c *Config) {
 		}
 	}
 
+	reportIDs, reportKeys := map[string]int{}, map[string]int{}
+	for i, a := range c.Reports {
+		p := index("reports", i)
+		if d.validID(p+".id", a.ID, "report reader id") {
+			if j, dup := reportIDs[a.ID]; dup {
+				d.check(false, p+".id", ErrInvalid, "duplicate report reader id %q (also reports[%d])", a.ID, j)
+			}
+			reportIDs[a.ID] = i
+		}
+		if a.APIKeySHA256 != nil {
+			if j, dup := reportKeys[string(a.APIKeySHA256)]; dup {
+				d.check(false, keyPath(d, p), ErrInvalid, "same API key as reports[%d]; every reader needs its own", j)
+			}
+			reportKeys[string(a.APIKeySHA256)] = i
+		}
+	}
+
 	for _, name := range c.ProcessorOrder {
 		d.validateProcessor(c.Processors[name], "processors."+name)
 	}

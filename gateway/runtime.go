@@ -30,6 +30,7 @@ type Runtime struct {
 	// byte in variable time.
 	agentKeys    map[[32]byte]string
 	merchantKeys map[[32]byte]string
+	reportKeys   map[[32]byte]string
 }
 
 // NewRuntime builds and checks a Runtime from cfg. Nothing is swapped or
@@ -68,6 +69,10 @@ func NewRuntime(cfg *config.Config, build ProviderFactory) (*Runtime, error) {
 		labels:       metrics.MerchantLabels{},
 		agentKeys:    make(map[[32]byte]string, len(cfg.Agents)),
 		merchantKeys: make(map[[32]byte]string, len(cfg.Merchants)),
+		reportKeys:   make(map[[32]byte]string, len(cfg.Reports)),
+	}
+	for _, a := range cfg.Reports {
+		rt.reportKeys[[32]byte(a.APIKeySHA256)] = a.ID
 	}
 	for _, a := range cfg.Agents {
 		rt.agentKeys[[32]byte(a.APIKeySHA256)] = a.ID
@@ -119,6 +124,11 @@ func lookupKey(keys map[[32]byte]string, key string) (string, bool) {
 	}
 	id, ok := keys[sha256.Sum256([]byte(key))]
 	return id, ok
+}
+
+// AuthenticateReports returns the report reader whose API key is key.
+func (rt *Runtime) AuthenticateReports(key string) (string, bool) {
+	return lookupKey(rt.reportKeys, key)
 }
 
 // MerchantLabel returns the metrics label of a merchant.

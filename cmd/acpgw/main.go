@@ -31,6 +31,8 @@ commands:
   config check --config FILE              validate a config file
   route explain --config FILE --merchant M --amount N --currency C [--card-country US ...]
                                           print a routing decision without charging anything
+  fees report --config FILE [--from --to --group-by processor,day --format csv|json]
+                                          fee report from the payments ledger
   simulate --config FILE --traffic FILE.csv
                                           what each routing strategy would cost on a traffic mix
   version                                 print the version
@@ -58,6 +60,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		err = routeExplainCmd(args[2:], stdout, stderr)
+	case "fees":
+		if len(args) < 2 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		switch args[1] {
+		case "report":
+			err = feesReportCmd(ctx, args[2:], stdout, stderr)
+		default:
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
 	case "simulate":
 		err = simulateCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -158,3 +158,21 @@ func TestSimulate(t *testing.T) {
 		t.Fatalf("bad csv: %d %s", code, errb.String())
 	}
 }
+
+func TestFeesReportCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "c.yaml")
+	writeConfig(t, cfg, dir, "[mock]")
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"fees", "report", "--config", cfg, "--group-by", "processor,day"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.HasPrefix(out.String(), "from,to,processor,merchant,day,currency,payments") {
+		t.Fatalf("csv header: %q", out.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"fees", "report", "--config", cfg, "--group-by", "colour"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "colour") {
+		t.Fatalf("bad group: %d %s", code, errb.String())
+	}
+}
