@@ -38,7 +38,7 @@ const (
 // harness is one gateway on a temporary SQLite file with mock processors,
 // served over a real HTTP listener.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	yaml   string
 	build  gateway.ProviderFactory
 	srv    *httptest.Server
@@ -79,7 +79,7 @@ type harnessOpts struct {
 	timeout string
 }
 
-func newHarness(t *testing.T, o harnessOpts) *harness {
+func newHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	if o.timeout == "" {
 		o.timeout = "300ms"

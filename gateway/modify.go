@@ -192,7 +192,7 @@ func (s *Service) settleModification(ctx context.Context, rt *Runtime, paymentID
 		if p, err = tx.GetPaymentForUpdate(ctx, paymentID); err != nil {
 			return err
 		}
-		if err := stillPending(ctx, tx, att); err != nil {
+		if _, err := stillPending(ctx, tx, att); err != nil {
 			return err
 		}
 		finishAttempt(&att, state, string(res.Status), res.Reference, callErr, latency, now)

@@ -355,8 +355,10 @@ func (s *Service) settleAuthorization(ctx context.Context, rt *Runtime, p store.
 		finishAttempt(&att, store.AttemptPending, "", "", callErr, latency, now)
 	}
 	p.UpdatedAt = now
+	var atts []store.Attempt
 	err := s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := stillPending(ctx, tx, att); err != nil {
+		var err error
+		if atts, err = stillPending(ctx, tx, att); err != nil {
 			return err
 		}
 		if err := tx.UpdateAttempt(ctx, att); err != nil {
@@ -397,7 +399,14 @@ func (s *Service) settleAuthorization(ctx context.Context, rt *Runtime, p store.
 		}
 		return View{}, fmt.Errorf("%w: %s", payment.ErrNoProcessor, errorText(callErr))
 	}
-	return s.view(ctx, p)
+	// The view is built from what this transaction read and wrote: a new
+	// authorization has no refunds yet.
+	for i := range atts {
+		if atts[i].ID == att.ID {
+			atts[i] = att
+		}
+	}
+	return View{Payment: p, Attempts: atts}, nil
 }
 
 // applyAuthorization writes an authorization result onto the payment.
@@ -460,16 +469,16 @@ func (s *Service) recordPayment(ctx context.Context, rt *Runtime, p store.Paymen
 var errSettled = errors.New("gateway: attempt already settled")
 
 // stillPending checks, under the transaction, that att has not been settled
-// by someone else in the meantime.
-func stillPending(ctx context.Context, tx store.Tx, att store.Attempt) error {
+// by someone else in the meantime, and returns the payment's attempts.
+func stillPending(ctx context.Context, tx store.Tx, att store.Attempt) ([]store.Attempt, error) {
 	atts, err := tx.ListAttempts(ctx, att.PaymentID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, a := range atts {
 		if a.ID == att.ID && a.State != store.AttemptPending {
-			return errSettled
+			return nil, errSettled
 		}
 	}
-	return nil
+	return atts, nil
 }

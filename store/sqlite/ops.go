@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
@@ -55,51 +54,21 @@ func (s *Store) BeginIdempotency(ctx context.Context, rec store.IdemRecord, now 
 	}
 	// Return times as they read back from the database: UTC.
 	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = utc(rec.LockedUntil), utc(rec.CreatedAt), utc(rec.ExpiresAt)
-	res, err := s.ws.idemInsert.ExecContext(ctx, idemArgs(rec)...)
-	if err != nil {
-		return store.IdemRecord{}, 0, wrap("begin idempotency", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return store.IdemRecord{}, 0, wrap("begin idempotency", err)
-	} else if n == 1 {
-		return rec, store.IdemStarted, nil
-	}
-
 	var (
 		out   store.IdemRecord
 		begin store.IdemBegin
 	)
-	err = s.Tx(ctx, func(tx store.Tx) error {
+	err := s.Tx(ctx, func(tx store.Tx) error {
 		t := tx.(*txn)
-		old, err := scanIdem(t.stmt(ctx, s.ws.getIdem).QueryRowContext(ctx, rec.Scope, rec.Key))
-		switch {
-		case isNoRows(err):
-			// Purged or abandoned since the INSERT above.
-			if _, err := t.exec(ctx, "begin idempotency", s.ws.idemInsert, idemArgs(rec)...); err != nil {
-				return err
-			}
-			out, begin = rec, store.IdemStarted
-		case err != nil:
-			return wrap("begin idempotency", err)
-		case !old.ExpiresAt.IsZero() && !old.ExpiresAt.After(now):
-			// Expired: replaced as if absent.
-			if err := t.execOne(ctx, "begin idempotency", s.ws.idemReplace, rec.RequestHash, rec.APIVersion,
-				string(rec.State), rec.ResourceID, rec.Status, blob(rec.Body), nanos(rec.LockedUntil),
-				nanos(rec.CreatedAt), nanos(rec.ExpiresAt), rec.Scope, rec.Key); err != nil {
-				return err
-			}
-			out, begin = rec, store.IdemStarted
-		case old.State == store.IdemInFlight && !old.LockedUntil.After(now):
-			// The first request crashed: take over, keeping its ResourceID.
-			if err := t.execOne(ctx, "begin idempotency", s.ws.idemTakeOver, rec.RequestHash,
-				nanos(rec.LockedUntil), nanos(rec.ExpiresAt), rec.Scope, rec.Key); err != nil {
-				return err
-			}
-			out, begin = old, store.IdemTakenOver
-		default:
-			out, begin = old, store.IdemExisting
+		n, err := t.exec(ctx, "begin idempotency", s.ws.idemInsert, idemArgs(rec)...)
+		if err != nil {
+			return err
 		}
-		return nil
+		if n == 1 {
+			out, begin = rec, store.IdemStarted
+			return nil
+		}
+		return s.beginExisting(ctx, t, rec, now, &out, &begin)
 	})
 	if err != nil {
 		return store.IdemRecord{}, 0, err
@@ -107,38 +76,66 @@ func (s *Store) BeginIdempotency(ctx context.Context, rec store.IdemRecord, now 
 	return out, begin, nil
 }
 
+// beginExisting decides, inside the writer's transaction, what an existing
+// (scope, key) means for rec.
+func (s *Store) beginExisting(ctx context.Context, t *txn, rec store.IdemRecord, now time.Time, out *store.IdemRecord, begin *store.IdemBegin) error {
+	old, err := scanIdem(t.stmt(ctx, s.ws.getIdem).QueryRowContext(detach(ctx), rec.Scope, rec.Key))
+	switch {
+	case isNoRows(err):
+		// Purged or abandoned since the INSERT above.
+		if _, err := t.exec(ctx, "begin idempotency", s.ws.idemInsert, idemArgs(rec)...); err != nil {
+			return err
+		}
+		*out, *begin = rec, store.IdemStarted
+	case err != nil:
+		return wrap("begin idempotency", err)
+	case !old.ExpiresAt.IsZero() && !old.ExpiresAt.After(now):
+		// Expired: replaced as if absent.
+		if err := t.execOne(ctx, "begin idempotency", s.ws.idemReplace, rec.RequestHash, rec.APIVersion,
+			string(rec.State), rec.ResourceID, rec.Status, blob(rec.Body), nanos(rec.LockedUntil),
+			nanos(rec.CreatedAt), nanos(rec.ExpiresAt), rec.Scope, rec.Key); err != nil {
+			return err
+		}
+		*out, *begin = rec, store.IdemStarted
+	case old.State == store.IdemInFlight && !old.LockedUntil.After(now):
+		// The first request crashed: take over, keeping its ResourceID.
+		if err := t.execOne(ctx, "begin idempotency", s.ws.idemTakeOver, rec.RequestHash,
+			nanos(rec.LockedUntil), nanos(rec.ExpiresAt), rec.Scope, rec.Key); err != nil {
+			return err
+		}
+		*out, *begin = old, store.IdemTakenOver
+	default:
+		*out, *begin = old, store.IdemExisting
+	}
+	return nil
+}
+
 // CompleteIdempotency stores the response and marks the record done; a
 // missing record is store.ErrNotFound.
 func (s *Store) CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error {
-	res, err := s.ws.idemComplete.ExecContext(ctx, status, blob(body), scope, key)
-	if err != nil {
-		return wrap("complete idempotency", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return wrap("complete idempotency", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlite: complete idempotency: %w", store.ErrNotFound)
-	}
-	return nil
+	return s.Tx(ctx, func(tx store.Tx) error {
+		return tx.(*txn).execOne(ctx, "complete idempotency", s.ws.idemComplete, status, blob(body), scope, key)
+	})
 }
 
 // AbandonIdempotency deletes the record if it is in flight. A done record is
 // kept, and a missing one is no error.
 func (s *Store) AbandonIdempotency(ctx context.Context, scope, key string) error {
-	_, err := s.ws.idemAbandon.ExecContext(ctx, scope, key)
-	return wrap("abandon idempotency", err)
+	return s.Tx(ctx, func(tx store.Tx) error {
+		_, err := tx.(*txn).exec(ctx, "abandon idempotency", s.ws.idemAbandon, scope, key)
+		return err
+	})
 }
 
 // PurgeIdempotency deletes the records whose ExpiresAt is before now.
 func (s *Store) PurgeIdempotency(ctx context.Context, now time.Time) (int64, error) {
-	res, err := s.ws.idemPurge.ExecContext(ctx, now.UnixNano())
-	if err != nil {
-		return 0, wrap("purge idempotency", err)
-	}
-	n, err := res.RowsAffected()
-	return n, wrap("purge idempotency", err)
+	var n int64
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.(*txn).exec(ctx, "purge idempotency", s.ws.idemPurge, now.UnixNano())
+		return err
+	})
+	return n, err
 }
 
 // LeasePendingAttempts claims up to limit pending attempts, oldest first,
@@ -148,8 +145,13 @@ func (s *Store) LeasePendingAttempts(ctx context.Context, owner string, startedB
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.ws.lease.QueryContext(ctx, owner, nanos(leaseUntil), startedBefore.UnixNano(), now.UnixNano(), limit)
-	out, err := collect("lease attempts", rows, err, scanAttempt)
+	var out []store.Attempt
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		t := tx.(*txn)
+		rows, err := t.stmt(ctx, s.ws.lease).QueryContext(detach(ctx), owner, nanos(leaseUntil), startedBefore.UnixNano(), now.UnixNano(), limit)
+		out, err = collect("lease attempts", rows, err, scanAttempt)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -35,6 +35,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	sqlite "modernc.org/sqlite"
@@ -82,6 +83,13 @@ type Store struct {
 
 	stop context.CancelFunc
 	done chan struct{} // closed when the checkpoint loop has ended
+
+	// The group-commit writer (batch.go).
+	jobs   chan *job
+	wstop  chan struct{}
+	wdone  chan struct{}
+	mu     sync.RWMutex
+	closed bool
 }
 
 // Open opens (creating it and its directory if needed) the database file at
@@ -124,7 +132,9 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	w.SetConnMaxIdleTime(0)
 
 	s := &Store{w: w}
+	s.startWriter()
 	if err := s.migrate(ctx); err != nil {
+		s.stopWriter()
 		w.Close()
 		return nil, err
 	}
@@ -328,6 +338,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // connections, then the write pool: the last connection to close
 // checkpoints the WAL into the database file and removes it.
 func (s *Store) Close() error {
+	s.stopWriter()
 	if s.stop != nil {
 		s.stop()
 		<-s.done

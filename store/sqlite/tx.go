@@ -9,37 +9,6 @@ import (
 	"acpgw/store"
 )
 
-// Tx runs fn in one BEGIN IMMEDIATE transaction on the write connection. It
-// commits when fn returns nil and rolls back when fn returns an error or
-// panics (the panic goes on after the rollback). fn's error is returned as
-// it is.
-//
-// The write pool has one connection and the transaction holds it, so fn must
-// not call the Store's own write methods (BeginIdempotency and the like):
-// they would wait for the connection until ctx ends. The Store's reads use
-// another pool and are safe, though they do not see fn's uncommitted writes.
-func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
-	sqlTx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return wrap("begin", err)
-	}
-	done := false
-	defer func() {
-		if !done {
-			// fn failed, panicked or called runtime.Goexit.
-			_ = sqlTx.Rollback()
-		}
-	}()
-	if err := fn(&txn{s: s, tx: sqlTx}); err != nil {
-		return err
-	}
-	done = true
-	if err := sqlTx.Commit(); err != nil {
-		return wrap("commit", err)
-	}
-	return nil
-}
-
 // txn is the store.Tx of one transaction.
 type txn struct {
 	s  *Store
@@ -51,12 +20,17 @@ var _ store.Tx = (*txn)(nil)
 // stmt binds a statement prepared on the write connection to the
 // transaction.
 func (t *txn) stmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
-	return t.tx.StmtContext(ctx, st)
+	return t.tx.StmtContext(context.WithoutCancel(ctx), st)
 }
+
+// detach keeps a caller's cancellation away from statements of the shared
+// transaction: SQLite answers an interrupted write by rolling back the whole
+// transaction, which holds other callers' work too.
+func detach(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // exec runs a write and returns the number of rows it changed.
 func (t *txn) exec(ctx context.Context, op string, st *sql.Stmt, args ...any) (int64, error) {
-	res, err := t.stmt(ctx, st).ExecContext(ctx, args...)
+	res, err := t.stmt(ctx, st).ExecContext(detach(ctx), args...)
 	if err != nil {
 		return 0, wrap(op, err)
 	}
@@ -90,7 +64,7 @@ func (t *txn) InsertToken(ctx context.Context, tok store.Token) error {
 // GetTokenForUpdate reads a token. SQLite needs no row lock: the IMMEDIATE
 // transaction already excludes every other writer.
 func (t *txn) GetTokenForUpdate(ctx context.Context, id string) (store.Token, error) {
-	tok, err := scanToken(t.stmt(ctx, t.s.ws.getToken).QueryRowContext(ctx, id))
+	tok, err := scanToken(t.stmt(ctx, t.s.ws.getToken).QueryRowContext(detach(ctx), id))
 	return tok, wrap("get token", err)
 }
 
@@ -110,7 +84,7 @@ func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Ti
 // tokenOwner says whether the token is consumed and by which payment;
 // store.ErrNotFound if it does not exist.
 func (t *txn) tokenOwner(ctx context.Context, id string) (consumed bool, paymentID string, err error) {
-	err = t.stmt(ctx, t.s.ws.tokenOwner).QueryRowContext(ctx, id).Scan(&consumed, &paymentID)
+	err = t.stmt(ctx, t.s.ws.tokenOwner).QueryRowContext(detach(ctx), id).Scan(&consumed, &paymentID)
 	return consumed, paymentID, wrap("token state", err)
 }
 
@@ -151,7 +125,7 @@ func (t *txn) InsertPayment(ctx context.Context, p store.Payment) error {
 
 // GetPaymentForUpdate reads a payment; see GetTokenForUpdate on locking.
 func (t *txn) GetPaymentForUpdate(ctx context.Context, id string) (store.Payment, error) {
-	p, err := scanPayment(t.stmt(ctx, t.s.ws.getPayment).QueryRowContext(ctx, id))
+	p, err := scanPayment(t.stmt(ctx, t.s.ws.getPayment).QueryRowContext(detach(ctx), id))
 	return p, wrap("get payment", err)
 }
 
@@ -187,7 +161,7 @@ func (t *txn) UpdateAttempt(ctx context.Context, a store.Attempt) error {
 // ListAttempts returns the payment's attempts by seq, including those this
 // transaction wrote.
 func (t *txn) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {
-	rows, err := t.stmt(ctx, t.s.ws.listAttempts).QueryContext(ctx, paymentID)
+	rows, err := t.stmt(ctx, t.s.ws.listAttempts).QueryContext(detach(ctx), paymentID)
 	return collect("list attempts", rows, err, scanAttempt)
 }
 
@@ -204,7 +178,7 @@ func (t *txn) UpdateRefund(ctx context.Context, r store.Refund) error {
 
 // ListRefunds returns the payment's refunds, oldest first.
 func (t *txn) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
-	rows, err := t.stmt(ctx, t.s.ws.listRefunds).QueryContext(ctx, paymentID)
+	rows, err := t.stmt(ctx, t.s.ws.listRefunds).QueryContext(detach(ctx), paymentID)
 	return collect("list refunds", rows, err, scanRefund)
 }
 
@@ -233,7 +207,7 @@ func (t *txn) InsertFeeRecord(ctx context.Context, f store.FeeRecord) error {
 // ListFeeRecords returns the payment's fee records, including this
 // transaction's.
 func (t *txn) ListFeeRecords(ctx context.Context, paymentID string) ([]store.FeeRecord, error) {
-	rows, err := t.stmt(ctx, t.s.ws.listFees).QueryContext(ctx, paymentID)
+	rows, err := t.stmt(ctx, t.s.ws.listFees).QueryContext(detach(ctx), paymentID)
 	return collect("list fee records", rows, err, scanFee)
 }
 
