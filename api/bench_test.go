@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gin-gonic/gin"
 )
 
 // BenchmarkPayEndToEnd is POST /v1/payments over real HTTP on loopback:
@@ -48,4 +51,56 @@ func BenchmarkPayEndToEnd(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "payments/s")
+}
+
+// BenchmarkBareGin is the ceiling for BenchmarkPayEndToEnd: a bare Gin
+// handler that decodes the same JSON and answers 201, over the same HTTP
+// client and loopback.
+func BenchmarkBareGin(b *testing.B) {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	type paymentData struct {
+		Token    string `json:"token"`
+		Provider string `json:"provider"`
+	}
+	type body struct {
+		MerchantID        string            `json:"merchant_id"`
+		CheckoutSessionID string            `json:"checkout_session_id"`
+		Amount            int64             `json:"amount"`
+		Currency          string            `json:"currency"`
+		PaymentData       paymentData       `json:"payment_data"`
+		Capture           string            `json:"capture"`
+		Metadata          map[string]string `json:"metadata"`
+	}
+	e.POST("/v1/payments", func(c *gin.Context) {
+		var in body
+		if err := c.ShouldBindJSON(&in); err != nil {
+			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
+			return
+		}
+		c.JSON(http.StatusCreated, gin.H{"id": "pay_x", "object": "payment", "status": "captured",
+			"merchant_id": in.MerchantID, "amount": in.Amount, "currency": in.Currency})
+	})
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	raw, _ := json.Marshal(payBody("vt_0123456789abcdefghjkmnpqrs", 1000, "automatic"))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/payments", bytes.NewReader(raw))
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated {
+				b.Errorf("status %d", resp.StatusCode)
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "requests/s")
 }

@@ -1,0 +1,124 @@
+package adyen
+
+import "encoding/json"
+
+// The wire types below are the subset of Checkout API v71 schemas acpgw
+// sends and reads, named after them. Optional fields are omitted when
+// empty: the spec's schemas forbid unknown properties, and an empty string
+// is not the same as an absent field to Adyen.
+
+// amount is the v71 Amount: minor units and an uppercase ISO 4217 code.
+type amount struct {
+	Currency string `json:"currency"`
+	Value    int64  `json:"value"`
+}
+
+// cardDetails is the v71 CardDetails payment method: raw card fields for a
+// PCI-compliant server-side integration (the encrypted* fields are for
+// Adyen's client-side components), or a network token (type networkToken).
+type cardDetails struct {
+	Type        string `json:"type"`
+	Number      string `json:"number"`
+	ExpiryMonth string `json:"expiryMonth"`
+	ExpiryYear  string `json:"expiryYear"`
+	CVC         string `json:"cvc,omitempty"`
+	HolderName  string `json:"holderName,omitempty"`
+	Brand       string `json:"brand,omitempty"`
+}
+
+// threeDSecureData is the v71 ThreeDSecureData (mpiData), which carries a
+// network token's cryptogram (TAVV) and ECI.
+type threeDSecureData struct {
+	TokenAuthenticationVerificationValue string `json:"tokenAuthenticationVerificationValue,omitempty"`
+	ECI                                  string `json:"eci,omitempty"`
+}
+
+// authenticationData is the v71 AuthenticationData.
+type authenticationData struct {
+	AttemptAuthentication string `json:"attemptAuthentication,omitempty"`
+}
+
+// billingAddress is the v71 BillingAddress; every field but country is
+// required by the schema, so it is sent only when the address is complete.
+type billingAddress struct {
+	City              string `json:"city"`
+	Country           string `json:"country"`
+	HouseNumberOrName string `json:"houseNumberOrName"`
+	PostalCode        string `json:"postalCode"`
+	StateOrProvince   string `json:"stateOrProvince,omitempty"`
+	Street            string `json:"street"`
+}
+
+// paymentRequest is the v71 PaymentRequest, as acpgw fills it.
+type paymentRequest struct {
+	Amount                   amount              `json:"amount"`
+	MerchantAccount          string              `json:"merchantAccount"`
+	PaymentMethod            cardDetails         `json:"paymentMethod"`
+	Reference                string              `json:"reference"`
+	ReturnURL                string              `json:"returnUrl"`
+	ShopperInteraction       string              `json:"shopperInteraction"`
+	RecurringProcessingModel string              `json:"recurringProcessingModel,omitempty"`
+	CaptureDelayHours        *int                `json:"captureDelayHours,omitempty"`
+	AdditionalData           map[string]string   `json:"additionalData,omitempty"`
+	Metadata                 map[string]string   `json:"metadata,omitempty"`
+	MpiData                  *threeDSecureData   `json:"mpiData,omitempty"`
+	AuthenticationData       *authenticationData `json:"authenticationData,omitempty"`
+	BillingAddress           *billingAddress     `json:"billingAddress,omitempty"`
+}
+
+// paymentResponse is the part of the v71 PaymentResponse acpgw reads.
+type paymentResponse struct {
+	PSPReference      string            `json:"pspReference"`
+	ResultCode        string            `json:"resultCode"`
+	RefusalReason     string            `json:"refusalReason"`
+	RefusalReasonCode string            `json:"refusalReasonCode"`
+	MerchantReference string            `json:"merchantReference"`
+	AdditionalData    map[string]string `json:"additionalData"`
+	Action            json.RawMessage   `json:"action"`
+}
+
+// modificationRequest is the v71 PaymentCaptureRequest and
+// PaymentRefundRequest (both require amount) and, without amount, the
+// PaymentCancelRequest.
+type modificationRequest struct {
+	Amount          *amount `json:"amount,omitempty"`
+	MerchantAccount string  `json:"merchantAccount"`
+	Reference       string  `json:"reference,omitempty"`
+}
+
+// modificationResponse is the part of the v71 PaymentCaptureResponse,
+// PaymentCancelResponse and PaymentRefundResponse acpgw reads.
+type modificationResponse struct {
+	PaymentPSPReference string `json:"paymentPspReference"`
+	PSPReference        string `json:"pspReference"`
+	Status              string `json:"status"`
+}
+
+// serviceError is both error bodies Adyen sends: the v71 ServiceError
+// ({status, errorCode, message, errorType, pspReference}) and the RFC 7807
+// problem details some endpoints answer ({type, title, status, detail}).
+type serviceError struct {
+	Status       int    `json:"status"`
+	ErrorCode    string `json:"errorCode"`
+	Message      string `json:"message"`
+	ErrorType    string `json:"errorType"`
+	PSPReference string `json:"pspReference"`
+	// RFC 7807 fields.
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Detail string `json:"detail"`
+}
+
+// text is the error's human message, whichever form it came in.
+func (e serviceError) text() string {
+	switch {
+	case e.Message != "":
+		return e.Message
+	case e.Detail != "" && e.Title != "":
+		return e.Title + ": " + e.Detail
+	case e.Detail != "":
+		return e.Detail
+	default:
+		return e.Title
+	}
+}
