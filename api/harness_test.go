@@ -73,6 +73,9 @@ type harnessOpts struct {
 	acmeProcessors string
 	// acmeRouting is acme's routing object in flow style, if any.
 	acmeRouting string
+	// acmeExtra and agentExtra are more flow-style keys for acme and agent1
+	// (", rate_limit: {...}").
+	acmeExtra, agentExtra string
 	// wrap lets a test wrap a provider (fault injection).
 	wrap func(p providers.Provider) providers.Provider
 	// timeout is the mock processors' call timeout.
@@ -96,14 +99,14 @@ func newHarness(t testing.TB, o harnessOpts) *harness {
 store: {driver: sqlite, dsn: %q}
 vault: {keys: [{id: k1, key: %q}]}
 agents:
-  - {id: agent1, api_key: %q}
+  - {id: agent1, api_key: %q%s}
 reports:
   - {id: finance, api_key: test-finance-key}
 processors:
 %smerchants:
-  - {id: acme, api_key: %q, processors: %s, country: US%s}
+  - {id: acme, api_key: %q, processors: %s, country: US%s%s}
   - {id: other, api_key: %q, processors: [mock]}
-`, dbPath, testVaultKy, agentKey, o.processors, acmeKey, o.acmeProcessors, routingYAML(o.acmeRouting), otherKey)
+`, dbPath, testVaultKy, agentKey, o.agentExtra, o.processors, acmeKey, o.acmeProcessors, routingYAML(o.acmeRouting), o.acmeExtra, otherKey)
 	cfg, err := config.Parse([]byte(yaml), "test.yaml")
 	if err != nil {
 		t.Fatalf("config: %v", err)

@@ -46,6 +46,7 @@ type Server struct {
 	now      func() time.Time
 	engine   *gin.Engine
 	draining atomic.Bool
+	limits   limiters
 }
 
 // New builds the router.
@@ -86,12 +87,13 @@ func New(o Options) *Server {
 	}
 
 	e.POST("/agentic_commerce/delegate_payment",
-		s.markDelegate, s.authAgent, s.apiVersion(true), s.readBody, s.idempotency(s.recoverToken), s.delegate)
+		s.markDelegate, s.authAgent, s.rateLimit, s.apiVersion(true), s.readBody, s.verifySignature,
+		s.idempotency(s.recoverToken), s.delegate)
 
 	e.POST("/webhooks/:processor", s.webhook)
 	e.GET("/v1/reports/fees", s.authReports, s.feeReport)
 
-	v1 := e.Group("/v1", s.authMerchant, s.apiVersion(false))
+	v1 := e.Group("/v1", s.authMerchant, s.rateLimit, s.apiVersion(false))
 	v1.POST("/payments", s.readBody, s.idempotency(s.recoverPayment(201)), s.pay)
 	v1.GET("/payments/:id", s.get)
 	v1.POST("/payments/:id/capture", s.readBody, s.idempotency(s.recoverPayment(200)), s.capture)

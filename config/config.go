@@ -122,6 +122,21 @@ type Agent struct {
 	// APIKeySHA256 is the SHA-256 of the agent's bearer key, always set
 	// after loading.
 	APIKeySHA256 []byte
+	// SigningSecret, when set, makes the Signature and Timestamp headers
+	// required on this caller's requests (HMAC-SHA256, see README). Secret.
+	SigningSecret string
+	// TimestampWindow is how far Timestamp may be from acpgw's clock;
+	// default 5m.
+	TimestampWindow time.Duration
+	// RateLimit bounds this caller's requests; zero means unlimited.
+	RateLimit RateLimit
+}
+
+// RateLimit is a token bucket: PerSecond requests per second on average,
+// bursts of up to Burst.
+type RateLimit struct {
+	PerSecond int
+	Burst     int
 }
 
 // String describes a without its key or key hash.
@@ -149,6 +164,8 @@ type Merchant struct {
 	Country string
 	// Metrics is metrics: {per_merchant}.
 	Metrics MerchantMetrics
+	// RateLimit bounds this merchant's requests; zero means unlimited.
+	RateLimit RateLimit
 }
 
 // String describes m without its key or key hash.

@@ -489,6 +489,9 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 					{"id", d.str(&a.ID)},
 					{"api_key", d.secret(&a.APIKey)},
 					{"api_key_sha256", d.str(&hash)},
+					{"signing_secret", d.secret(&a.SigningSecret)},
+					{"timestamp_window", d.duration(&a.TimestampWindow)},
+					{"rate_limit", func(n *yaml.Node, p string) { d.rateLimit(n, p, &a.RateLimit) }},
 				}, nil)
 				a.APIKeySHA256 = d.keyHash(p, &a.APIKey, hash)
 				c.Agents = append(c.Agents, a)
@@ -732,6 +735,7 @@ func (d *decoder) merchant(n *yaml.Node, path string) *Merchant {
 			}, nil)
 		}},
 		{"country", d.str(&m.Country)},
+		{"rate_limit", func(n *yaml.Node, p string) { d.rateLimit(n, p, &m.RateLimit) }},
 		{"metrics", func(n *yaml.Node, p string) {
 			d.object(n, p, []field{{"per_merchant", d.boolean(&m.Metrics.PerMerchant)}}, nil)
 		}},
@@ -754,4 +758,16 @@ func validName(s string) bool {
 		return false
 	}
 	return true
+}
+
+func (d *decoder) rateLimit(n *yaml.Node, path string, r *RateLimit) {
+	d.object(n, path, []field{
+		{"per_second", d.smallInt(&r.PerSecond)},
+		{"burst", d.smallInt(&r.Burst)},
+	}, nil)
+	d.check(r.PerSecond >= 0, join(path, "per_second"), ErrInvalid, "per_second must not be negative")
+	d.check(r.Burst >= 0, join(path, "burst"), ErrInvalid, "burst must not be negative")
+	if r.PerSecond > 0 && r.Burst == 0 {
+		r.Burst = r.PerSecond
+	}
 }

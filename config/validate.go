@@ -153,8 +153,14 @@ func (d *decoder) validate(c *Config) {
 	}
 
 	agentIDs, agentKeys := map[string]int{}, map[string]int{}
-	for i, a := range c.Agents {
+	for i := range c.Agents {
+		a := &c.Agents[i]
 		p := index("agents", i)
+		if a.SigningSecret != "" {
+			d.check(len(a.SigningSecret) >= 16, p+".signing_secret", ErrInvalid, "signing_secret must be at least 16 characters")
+			d.defaultDuration(p+".timestamp_window", &a.TimestampWindow, 5*time.Minute)
+			d.check(a.TimestampWindow > 0, p+".timestamp_window", ErrInvalid, "timestamp_window must be positive")
+		}
 		if d.validID(p+".id", a.ID, "agent id") {
 			if j, dup := agentIDs[a.ID]; dup {
 				d.check(false, p+".id", ErrInvalid, "duplicate agent id %q (also agents[%d])", a.ID, j)

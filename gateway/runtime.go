@@ -31,6 +31,7 @@ type Runtime struct {
 	agentKeys    map[[32]byte]string
 	merchantKeys map[[32]byte]string
 	reportKeys   map[[32]byte]string
+	agents       map[string]*config.Agent
 }
 
 // NewRuntime builds and checks a Runtime from cfg. Nothing is swapped or
@@ -74,8 +75,10 @@ func NewRuntime(cfg *config.Config, build ProviderFactory) (*Runtime, error) {
 	for _, a := range cfg.Reports {
 		rt.reportKeys[[32]byte(a.APIKeySHA256)] = a.ID
 	}
-	for _, a := range cfg.Agents {
+	rt.agents = make(map[string]*config.Agent, len(cfg.Agents))
+	for i, a := range cfg.Agents {
 		rt.agentKeys[[32]byte(a.APIKeySHA256)] = a.ID
+		rt.agents[a.ID] = &cfg.Agents[i]
 	}
 	for _, m := range cfg.Merchants {
 		rt.merchants[m.ID] = m
@@ -124,6 +127,12 @@ func lookupKey(keys map[[32]byte]string, key string) (string, bool) {
 	}
 	id, ok := keys[sha256.Sum256([]byte(key))]
 	return id, ok
+}
+
+// Agent returns the configured agent id.
+func (rt *Runtime) Agent(id string) (*config.Agent, bool) {
+	a, ok := rt.agents[id]
+	return a, ok
 }
 
 // AuthenticateReports returns the report reader whose API key is key.
