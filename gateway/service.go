@@ -7,12 +7,10 @@ package gateway
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -250,14 +248,6 @@ func outcomeLabel(res providers.Result, err error) string {
 	return string(res.Status)
 }
 
-func encodeRouting(d any) []byte {
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil
-	}
-	return b
-}
-
 func cleanMetadata(m map[string]string) map[string]string {
 	if len(m) == 0 {
 		return nil
@@ -272,4 +262,3 @@ func lastN(s string, n int) string {
 	return s[len(s)-n:]
 }
 
-func hasPrefix(s, p string) bool { return strings.HasPrefix(s, p) }
