@@ -249,11 +249,20 @@ type StripeSettings struct {
 	// WebhookSecret is webhook_secret (whsec_...), for event signatures.
 	// Secret.
 	WebhookSecret string
+	// SharedTokenParam is shared_token_param, the PaymentIntent parameter
+	// that carries a Shared Payment Token; "" means the provider's default
+	// (payment_method_data[shared_payment_granted_token]).
+	SharedTokenParam string
+	// APIVersion is api_version, the Stripe-Version header of Shared
+	// Payment Token calls; "" means the provider's default
+	// (2026-04-22.preview).
+	APIVersion string
 }
 
 // String describes s without its secrets.
 func (s StripeSettings) String() string {
-	return "StripeSettings{SecretKey: " + redacted + ", BaseURL: " + s.BaseURL + ", WebhookSecret: " + redacted + "}"
+	return "StripeSettings{SecretKey: " + redacted + ", BaseURL: " + s.BaseURL + ", WebhookSecret: " + redacted +
+		", SharedTokenParam: " + s.SharedTokenParam + ", APIVersion: " + s.APIVersion + "}"
 }
 
 // GoString is String, so that %#v does not print the secrets.
@@ -280,6 +289,10 @@ type AdyenSettings struct {
 	BaseURL string
 	// HMACKey is hmac_key, the hex key of webhook signatures. Secret.
 	HMACKey string
+	// Interchange is interchange:, an optional Interchange++ schedule for
+	// fee estimates (markup, fixed fee, interchange and scheme rates by
+	// region and funding); nil means the processor's fees: schedule.
+	Interchange *fees.Interchange
 }
 
 // String describes s without its secrets.

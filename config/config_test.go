@@ -520,3 +520,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestStripeSharedTokenKeys(t *testing.T) {
+	doc := "vault:\n  keys:\n    - {id: k1, key: \"" + key32 + "\"}\n" +
+		"processors:\n  s:\n    type: stripe\n    secret_key: sk\n" +
+		"    shared_token_param: shared_payment_granted_token\n    api_version: 2025-09-30.preview\n" +
+		"merchants:\n  - id: m\n    api_key: k\n    processors: [s]\n"
+	c, err := parse([]byte(doc), "s.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Processors["s"].Stripe
+	if s.SharedTokenParam != "shared_payment_granted_token" || s.APIVersion != "2025-09-30.preview" {
+		t.Errorf("stripe settings = %v", s)
+	}
+	if str := s.String(); !strings.Contains(str, "2025-09-30.preview") || strings.Contains(str, "sk,") {
+		t.Errorf("String() = %q", str)
+	}
+}

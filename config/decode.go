@@ -617,8 +617,8 @@ func (d *decoder) keyHash(path string, key *string, hexHash string) []byte {
 // processorTypes lists the keys each processor type has beyond the common
 // ones, for messages about keys that belong to another type.
 var processorTypes = map[string][]string{
-	TypeStripe: {"secret_key", "base_url", "webhook_secret"},
-	TypeAdyen:  {"api_key", "merchant_account", "environment", "live_url_prefix", "base_url", "hmac_key"},
+	TypeStripe: {"secret_key", "base_url", "webhook_secret", "shared_token_param", "api_version"},
+	TypeAdyen:  {"api_key", "merchant_account", "environment", "live_url_prefix", "base_url", "hmac_key", "interchange"},
 	TypeMock:   {"latency"},
 }
 
@@ -665,7 +665,9 @@ func (d *decoder) processor(name string, k, n *yaml.Node, path string) *Processo
 		fields = append(fields,
 			field{"secret_key", d.secret(&s.SecretKey)},
 			field{"base_url", d.str(&s.BaseURL)},
-			field{"webhook_secret", d.secret(&s.WebhookSecret)})
+			field{"webhook_secret", d.secret(&s.WebhookSecret)},
+			field{"shared_token_param", d.str(&s.SharedTokenParam)},
+			field{"api_version", d.str(&s.APIVersion)})
 	case TypeAdyen:
 		a := &AdyenSettings{}
 		p.Adyen = a
@@ -675,7 +677,11 @@ func (d *decoder) processor(name string, k, n *yaml.Node, path string) *Processo
 			field{"environment", d.str(&a.Environment)},
 			field{"live_url_prefix", d.str(&a.LiveURLPrefix)},
 			field{"base_url", d.str(&a.BaseURL)},
-			field{"hmac_key", d.secret(&a.HMACKey)})
+			field{"hmac_key", d.secret(&a.HMACKey)},
+			field{"interchange", func(n *yaml.Node, path string) {
+				a.Interchange = &fees.Interchange{}
+				d.interchange(n, path, a.Interchange)
+			}})
 	case TypeMock:
 		m := &MockSettings{}
 		p.Mock = m
@@ -707,6 +713,31 @@ func (d *decoder) fees(n *yaml.Node, path string, s *fees.Schedule) {
 		{"currency", d.str(&s.Currency)},
 		{"international_percent", d.percent(&s.InternationalPercent)},
 		{"interchange_percent", d.percent(&s.InterchangePercent)},
+	}, nil)
+}
+
+// interchange decodes an adyen processor's Interchange++ schedule.
+func (d *decoder) interchange(n *yaml.Node, path string, s *fees.Interchange) {
+	funding := func(f *fees.FundingRates) func(*yaml.Node, string) {
+		return func(n *yaml.Node, path string) {
+			d.object(n, path, []field{{"credit", d.percent(&f.Credit)}, {"debit", d.percent(&f.Debit)}}, nil)
+		}
+	}
+	regions := func(r *fees.RegionRates) func(*yaml.Node, string) {
+		return func(n *yaml.Node, path string) {
+			d.object(n, path, []field{
+				{"domestic", funding(&r.Domestic)},
+				{"intra_regional", funding(&r.IntraRegional)},
+				{"inter_regional", funding(&r.InterRegional)},
+			}, nil)
+		}
+	}
+	d.object(n, path, []field{
+		{"fixed", d.integer(&s.Fixed)},
+		{"currency", d.str(&s.Currency)},
+		{"markup_percent", d.percent(&s.Markup)},
+		{"interchange", regions(&s.InterchangeRates)},
+		{"scheme", regions(&s.SchemeRates)},
 	}, nil)
 }
 

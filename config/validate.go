@@ -3,6 +3,7 @@ package config
 import (
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -296,6 +297,10 @@ func (d *decoder) validateProcessor(p *Processor, path string) {
 		s := p.Stripe
 		d.check(s.SecretKey != "", path+".secret_key", ErrRequired, "secret_key is required for a stripe processor")
 		d.checkURL(path+".base_url", s.BaseURL)
+		d.check(s.SharedTokenParam == "" || stripeFormKey.MatchString(s.SharedTokenParam), path+".shared_token_param", ErrInvalid,
+			"shared_token_param %q must be a form parameter name such as payment_method_data[shared_payment_granted_token]", s.SharedTokenParam)
+		d.check(s.APIVersion == "" || stripeAPIVersion.MatchString(s.APIVersion), path+".api_version", ErrInvalid,
+			"api_version %q must be a Stripe API version such as 2026-04-22.preview", s.APIVersion)
 	case p.Adyen != nil:
 		a := p.Adyen
 		d.check(a.APIKey != "", path+".api_key", ErrRequired, "api_key is required for an adyen processor")
@@ -311,10 +316,24 @@ func (d *decoder) validateProcessor(p *Processor, path string) {
 			d.check(validPrefix(a.LiveURLPrefix), path+".live_url_prefix", ErrInvalid, "live_url_prefix %q must be letters, digits and -", a.LiveURLPrefix)
 		}
 		d.checkURL(path+".base_url", a.BaseURL)
+		if ic := a.Interchange; ic != nil {
+			ip := path + ".interchange"
+			d.check(ic.Fixed == 0 || ic.Currency != "", ip+".currency", ErrRequired, "currency is required when fixed is set: acpgw does not convert currencies")
+			if err := ic.Validate(); err != nil {
+				d.check(false, ip, ErrInvalid, "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
+		}
 	case p.Mock != nil:
 		d.check(p.Mock.Latency >= 0, path+".latency", ErrInvalid, "latency must not be negative, got %s", p.Mock.Latency)
 	}
 }
+
+// stripeFormKey and stripeAPIVersion are the shapes of shared_token_param
+// (name or name[sub]) and api_version (2026-04-22 or 2026-04-22.preview).
+var (
+	stripeFormKey    = regexp.MustCompile(`^[a-z_]+(\[[a-z_]+\])*$`)
+	stripeAPIVersion = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$`)
+)
 
 func (d *decoder) checkURL(path, s string) {
 	if s == "" {
