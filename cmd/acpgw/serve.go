@@ -25,6 +25,7 @@ import (
 	"acpgw/metrics"
 	"acpgw/providers"
 	"acpgw/providers/mock"
+	"acpgw/providers/stripe"
 	"acpgw/store"
 	"acpgw/store/sqlite"
 )
@@ -50,7 +51,7 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := gateway.NewRuntime(cfg, buildProvider); err != nil {
+	if _, err := gateway.NewRuntime(cfg, newFactory(nil, nil)); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d processors, %d merchants, %d agents)\n", *path, len(cfg.Processors), len(cfg.Merchants), len(cfg.Agents))
@@ -65,26 +66,50 @@ var mocks = struct {
 	byName map[string]*mock.Provider
 }{byName: map[string]*mock.Provider{}}
 
-// buildProvider is the one registry of processor types: each type is wired
-// here explicitly.
-func buildProvider(p *config.Processor) (providers.Provider, error) {
-	switch p.Type {
-	case "mock":
-		mocks.Lock()
-		defer mocks.Unlock()
-		if m, ok := mocks.byName[p.Name]; ok {
-			return m, nil
-		}
-		cfg := mock.Config{Name: p.Name, FeeRatePPM: int64(p.Fees.Percent), FeeFixed: p.Fees.Fixed, Currencies: p.Currencies}
-		if p.Mock != nil {
-			cfg.Latency = p.Mock.Latency
-		}
-		m := mock.New(cfg)
-		mocks.byName[p.Name] = m
-		return m, nil
-	default:
-		return nil, fmt.Errorf("processor type %q is not available in this build", p.Type)
+// newFactory is the one registry of processor types: each type is wired
+// here explicitly. log and m may be nil (config check).
+func newFactory(log *slog.Logger, m *metrics.Metrics) gateway.ProviderFactory {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	unknownDecline := func(name string) func(string) {
+		return func(code string) {
+			if m != nil {
+				m.UnknownDeclineCodes.WithLabelValues(name).Inc()
+			}
+			log.Warn("unknown decline code", slog.String("processor", name), slog.String("code", code))
+		}
+	}
+	return func(p *config.Processor) (providers.Provider, error) {
+		switch p.Type {
+		case config.TypeMock:
+			return buildMock(p), nil
+		case config.TypeStripe:
+			return stripe.New(stripe.Config{
+				Name: p.Name, SecretKey: p.Stripe.SecretKey, BaseURL: p.Stripe.BaseURL,
+				WebhookSecret: p.Stripe.WebhookSecret, SharedTokenParam: p.Stripe.SharedTokenParam,
+				APIVersion: p.Stripe.APIVersion, Timeout: p.Timeout, Currencies: p.Currencies,
+				Logger: log.With(slog.String("processor", p.Name)), OnUnknownDecline: unknownDecline(p.Name),
+			})
+		default:
+			return nil, fmt.Errorf("processor type %q is not available in this build", p.Type)
+		}
+	}
+}
+
+func buildMock(p *config.Processor) providers.Provider {
+	mocks.Lock()
+	defer mocks.Unlock()
+	if m, ok := mocks.byName[p.Name]; ok {
+		return m
+	}
+	cfg := mock.Config{Name: p.Name, FeeRatePPM: int64(p.Fees.Percent), FeeFixed: p.Fees.Fixed, Currencies: p.Currencies}
+	if p.Mock != nil {
+		cfg.Latency = p.Mock.Latency
+	}
+	m := mock.New(cfg)
+	mocks.byName[p.Name] = m
+	return m
 }
 
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
@@ -126,7 +151,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 
-	rt, err := gateway.NewRuntime(cfg, buildProvider)
+	build := newFactory(log, m)
+	rt, err := gateway.NewRuntime(cfg, build)
 	if err != nil {
 		return err
 	}
@@ -203,7 +229,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer signal.Stop(hup)
 	var reloader *gateway.Reloader
 	if *path != "" {
-		reloader = &gateway.Reloader{Path: *path, Build: buildProvider, Service: svc, Log: log}
+		reloader = &gateway.Reloader{Path: *path, Build: build, Service: svc, Log: log}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
