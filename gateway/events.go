@@ -45,6 +45,19 @@ func (s *Service) applyEvent(ctx context.Context, rt *Runtime, processor string,
 			}
 		}
 	}
+	if ev.Kind == providers.EventCaptured && ev.Fee == nil && paymentID != "" {
+		// Stripe's events do not expand the balance transaction: read the
+		// fee back. A failure only leaves the actual fee unknown for now.
+		if prov, ok := rt.Providers.Get(processor); ok {
+			if sr, ok := prov.(providers.StatusReader); ok {
+				cctx, cancel := callCtx(ctx, rt.timeout(processor))
+				if res, err := sr.Status(cctx, ev.Reference); err == nil && res.Fee != nil {
+					ev.Fee = res.Fee
+				}
+				cancel()
+			}
+		}
+	}
 	now := s.now().UTC()
 	rec := store.ProcessorEvent{
 		Processor: processor, EventID: ev.ID, Type: ev.Type, Kind: string(ev.Kind), Reference: ev.Reference,

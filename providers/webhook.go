@@ -1,6 +1,7 @@
 package providers
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -74,4 +75,11 @@ type WebhookReceiver interface {
 	// WebhookAck is what to answer a delivery that was stored (Adyen expects
 	// "[accepted]").
 	WebhookAck() (contentType string, body []byte)
+}
+
+// StatusReader is implemented by providers that can read a payment back from
+// the processor (Stripe), used to learn the actual fee when an event does not
+// carry it.
+type StatusReader interface {
+	Status(ctx context.Context, reference string) (Result, error)
 }
