@@ -27,7 +27,7 @@ var exampleEnv = map[string]string{
 	"STRIPE_KEY":          "sk_test_secret_91ab",
 	"STRIPE_WHSEC":        "whsec_secret_55c0",
 	"ADYEN_KEY":           "adyen-secret-a7e2",
-	"ADYEN_HMAC":          "hmac-secret-0d3f",
+	"ADYEN_HMAC":          "74F490DD33F7327BAECC88B2947C011FC02D014A473AAA33A8EC93E4DC069174",
 	"ACME_KEY":            "acme-secret-c4b8",
 	"GLOBEX_KEY":          "globex-secret-e9f1",
 }
@@ -96,7 +96,7 @@ func TestLoadExample(t *testing.T) {
 	}
 	a := c.Processors["adyen_eu"]
 	if a.Adyen == nil || a.Adyen.MerchantAccount != "AcmeECOM" || a.Adyen.Environment != "test" || a.Adyen.APIKey != "adyen-secret-a7e2" ||
-		a.Adyen.HMACKey != "hmac-secret-0d3f" || a.Fees != (fees.Schedule{Percent: 6000, Fixed: 13, Currency: "eur", InterchangePercent: 3000}) {
+		a.Adyen.HMACKey != "74F490DD33F7327BAECC88B2947C011FC02D014A473AAA33A8EC93E4DC069174" || a.Fees != (fees.Schedule{Percent: 6000, Fixed: 13, Currency: "eur", InterchangePercent: 3000}) {
 		t.Errorf("adyen_eu = %+v %v", a, a.Adyen)
 	}
 	m := c.Processors["mock"]

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"net"
 	"net/url"
 	"regexp"
@@ -316,6 +317,11 @@ func (d *decoder) validateProcessor(p *Processor, path string) {
 			d.check(validPrefix(a.LiveURLPrefix), path+".live_url_prefix", ErrInvalid, "live_url_prefix %q must be letters, digits and -", a.LiveURLPrefix)
 		}
 		d.checkURL(path+".base_url", a.BaseURL)
+		if a.HMACKey != "" {
+			_, err := hex.DecodeString(a.HMACKey)
+			d.check(err == nil && len(a.HMACKey) >= 32, path+".hmac_key", ErrInvalid,
+				"hmac_key must be the hex key from the Customer Area (webhook settings)")
+		}
 		if ic := a.Interchange; ic != nil {
 			ip := path + ".interchange"
 			d.check(ic.Fixed == 0 || ic.Currency != "", ip+".currency", ErrRequired, "currency is required when fixed is set: acpgw does not convert currencies")

@@ -150,12 +150,33 @@ func (d *Decision) JSON() []byte {
 
 // processor is what routing keeps of a configured processor.
 type processor struct {
-	name          string
-	typ           string
-	currencies    []string
-	sharedTokens  bool
-	fees          fees.Schedule
+	name         string
+	typ          string
+	currencies   []string
+	sharedTokens bool
+	fees         fees.Schedule
+	// interchange, when set (Adyen Interchange++), replaces fees for
+	// estimates.
+	interchange   *fees.Interchange
 	maxLatencyP99 time.Duration
+}
+
+// estimate is the processor's estimated fee for the payment, 0 when it
+// cannot be estimated.
+func (p *processor) estimate(req *Request, merchantCountry string) int64 {
+	if p.interchange != nil {
+		f, err := p.interchange.Estimate(fees.InterchangeInput{Amount: req.Amount, CardCountry: req.CardCountry,
+			MerchantCountry: merchantCountry, Funding: fees.Funding(req.Funding)})
+		if err != nil {
+			return 0
+		}
+		return f.Total.Amount
+	}
+	fee, _, err := p.fees.Estimate(fees.Input{Amount: req.Amount, CardCountry: req.CardCountry, MerchantCountry: merchantCountry})
+	if err != nil {
+		return 0
+	}
+	return fee.Amount
 }
 
 func (p *processor) supportsCurrency(c string) bool {
@@ -214,6 +235,9 @@ func NewTable(cfg *config.Config, info map[string]ProcessorInfo) (*Table, error)
 		t.processors[name] = &processor{
 			name: name, typ: pc.Type, currencies: pc.Currencies, sharedTokens: info[name].SharedTokens,
 			fees: pc.Fees, maxLatencyP99: pc.MaxLatencyP99,
+		}
+		if pc.Adyen != nil && pc.Adyen.Interchange != nil {
+			t.processors[name].interchange = pc.Adyen.Interchange
 		}
 	}
 	for _, mc := range cfg.Merchants {
@@ -308,7 +332,6 @@ func (t *Table) Route(req *Request, h Health, d *Decision) error {
 		}
 	}
 	d.Strategy = r.strategy
-	in := fees.Input{Amount: req.Amount, CardCountry: req.CardCountry, MerchantCountry: m.country}
 	for _, p := range r.processors {
 		reason := ""
 		switch {
@@ -325,11 +348,7 @@ func (t *Table) Route(req *Request, h Health, d *Decision) error {
 			d.Skipped = append(d.Skipped, Skipped{Processor: p.name, Reason: reason})
 			continue
 		}
-		fee, _, err := p.fees.Estimate(in)
-		if err != nil {
-			fee.Amount = 0
-		}
-		d.Candidates = append(d.Candidates, Candidate{Processor: p.name, EstimatedFee: fee.Amount})
+		d.Candidates = append(d.Candidates, Candidate{Processor: p.name, EstimatedFee: p.estimate(req, m.country)})
 	}
 	switch r.strategy {
 	case LeastCost:

@@ -24,6 +24,7 @@ import (
 	"acpgw/gateway"
 	"acpgw/metrics"
 	"acpgw/providers"
+	"acpgw/providers/adyen"
 	"acpgw/providers/mock"
 	"acpgw/providers/stripe"
 	"acpgw/store"
@@ -90,6 +91,14 @@ func newFactory(log *slog.Logger, m *metrics.Metrics) gateway.ProviderFactory {
 				WebhookSecret: p.Stripe.WebhookSecret, SharedTokenParam: p.Stripe.SharedTokenParam,
 				APIVersion: p.Stripe.APIVersion, Timeout: p.Timeout, Currencies: p.Currencies,
 				Logger: log.With(slog.String("processor", p.Name)), OnUnknownDecline: unknownDecline(p.Name),
+			})
+		case config.TypeAdyen:
+			a := p.Adyen
+			return adyen.New(adyen.Config{
+				Name: p.Name, APIKey: a.APIKey, MerchantAccount: a.MerchantAccount, Environment: a.Environment,
+				LiveURLPrefix: a.LiveURLPrefix, BaseURL: a.BaseURL, HMACKey: a.HMACKey, Timeout: p.Timeout,
+				Currencies: p.Currencies, Logger: log.With(slog.String("processor", p.Name)),
+				OnUnknownRefusal: unknownDecline(p.Name),
 			})
 		default:
 			return nil, fmt.Errorf("processor type %q is not available in this build", p.Type)
