@@ -195,7 +195,11 @@ func (s *Service) settleModification(ctx context.Context, rt *Runtime, paymentID
 		if _, err := stillPending(ctx, tx, att); err != nil {
 			return err
 		}
-		finishAttempt(&att, state, string(res.Status), res.Reference, callErr, latency, now)
+		ref := res.ModificationReference
+		if ref == "" {
+			ref = res.Reference
+		}
+		finishAttempt(&att, state, string(res.Status), ref, callErr, latency, now)
 		if err := tx.UpdateAttempt(ctx, att); err != nil {
 			return err
 		}

@@ -214,7 +214,9 @@ func addPayment(r *ReportRow, p store.Payment) error {
 		add(&r.NetVolume, p.CapturedAmount-p.RefundedAmount),
 		add(&r.FeeEstimated, p.FeeEstimated),
 	)
-	if p.FeeActual != nil {
+	// An actual fee settled in another currency (an Adyen report's net
+	// currency) cannot be added to this currency's row.
+	if p.FeeActual != nil && (p.FeeCurrency == "" || p.FeeCurrency == p.Currency) {
 		r.PaymentsWithActual++
 		err = errors.Join(err, add(&r.FeeActual, *p.FeeActual))
 	}

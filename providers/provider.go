@@ -112,6 +112,10 @@ type Result struct {
 	Status payment.Status
 	// Reference is the processor's id for the payment (pi_..., pspReference).
 	Reference string
+	// ModificationReference is the processor's own id of a capture, void or
+	// refund when it has one (Adyen's modification pspReference), which its
+	// webhook quotes.
+	ModificationReference string
 	// Decline is set when Status is declined.
 	Decline *payment.Decline
 	// Fee is the processor's actual fee when it reports one at once.

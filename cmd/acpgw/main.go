@@ -33,6 +33,8 @@ commands:
                                           print a routing decision without charging anything
   fees report --config FILE [--from --to --group-by processor,day --format csv|json]
                                           fee report from the payments ledger
+  fees import-adyen --config FILE --processor NAME REPORT.csv
+                                          import actual fees from an Adyen Settlement details report
   simulate --config FILE --traffic FILE.csv
                                           what each routing strategy would cost on a traffic mix
   version                                 print the version
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		switch args[1] {
 		case "report":
 			err = feesReportCmd(ctx, args[2:], stdout, stderr)
+		case "import-adyen":
+			err = importAdyenCmd(ctx, args[2:], stdout, stderr)
 		default:
 			fmt.Fprint(stderr, usage)
 			return 2

@@ -295,6 +295,7 @@ func (c *Client) modify(ctx context.Context, op, endpoint string, req providers.
 			fmt.Errorf("%w: %s status %q, want received", ErrBadResponse, op, resp.Status))
 	}
 	// The modification's own pspReference arrives again in its webhook
-	// (pspReference, with originalReference the payment's).
-	return providers.Result{Status: payment.StatusPending, Reference: req.Reference}, nil
+	// (pspReference, with originalReference the payment's): it is what the
+	// gateway matches the webhook to this attempt by.
+	return providers.Result{Status: payment.StatusPending, Reference: req.Reference, ModificationReference: resp.PSPReference}, nil
 }
