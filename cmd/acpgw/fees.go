@@ -56,3 +56,28 @@ func feesReportCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return fmt.Errorf("unknown --format %q (csv or json)", *format)
 	}
 }
+
+// migrateCmd applies the store's pending migrations. SQLite also migrates
+// when serve opens it; Postgres only here, so that replicas never race to
+// change a shared schema.
+func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("migrate", stderr)
+	path := fs.String("config", "", "config file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "acpgw migrate: --config FILE is required")
+		return errUsage
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	n, version, err := migrateStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s store: %d migrations applied, schema version %d\n", cfg.Store.Driver, n, version)
+	return nil
+}

@@ -37,6 +37,7 @@ commands:
                                           import actual fees from an Adyen Settlement details report
   simulate --config FILE --traffic FILE.csv
                                           what each routing strategy would cost on a traffic mix
+  migrate --config FILE                   apply the store's schema migrations
   version                                 print the version
 `
 
@@ -76,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
+	case "migrate":
+		err = migrateCmd(ctx, args[1:], stdout, stderr)
 	case "simulate":
 		err = simulateCmd(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

@@ -130,6 +130,23 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	}
 }
 
+// migrateStore applies pending migrations and reports how many ran and the
+// schema version.
+func migrateStore(ctx context.Context, cfg *config.Config) (int, int, error) {
+	switch cfg.Store.Driver {
+	case "", config.DriverSQLite:
+		st, err := sqlite.Open(ctx, cfg.Store.DSN)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer st.Close()
+		v, err := st.SchemaVersion(ctx)
+		return 0, v, err
+	default:
+		return 0, 0, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
+	}
+}
+
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
 	path := fs.String("config", "", "config file (default: the embedded demo config)")
