@@ -87,3 +87,10 @@ func TestFailoverReason(t *testing.T) {
 		}
 	}
 }
+
+func TestClassifyUnknownWins(t *testing.T) {
+	both := providers.NotProcessed("x", providers.OutcomeUnknown("timeout", errors.New("t")))
+	if classify(both) != store.AttemptPending {
+		t.Fatal("an error that may have charged must never read as not processed")
+	}
+}

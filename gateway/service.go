@@ -208,6 +208,9 @@ func callCtx(ctx context.Context, d time.Duration) (context.Context, context.Can
 // classify names an error's class for attempts and metrics.
 func classify(err error) store.AttemptState {
 	switch {
+	case errors.Is(err, providers.ErrOutcomeUnknown):
+		// Checked first: an error that wraps both classes may have charged.
+		return store.AttemptPending
 	case errors.Is(err, providers.ErrNotProcessed):
 		return store.AttemptNotProcessed
 	case errors.Is(err, providers.ErrRejected):

@@ -30,9 +30,11 @@ import (
 // Harness describes a provider under test and the cards that trigger
 // outcomes on it.
 type Harness struct {
+	// Provider is the provider under test, fresh for each subtest.
 	Provider providers.Provider
 	// Currency is the payment currency of the suite, e.g. "usd".
-	Currency    string
+	Currency string
+	// ApproveCard is a card the provider approves.
 	ApproveCard providers.Card
 	// DeclineCards gives the expected decline code per card; for real
 	// processors it may be a subset of the taxonomy.
