@@ -1,0 +1,209 @@
+package postgres
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"acpgw/store"
+)
+
+// GetToken reads a committed token.
+func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
+	t, err := scanToken(s.pool.QueryRow(ctx, qGetToken, id))
+	return t, wrap("get token", err)
+}
+
+// GetPayment reads a committed payment.
+func (s *Store) GetPayment(ctx context.Context, id string) (store.Payment, error) {
+	p, err := scanPayment(s.pool.QueryRow(ctx, qGetPayment, id))
+	return p, wrap("get payment", err)
+}
+
+// ListAttempts returns the payment's committed attempts by seq; none is an
+// empty list, not an error.
+func (s *Store) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {
+	rows, err := s.pool.Query(ctx, qListAttempts, paymentID)
+	return collect("list attempts", rows, err, scanAttempt)
+}
+
+// ListRefunds returns the payment's committed refunds, oldest first.
+func (s *Store) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
+	rows, err := s.pool.Query(ctx, qListRefunds, paymentID)
+	return collect("list refunds", rows, err, scanRefund)
+}
+
+// GetIdempotency reads the record of (scope, key), expired or not.
+func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (store.IdemRecord, error) {
+	r, err := scanIdem(s.pool.QueryRow(ctx, qGetIdem, scope, key))
+	return r, wrap("get idempotency", err)
+}
+
+// maxClaimRounds bounds how often BeginIdempotency finds the key taken by
+// the INSERT and then gone by the SELECT (abandoned or purged in between).
+const maxClaimRounds = 5
+
+// BeginIdempotency claims (scope, key) for rec as store.go specifies. The
+// common case, a new key, is one INSERT ... ON CONFLICT DO NOTHING on its
+// own: the primary key lets exactly one of any number of concurrent callers,
+// on any replica, insert. A key that exists is decided in a transaction that
+// locks the record (SELECT ... FOR UPDATE) before it looks at it, so of the
+// callers that find an expired lock or an expired record exactly one takes
+// it over or replaces it; the others wait for the lock, then see its
+// result. The stored record is in flight with no response; a zero
+// rec.CreatedAt becomes now.
+func (s *Store) BeginIdempotency(ctx context.Context, rec store.IdemRecord, now time.Time) (store.IdemRecord, store.IdemBegin, error) {
+	rec.State, rec.Status, rec.Body = store.IdemInFlight, 0, nil
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = now
+	}
+	// Return times as they read back from the database: UTC.
+	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = utc(rec.LockedUntil), utc(rec.CreatedAt), utc(rec.ExpiresAt)
+	args := idemArgs(rec)
+	tag, err := s.pool.Exec(ctx, qIdemInsert, args...)
+	if err != nil {
+		return store.IdemRecord{}, 0, wrap("begin idempotency", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return rec, store.IdemStarted, nil
+	}
+	var (
+		out   store.IdemRecord
+		begin store.IdemBegin
+	)
+	err = s.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		out, begin, err = beginExisting(ctx, tx.(*txn), rec, args, now)
+		return err
+	})
+	if err != nil {
+		return store.IdemRecord{}, 0, err
+	}
+	return out, begin, nil
+}
+
+// beginExisting decides, holding the record's row lock, what an existing
+// (scope, key) means for rec.
+func beginExisting(ctx context.Context, t *txn, rec store.IdemRecord, args []any, now time.Time) (store.IdemRecord, store.IdemBegin, error) {
+	for range maxClaimRounds {
+		old, err := scanIdem(t.tx.QueryRow(ctx, qGetIdemLocked, rec.Scope, rec.Key))
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			// Abandoned or purged since the INSERT: claim it again. Each
+			// statement of a READ COMMITTED transaction sees what committed
+			// before it, so another round sees a record inserted meanwhile.
+			n, err := t.exec(ctx, "begin idempotency", qIdemInsert, args...)
+			if err != nil {
+				return store.IdemRecord{}, 0, err
+			}
+			if n == 1 {
+				return rec, store.IdemStarted, nil
+			}
+		case err != nil:
+			return store.IdemRecord{}, 0, wrap("begin idempotency", err)
+		case !old.ExpiresAt.IsZero() && !old.ExpiresAt.After(now):
+			// Expired: replaced as if absent.
+			if err := t.execOne(ctx, "begin idempotency", qIdemReplace, args...); err != nil {
+				return store.IdemRecord{}, 0, err
+			}
+			return rec, store.IdemStarted, nil
+		case old.State == store.IdemInFlight && !old.LockedUntil.After(now):
+			// The first request crashed: take over, keeping its ResourceID.
+			if err := t.execOne(ctx, "begin idempotency", qIdemTakeOver, rec.Scope, rec.Key, rec.RequestHash,
+				nanos(rec.LockedUntil), nanos(rec.ExpiresAt)); err != nil {
+				return store.IdemRecord{}, 0, err
+			}
+			return old, store.IdemTakenOver, nil
+		default:
+			return old, store.IdemExisting, nil
+		}
+	}
+	return store.IdemRecord{}, 0, fmt.Errorf("postgres: begin idempotency: the key kept appearing and vanishing: %w",
+		store.ErrUnavailable)
+}
+
+// CompleteIdempotency stores the response and marks the record done; a
+// missing record is store.ErrNotFound.
+func (s *Store) CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error {
+	tag, err := s.pool.Exec(ctx, qIdemComplete, scope, key, status, blob(body))
+	if err != nil {
+		return wrap("complete idempotency", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: complete idempotency: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// AbandonIdempotency deletes the record if it is in flight. A done record is
+// kept, and a missing one is no error.
+func (s *Store) AbandonIdempotency(ctx context.Context, scope, key string) error {
+	_, err := s.pool.Exec(ctx, qIdemAbandon, scope, key)
+	return wrap("abandon idempotency", err)
+}
+
+// PurgeIdempotency deletes the records whose ExpiresAt is before now.
+func (s *Store) PurgeIdempotency(ctx context.Context, now time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, qIdemPurge, now.UnixNano())
+	if err != nil {
+		return 0, wrap("purge idempotency", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// LeasePendingAttempts claims up to limit pending attempts, oldest first, in
+// a single UPDATE over a SELECT ... FOR UPDATE SKIP LOCKED (see qLease): two
+// leasers, on one replica or several, never claim the same attempt while its
+// lease runs, and neither waits for the other.
+func (s *Store) LeasePendingAttempts(ctx context.Context, owner string, startedBefore, now, leaseUntil time.Time, limit int) ([]store.Attempt, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, qLease, owner, nanos(leaseUntil), startedBefore.UnixNano(), now.UnixNano(), limit)
+	out, err := collect("lease attempts", rows, err, scanAttempt)
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING gives no order.
+	slices.SortFunc(out, func(a, b store.Attempt) int {
+		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// FindPaymentByReference finds the payment a processor knows by reference:
+// the payment's own reference first, then an attempt's, in one query.
+func (s *Store) FindPaymentByReference(ctx context.Context, processor, reference string) (store.Payment, error) {
+	if reference == "" {
+		return store.Payment{}, fmt.Errorf("postgres: find payment by reference: empty reference: %w", store.ErrNotFound)
+	}
+	p, err := scanPayment(s.pool.QueryRow(ctx, qPaymentByRef, processor, reference))
+	return p, wrap("find payment by reference", err)
+}
+
+// ListPayments returns payments created in [f.From, f.To), oldest first,
+// after the cursor, at most f.Limit (1000 when 0).
+func (s *Store) ListPayments(ctx context.Context, f store.PaymentFilter) ([]store.Payment, error) {
+	if f.Limit <= 0 {
+		f.Limit = 1000
+	}
+	after, afterID := f.AfterCreated, f.AfterID
+	if after.IsZero() {
+		// Before every payment of the range, whatever its id.
+		after, afterID = f.From.Add(-1), ""
+	}
+	rows, err := s.pool.Query(ctx, qListPayments, f.From.UnixNano(), f.To.UnixNano(), f.MerchantID,
+		after.UnixNano(), afterID, f.Limit)
+	return collect("list payments", rows, err, scanPayment)
+}
+
+// ListFeeRecords returns the payment's committed fee records.
+func (s *Store) ListFeeRecords(ctx context.Context, paymentID string) ([]store.FeeRecord, error) {
+	rows, err := s.pool.Query(ctx, qListFees, paymentID)
+	return collect("list fee records", rows, err, scanFee)
+}

@@ -1,0 +1,115 @@
+package postgres
+
+import "strings"
+
+// Column lists, in the order the scan functions read them.
+const (
+	tokenCols = `id, merchant_id, checkout_session_id, max_amount, currency, expires_at, reason, key_id,
+	credential, cvc, brand, funding, last4, iin, country, metadata, agent_id, idempotency_key,
+	created_at, consumed_at, payment_id`
+	paymentCols = `id, merchant_id, checkout_session_id, token_id, token_kind, amount, currency, capture,
+	status, processor, processor_type, processor_reference, decline, captured_amount, refunded_amount,
+	refund_pending, fee_estimated, fee_actual, fee_currency, routing, metadata, created_at, updated_at`
+	attemptCols = `id, payment_id, seq, processor, operation, idempotency_key, amount, currency, refund_id,
+	state, outcome, reference, error, latency_ms, started_at, finished_at, lease_owner, lease_until`
+	refundCols = `id, payment_id, amount, currency, status, reference, created_at, updated_at`
+	idemCols   = `scope, key, request_hash, api_version, state, resource_id, status, body, locked_until,
+	created_at, expires_at`
+	feeCols = `source, source_ref, payment_id, processor, amount, currency, created_at`
+)
+
+// qualify prefixes every column of cols with alias.
+func qualify(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// The statements. pgx prepares each one on a connection the first time it
+// runs there and keeps it in the connection's statement cache, so the hot
+// path sends only Bind and Execute.
+//
+// The ...ForUpdate reads lock with FOR NO KEY UPDATE: it excludes every
+// other writer of the row (UPDATE takes the same lock) but not the FOR KEY
+// SHARE lock that inserting an attempt or refund takes on its payment for the
+// foreign key, so recording an attempt never waits for, or deadlocks with, a
+// transaction that only holds the payment.
+var (
+	qGetToken       = `SELECT ` + tokenCols + ` FROM tokens WHERE id = $1`
+	qGetTokenLocked = qGetToken + ` FOR NO KEY UPDATE`
+	qGetPayment     = `SELECT ` + paymentCols + ` FROM payments WHERE id = $1`
+	qGetPaymentLock = qGetPayment + ` FOR NO KEY UPDATE`
+	qListAttempts   = `SELECT ` + attemptCols + ` FROM attempts WHERE payment_id = $1 ORDER BY seq`
+	qListRefunds    = `SELECT ` + refundCols + ` FROM refunds WHERE payment_id = $1 ORDER BY created_at, id`
+	qGetIdem        = `SELECT ` + idemCols + ` FROM idempotency WHERE scope = $1 AND key = $2`
+	qGetIdemLocked  = qGetIdem + ` FOR UPDATE`
+	qSchemaVersion  = `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`
+
+	qInsertToken = `INSERT INTO tokens (` + tokenCols + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
+	// qConsumeToken is the single-use guarantee: of two transactions
+	// consuming one token, the second waits for the first's row lock, then
+	// re-checks consumed_at IS NULL on the committed row and changes nothing.
+	qConsumeToken = `UPDATE tokens SET consumed_at = $1, payment_id = $2 WHERE id = $3 AND consumed_at IS NULL`
+	qTokenOwner   = `SELECT consumed_at IS NOT NULL, payment_id FROM tokens WHERE id = $1`
+	qReleaseToken = `UPDATE tokens SET consumed_at = NULL, payment_id = ''
+	WHERE id = $1 AND consumed_at IS NOT NULL AND payment_id = $2`
+	qDeleteCVC = `UPDATE tokens SET cvc = NULL WHERE id = $1`
+
+	qInsertPayment = `INSERT INTO payments (` + paymentCols + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`
+	qUpdatePayment = `UPDATE payments SET status = $1, processor = $2, processor_type = $3, processor_reference = $4,
+	decline = $5, captured_amount = $6, refunded_amount = $7, refund_pending = $8, fee_estimated = $9, fee_actual = $10,
+	fee_currency = $11, routing = $12, updated_at = $13 WHERE id = $14`
+
+	qInsertAttempt = `INSERT INTO attempts (` + attemptCols + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+	qUpdateAttempt = `UPDATE attempts SET state = $1, outcome = $2, reference = $3, error = $4, latency_ms = $5,
+	finished_at = $6, lease_owner = $7, lease_until = $8 WHERE id = $9`
+	// qLease claims in one statement. SKIP LOCKED passes over the attempts
+	// another leaser is claiming at this moment; an attempt whose claim
+	// committed after this statement's snapshot is locked anyway, but READ
+	// COMMITTED re-checks the WHERE clause on the committed row, finds the
+	// lease running and drops it. The literal 'pending' lets the planner use
+	// the partial index attempts_pending.
+	qLease = `UPDATE attempts a SET lease_owner = $1, lease_until = $2
+	FROM (SELECT id FROM attempts
+		WHERE state = 'pending' AND started_at < $3 AND (lease_until IS NULL OR lease_until <= $4)
+		ORDER BY started_at, id LIMIT $5
+		FOR UPDATE SKIP LOCKED) c
+	WHERE a.id = c.id
+	RETURNING ` + qualify("a", attemptCols)
+
+	qInsertRefund = `INSERT INTO refunds (` + refundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	qUpdateRefund = `UPDATE refunds SET status = $1, reference = $2, updated_at = $3 WHERE id = $4`
+
+	qIdemInsert = `INSERT INTO idempotency (` + idemCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+	ON CONFLICT (scope, key) DO NOTHING`
+	// qIdemReplace takes the arguments of qIdemInsert.
+	qIdemReplace = `UPDATE idempotency SET request_hash = $3, api_version = $4, state = $5, resource_id = $6,
+	status = $7, body = $8, locked_until = $9, created_at = $10, expires_at = $11 WHERE scope = $1 AND key = $2`
+	qIdemTakeOver = `UPDATE idempotency SET request_hash = $3, locked_until = $4, expires_at = $5
+	WHERE scope = $1 AND key = $2`
+	qIdemComplete = `UPDATE idempotency SET state = 'done', status = $3, body = $4 WHERE scope = $1 AND key = $2`
+	qIdemAbandon  = `DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND state = 'in_flight'`
+	qIdemPurge    = `DELETE FROM idempotency WHERE expires_at < $1`
+	qIdemLink     = `UPDATE idempotency SET resource_id = $3 WHERE scope = $1 AND key = $2 AND state = 'in_flight'`
+
+	qInsertEvent = `INSERT INTO processor_events (processor, event_id, type, kind, reference, payment_id, result, raw,
+	received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	qInsertFee = `INSERT INTO fee_records (` + feeCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	qListFees  = `SELECT ` + feeCols + ` FROM fee_records WHERE payment_id = $1 ORDER BY created_at, source, source_ref`
+	// qPaymentByRef looks in one round trip for the payment's own reference
+	// first, then an attempt's.
+	qPaymentByRef = `SELECT ` + paymentCols + ` FROM (
+		(SELECT 0 AS prio, ` + paymentCols + ` FROM payments WHERE processor = $1 AND processor_reference = $2 LIMIT 1)
+		UNION ALL
+		(SELECT 1, ` + paymentCols + ` FROM payments
+			WHERE id = (SELECT payment_id FROM attempts WHERE reference = $2 AND processor = $1 LIMIT 1))
+	) found ORDER BY prio LIMIT 1`
+	qListPayments = `SELECT ` + paymentCols + ` FROM payments
+	WHERE created_at >= $1 AND created_at < $2 AND ($3::text = '' OR merchant_id = $3) AND (created_at, id) > ($4, $5)
+	ORDER BY created_at, id LIMIT $6`
+)
