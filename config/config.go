@@ -85,6 +85,14 @@ type Store struct {
 	// DSN is a file path for sqlite (default ./data/acpgw.db) and a
 	// postgres:// or postgresql:// URL for postgres. It may hold a password.
 	DSN string
+	// Postgres pool and timeouts (postgres only): max_conns (default 10),
+	// min_conns, statement_timeout (5s), lock_timeout (2s), connect_timeout
+	// (5s).
+	MaxConns         int
+	MinConns         int
+	StatementTimeout time.Duration
+	LockTimeout      time.Duration
+	ConnectTimeout   time.Duration
 }
 
 // String describes s with any password in the DSN redacted.

@@ -476,6 +476,11 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			d.object(n, p, []field{
 				{"driver", d.str(&c.Store.Driver)},
 				{"dsn", d.secret(&c.Store.DSN)},
+				{"max_conns", d.smallInt(&c.Store.MaxConns)},
+				{"min_conns", d.smallInt(&c.Store.MinConns)},
+				{"statement_timeout", d.duration(&c.Store.StatementTimeout)},
+				{"lock_timeout", d.duration(&c.Store.LockTimeout)},
+				{"connect_timeout", d.duration(&c.Store.ConnectTimeout)},
 			}, nil)
 		}},
 		{"vault", func(n *yaml.Node, p string) {

@@ -132,7 +132,18 @@ func (d *decoder) validate(c *Config) {
 
 	switch c.Store.Driver {
 	case DriverSQLite:
+		for _, k := range []string{"max_conns", "min_conns", "statement_timeout", "lock_timeout", "connect_timeout"} {
+			d.check(!d.present("store."+k), "store."+k, ErrInvalid, "%s applies to the postgres driver only", k)
+		}
 	case DriverPostgres:
+		if !d.present("store.max_conns") {
+			c.Store.MaxConns = 10
+		}
+		d.defaultDuration("store.statement_timeout", &c.Store.StatementTimeout, 5*time.Second)
+		d.defaultDuration("store.lock_timeout", &c.Store.LockTimeout, 2*time.Second)
+		d.defaultDuration("store.connect_timeout", &c.Store.ConnectTimeout, 5*time.Second)
+		d.check(c.Store.MaxConns >= 1, "store.max_conns", ErrInvalid, "max_conns must be at least 1")
+		d.check(c.Store.MinConns >= 0 && c.Store.MinConns <= c.Store.MaxConns, "store.min_conns", ErrInvalid, "min_conns must be between 0 and max_conns")
 		if c.Store.DSN == "" {
 			d.check(false, "store.dsn", ErrRequired, "dsn is required for postgres (postgres://user:password@host/db)")
 		} else {

@@ -28,6 +28,7 @@ import (
 	"acpgw/providers/mock"
 	"acpgw/providers/stripe"
 	"acpgw/store"
+	"acpgw/store/postgres"
 	"acpgw/store/sqlite"
 )
 
@@ -123,8 +124,14 @@ func buildMock(p *config.Processor) providers.Provider {
 
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
 	switch cfg.Store.Driver {
-	case "", "sqlite":
+	case "", config.DriverSQLite:
 		return sqlite.Open(ctx, cfg.Store.DSN)
+	case config.DriverPostgres:
+		st, err := postgres.Open(ctx, cfg.Store.DSN, pgOptions(cfg))
+		if errors.Is(err, postgres.ErrSchemaMissing) {
+			return nil, fmt.Errorf("%w (run `acpgw migrate --config FILE` first)", err)
+		}
+		return st, err
 	default:
 		return nil, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
 	}
@@ -142,8 +149,19 @@ func migrateStore(ctx context.Context, cfg *config.Config) (int, int, error) {
 		defer st.Close()
 		v, err := st.SchemaVersion(ctx)
 		return 0, v, err
+	case config.DriverPostgres:
+		n, err := postgres.Migrate(ctx, cfg.Store.DSN)
+		return n, postgres.LatestSchemaVersion(), err
 	default:
 		return 0, 0, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
+	}
+}
+
+func pgOptions(cfg *config.Config) postgres.Options {
+	return postgres.Options{
+		MaxConns: int32(cfg.Store.MaxConns), MinConns: int32(cfg.Store.MinConns),
+		StatementTimeout: cfg.Store.StatementTimeout, LockTimeout: cfg.Store.LockTimeout,
+		ConnectTimeout: cfg.Store.ConnectTimeout,
 	}
 }
 
