@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -74,20 +73,19 @@ func (r *Reloader) log() *slog.Logger {
 }
 
 // Watch reloads whenever the config file changes, until ctx ends. It
-// watches the file's directory, so editors that replace the file (write a
-// temporary file, rename it over) and Kubernetes ConfigMap symlink swaps are
-// seen too.
+// watches the file itself, not its directory, so that a database file next
+// to it does not wake the watcher on every write; when an editor or a
+// Kubernetes ConfigMap swap replaces the file (rename over it), the watch is
+// moved to the new file after the reload.
 func (r *Reloader) Watch(ctx context.Context) error {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("config watch: %w", err)
 	}
 	defer w.Close()
-	dir := filepath.Dir(r.Path)
-	if err := w.Add(dir); err != nil {
-		return fmt.Errorf("config watch %s: %w", dir, err)
+	if err := w.Add(r.Path); err != nil {
+		return fmt.Errorf("config watch %s: %w", r.Path, err)
 	}
-	base := filepath.Base(r.Path)
 	debounce := r.Debounce
 	if debounce <= 0 {
 		debounce = 200 * time.Millisecond
@@ -107,10 +105,6 @@ func (r *Reloader) Watch(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			name := filepath.Base(ev.Name)
-			if name != base && name != "..data" {
-				continue
-			}
 			if ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove) == 0 {
 				continue
 			}
@@ -127,6 +121,11 @@ func (r *Reloader) Watch(ctx context.Context) error {
 			r.log().Warn("config watch error", slog.String("error", err.Error()))
 		case <-timerC:
 			timerC = nil
+			// The file may be a new one now: watch whatever is at the path.
+			_ = w.Remove(r.Path)
+			if err := w.Add(r.Path); err != nil {
+				r.log().Warn("config watch: cannot watch the file; SIGHUP still reloads", slog.String("error", err.Error()))
+			}
 			_ = r.Reload()
 		}
 	}
