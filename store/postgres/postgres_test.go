@@ -3,12 +3,9 @@ package postgres
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,44 +16,16 @@ import (
 
 	"acpgw/payment"
 	"acpgw/store"
+	"acpgw/store/postgres/pgtest"
 	"acpgw/store/storetest"
 )
 
-// envDSN names the variable holding a DSN to an admin database (one the
-// test user may connect to and CREATE DATABASE from).
-const envDSN = "ACPGW_TEST_POSTGRES_DSN"
+const envDSN = pgtest.EnvDSN
 
-// adminDSN returns the admin DSN, skipping the test when it is unset, or
-// failing it in CI, where a skipped backend would pass unnoticed.
-func adminDSN(t testing.TB) string {
-	t.Helper()
-	dsn := os.Getenv(envDSN)
-	if dsn == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set, and CI is: the Postgres store must be tested in CI", envDSN)
-		}
-		t.Skipf("%s is not set: skipping the Postgres store tests "+
-			"(e.g. %s='postgres://postgres@127.0.0.1:5432/test?sslmode=disable')", envDSN, envDSN)
-	}
-	return dsn
-}
-
-func randomName(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
-
-// withDatabase returns dsn pointing at database name.
-func withDatabase(t testing.TB, dsn, name string) string {
-	t.Helper()
-	u, err := url.Parse(dsn)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		t.Fatalf("%s must be a postgres:// URL", envDSN)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+func adminDSN(t testing.TB) string                       { return pgtest.AdminDSN(t) }
+func randomName(prefix string) string                    { return pgtest.RandomName(prefix) }
+func withDatabase(t testing.TB, dsn, name string) string { return pgtest.WithDatabase(t, dsn, name) }
+func newDatabase(t testing.TB) string                    { return pgtest.NewDatabase(t) }
 
 // withParam returns dsn with the query parameter k set to v.
 func withParam(dsn, k, v string) string {
@@ -76,36 +45,6 @@ func connect(t testing.TB, dsn string) *pgx.Conn {
 	}
 	t.Cleanup(func() { conn.Close(context.WithoutCancel(t.Context())) })
 	return conn
-}
-
-// newDatabase creates an empty database, dropped when the test ends, and
-// returns its DSN.
-func newDatabase(t testing.TB) string {
-	t.Helper()
-	admin := adminDSN(t)
-	name := randomName("acpgw_test_")
-	conn, err := pgx.Connect(t.Context(), admin)
-	if err != nil {
-		t.Fatalf("connect to the admin database: %v", err)
-	}
-	defer conn.Close(context.WithoutCancel(t.Context()))
-	if _, err := conn.Exec(t.Context(), "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, admin)
-		if err != nil {
-			t.Errorf("connect to drop %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop database %s: %v", name, err)
-		}
-	})
-	return withDatabase(t, admin, name)
 }
 
 // openMigrated migrates dsn and opens a store on it, closed when the test
