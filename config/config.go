@@ -317,6 +317,10 @@ func (s AdyenSettings) GoString() string { return s.String() }
 type MockSettings struct {
 	// Latency is added to every simulated call; default 0.
 	Latency time.Duration
+	// URL, when set, makes the processor a client of an `acpgw mock-server`
+	// at that address instead of an in-process simulator: real sockets,
+	// and one ledger shared by several acpgw processes (tests).
+	URL string
 }
 
 // Metrics configures the metrics endpoint.

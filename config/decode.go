@@ -624,7 +624,7 @@ func (d *decoder) keyHash(path string, key *string, hexHash string) []byte {
 var processorTypes = map[string][]string{
 	TypeStripe: {"secret_key", "base_url", "webhook_secret", "shared_token_param", "api_version"},
 	TypeAdyen:  {"api_key", "merchant_account", "environment", "live_url_prefix", "base_url", "hmac_key", "interchange"},
-	TypeMock:   {"latency"},
+	TypeMock:   {"latency", "url"},
 }
 
 func (d *decoder) processor(name string, k, n *yaml.Node, path string) *Processor {
@@ -690,7 +690,7 @@ func (d *decoder) processor(name string, k, n *yaml.Node, path string) *Processo
 	case TypeMock:
 		m := &MockSettings{}
 		p.Mock = m
-		fields = append(fields, field{"latency", d.duration(&m.Latency)})
+		fields = append(fields, field{"latency", d.duration(&m.Latency)}, field{"url", d.str(&m.URL)})
 	default:
 		d.fail(typeNode, tp, ErrInvalid, "unknown processor type %q (want stripe, adyen or mock)", p.Type)
 		return p

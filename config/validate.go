@@ -342,6 +342,7 @@ func (d *decoder) validateProcessor(p *Processor, path string) {
 		}
 	case p.Mock != nil:
 		d.check(p.Mock.Latency >= 0, path+".latency", ErrInvalid, "latency must not be negative, got %s", p.Mock.Latency)
+		d.checkURL(path+".url", p.Mock.URL)
 	}
 }
 

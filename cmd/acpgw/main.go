@@ -38,6 +38,7 @@ commands:
   simulate --config FILE --traffic FILE.csv
                                           what each routing strategy would cost on a traffic mix
   migrate --config FILE                   apply the store's schema migrations
+  mock-server [--listen ADDR]             the mock processor over HTTP (tests: one ledger for many acpgw)
   version                                 print the version
 `
 
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stderr, usage)
 			return 2
 		}
+	case "mock-server":
+		err = mockServerCmd(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		err = migrateCmd(ctx, args[1:], stdout, stderr)
 	case "simulate":

@@ -26,6 +26,7 @@ import (
 	"acpgw/providers"
 	"acpgw/providers/adyen"
 	"acpgw/providers/mock"
+	"acpgw/providers/mock/mockhttp"
 	"acpgw/providers/stripe"
 	"acpgw/store"
 	"acpgw/store/postgres"
@@ -85,6 +86,9 @@ func newFactory(log *slog.Logger, m *metrics.Metrics) gateway.ProviderFactory {
 	return func(p *config.Processor) (providers.Provider, error) {
 		switch p.Type {
 		case config.TypeMock:
+			if p.Mock != nil && p.Mock.URL != "" {
+				return mockhttp.NewClient(mockhttp.ClientConfig{Name: p.Name, URL: p.Mock.URL, Timeout: p.Timeout, Currencies: p.Currencies})
+			}
 			return buildMock(p), nil
 		case config.TypeStripe:
 			return stripe.New(stripe.Config{
