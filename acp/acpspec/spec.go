@@ -36,7 +36,11 @@ func SpecDir() (string, error) {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			specs := filepath.Join(dir, "..", "shared", "specs", "acp")
 			if _, err := os.Stat(specs); err != nil {
-				return "", fmt.Errorf("acpspec: module root %s has no ../shared/specs/acp: %w", dir, err)
+				// A clone on its own: the copies in testdata/specs.
+				specs = filepath.Join(dir, "testdata", "specs", "acp")
+				if _, err := os.Stat(specs); err != nil {
+					return "", fmt.Errorf("acpspec: module root %s has neither ../shared/specs/acp nor testdata/specs/acp: %w", dir, err)
+				}
 			}
 			return filepath.Clean(specs), nil
 		}
