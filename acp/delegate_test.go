@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"acpgw/acp/acpspec"
 )
 
 const v1, v2 = Version20250929, Version20260417
@@ -337,12 +339,15 @@ func specExample(t *testing.T, body []byte) []byte {
 // the examples file and the request examples inside the OpenAPI document.
 func specExamples(t *testing.T, version string) map[string][]byte {
 	t.Helper()
-	root := filepath.Join("..", "..", "shared", "specs", "acp")
+	root, err := acpspec.SpecDir()
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string][]byte{}
 	var ex map[string]json.RawMessage
 	b, err := os.ReadFile(filepath.Join(root, "examples", version, "examples.delegate_payment.json"))
 	if err != nil {
-		t.Skipf("spec examples not found: %v", err)
+		t.Fatalf("spec examples: %v", err)
 	}
 	if err := json.Unmarshal(b, &ex); err != nil {
 		t.Fatal(err)
