@@ -2,7 +2,10 @@ package gateway
 
 import (
 	"errors"
+	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"acpgw/config"
 	"acpgw/payment"
@@ -93,4 +96,36 @@ func TestClassifyUnknownWins(t *testing.T) {
 	if classify(both) != store.AttemptPending {
 		t.Fatal("an error that may have charged must never read as not processed")
 	}
+}
+
+// FuzzParseReportQuery: the report query parser (outside input from the
+// HTTP query string and the CLI) never panics and only accepts a bounded,
+// ordered range and known groups.
+func FuzzParseReportQuery(f *testing.F) {
+	raw, err := os.ReadFile("testdata/reportquery/seeds.txt")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		parts := strings.SplitN(line, " ", 3)
+		for len(parts) < 3 {
+			parts = append(parts, "")
+		}
+		f.Add(parts[0], parts[1], parts[2])
+	}
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, from, to, group string) {
+		q, err := ParseReportQuery(from, to, group, now)
+		if err != nil {
+			return
+		}
+		if !q.From.Before(q.To) || q.To.Sub(q.From) > 366*24*time.Hour {
+			t.Fatalf("accepted range %v..%v", q.From, q.To)
+		}
+		for _, g := range q.GroupBy {
+			if g != GroupProcessor && g != GroupMerchant && g != GroupDay {
+				t.Fatalf("accepted group %q", g)
+			}
+		}
+	})
 }
