@@ -1,8 +1,6 @@
 package postgres
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"acpgw/payment"
@@ -60,49 +58,13 @@ func utc(t time.Time) time.Time {
 	return t.UTC()
 }
 
-// encodeMap encodes metadata as JSON text; nil stays null so it reads back
-// as nil.
-func encodeMap(m map[string]string) (string, error) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", fmt.Errorf("postgres: encode metadata: %w", err)
-	}
-	return string(b), nil
-}
+func encodeMap(m map[string]string) (string, error) { return store.EncodeMetadata(m) }
 
-func decodeMap(s string) (map[string]string, error) {
-	if s == "" || s == "null" {
-		return nil, nil
-	}
-	var m map[string]string
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, fmt.Errorf("postgres: decode metadata: %w", err)
-	}
-	return m, nil
-}
+func decodeMap(s string) (map[string]string, error) { return store.DecodeMetadata(s) }
 
-func encodeDecline(d *payment.Decline) (*string, error) {
-	if d == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: encode decline: %w", err)
-	}
-	s := string(b)
-	return &s, nil
-}
+func encodeDecline(d *payment.Decline) (*string, error) { return store.EncodeDecline(d) }
 
-func decodeDecline(s *string) (*payment.Decline, error) {
-	if s == nil {
-		return nil, nil
-	}
-	var d payment.Decline
-	if err := json.Unmarshal([]byte(*s), &d); err != nil {
-		return nil, fmt.Errorf("postgres: decode decline: %w", err)
-	}
-	return &d, nil
-}
+func decodeDecline(s *string) (*payment.Decline, error) { return store.DecodeDecline(s) }
 
 // scanner is a pgx.Row or pgx.Rows.
 type scanner interface{ Scan(dest ...any) error }

@@ -4,14 +4,11 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"acpgw/store"
 )
 
 //go:embed migrations/*.sql
@@ -22,39 +19,11 @@ var migrationFS embed.FS
 // Migrate at once apply each migration once.
 const migrateLockKey int64 = 0x6163706777
 
-// migration is one embedded schema step.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in order, checking that they
-// are numbered 1, 2, 3 ... without gaps.
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+// migrations returns the embedded migrations in order.
+func migrations() ([]store.Migration, error) {
+	ms, err := store.Migrations(migrationFS)
 	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("postgres: migration %s: name must be NNNN_description.sql", base)
-		}
-		b, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("postgres: migration %s: expected version %d", m.name, i+1)
-		}
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return ms, nil
 }
@@ -133,12 +102,12 @@ func Migrate(ctx context.Context, dsn string) (applied int, err error) {
 	for _, m := range ms[cur:] {
 		// No arguments: pgx sends the file with the simple protocol, which
 		// runs several statements.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return 0, wrap("migrate: "+m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return 0, wrap("migrate: "+m.Name, err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`,
-			m.version, time.Now().UTC().UnixNano()); err != nil {
-			return 0, wrap("migrate: record "+m.name, err)
+			m.Version, time.Now().UTC().UnixNano()); err != nil {
+			return 0, wrap("migrate: record "+m.Name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	"acpgw/payment"
@@ -53,47 +51,17 @@ func (c timeCol) ptr() *time.Time {
 	return &t
 }
 
-// encodeMap encodes metadata as JSON text; nil stays null so it reads back
-// as nil.
-func encodeMap(m map[string]string) (string, error) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", fmt.Errorf("sqlite: encode metadata: %w", err)
-	}
-	return string(b), nil
-}
+func encodeMap(m map[string]string) (string, error) { return store.EncodeMetadata(m) }
 
-func decodeMap(s string) (map[string]string, error) {
-	if s == "" || s == "null" {
-		return nil, nil
-	}
-	var m map[string]string
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, fmt.Errorf("sqlite: decode metadata: %w", err)
-	}
-	return m, nil
-}
+func decodeMap(s string) (map[string]string, error) { return store.DecodeMetadata(s) }
 
-func encodeDecline(d *payment.Decline) (any, error) {
-	if d == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: encode decline: %w", err)
-	}
-	return string(b), nil
-}
+func encodeDecline(d *payment.Decline) (*string, error) { return store.EncodeDecline(d) }
 
 func decodeDecline(s sql.NullString) (*payment.Decline, error) {
 	if !s.Valid {
 		return nil, nil
 	}
-	var d payment.Decline
-	if err := json.Unmarshal([]byte(s.String), &d); err != nil {
-		return nil, fmt.Errorf("sqlite: decode decline: %w", err)
-	}
-	return &d, nil
+	return store.DecodeDecline(&s.String)
 }
 
 // scanner is a *sql.Row or *sql.Rows.
