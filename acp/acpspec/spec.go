@@ -12,12 +12,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+
+	"acpgw/internal/specs"
 )
 
 // DelegatePath is the path of the Delegate Payment operation.
@@ -27,30 +28,7 @@ const DelegatePath = "/agentic_commerce/delegate_payment"
 // "examples" folders): <module root>/../shared/specs/acp, where the module
 // root is the first directory at or above the working directory that holds
 // a go.mod.
-func SpecDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			specs := filepath.Join(dir, "..", "shared", "specs", "acp")
-			if _, err := os.Stat(specs); err != nil {
-				// A clone on its own: the copies in testdata/specs.
-				specs = filepath.Join(dir, "testdata", "specs", "acp")
-				if _, err := os.Stat(specs); err != nil {
-					return "", fmt.Errorf("acpspec: module root %s has neither ../shared/specs/acp nor testdata/specs/acp: %w", dir, err)
-				}
-			}
-			return filepath.Clean(specs), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("acpspec: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+func SpecDir() (string, error) { return specs.Dir("acp") }
 
 // LoadSpec loads and validates openapi.delegate_payment.yaml of an ACP API
 // version. The documents are OpenAPI 3.1.0, which kin-openapi v0.153.0

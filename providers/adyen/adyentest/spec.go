@@ -26,6 +26,8 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
+
+	"acpgw/internal/specs"
 )
 
 // SpecFile is the name of Adyen's OpenAPI document in SpecDir.
@@ -34,30 +36,7 @@ const SpecFile = "CheckoutService-v71.json"
 // SpecDir returns the directory holding Adyen's spec and fixtures:
 // <module root>/../shared/specs/adyen, where the module root is the first
 // directory at or above the working directory that holds a go.mod.
-func SpecDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			specs := filepath.Join(dir, "..", "shared", "specs", "adyen")
-			if _, err := os.Stat(specs); err != nil {
-				// A clone on its own: the copies in testdata/specs.
-				specs = filepath.Join(dir, "testdata", "specs", "adyen")
-				if _, err := os.Stat(specs); err != nil {
-					return "", fmt.Errorf("adyentest: module root %s has neither ../shared/specs/adyen nor testdata/specs/adyen: %w", dir, err)
-				}
-			}
-			return filepath.Clean(specs), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("adyentest: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+func SpecDir() (string, error) { return specs.Dir("adyen") }
 
 // Fixture returns the bytes of fixtures/name in SpecDir.
 func Fixture(name string) ([]byte, error) {
