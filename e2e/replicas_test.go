@@ -403,6 +403,38 @@ func TestCrashUnderLoad(t *testing.T) {
 			if len(perPayment) < len(answered) {
 				t.Errorf("%d charges for %d answered payments", len(perPayment), len(answered))
 			}
+			c.noCardData()
 		})
+	}
+}
+
+// noCardData searches the replicas' and mock-server's logs and the metrics
+// output for the card number and CVC every test here uses.
+func (c *cluster) noCardData() {
+	c.t.Helper()
+	var hay []byte
+	logs, _ := filepath.Glob(filepath.Join(c.dir, "*.log"))
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		hay = append(hay, b...)
+	}
+	resp, err := c.client.Get("http://" + c.addrs[0] + "/metrics")
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	hay = append(hay, b...)
+	if !bytes.Contains(hay, []byte(`"msg":"payment"`)) {
+		c.t.Fatal("no payment log lines to search")
+	}
+	for _, s := range []string{"4242424242424242", "424242424242", `"123"`, `"cvc"`} {
+		if bytes.Contains(hay, []byte(s)) {
+			i := bytes.Index(hay, []byte(s))
+			c.t.Errorf("logs or metrics contain %q: …%s…", s, hay[max(0, i-80):min(len(hay), i+40)])
+		}
 	}
 }
