@@ -95,9 +95,22 @@ func (s *Server) pay(c *gin.Context) {
 		fail(c, aerr)
 		return
 	}
+	ref := gateway.IdempotencyFrom(c.Request.Context())
+	if ref != nil {
+		ref.Render = func(v gateway.View) (int, []byte, error) {
+			b, err := json.Marshal(render(v))
+			return statusFor(v, http.StatusCreated), b, err
+		}
+	}
 	v, err := s.svc.Pay(c.Request.Context(), gateway.PayInput{MerchantID: merchantOf(c), Request: req})
 	if err != nil {
 		fail(c, err)
+		return
+	}
+	if ref != nil && ref.Completed() {
+		// Stored with the payment's last write: send exactly that.
+		status, body := ref.Response()
+		c.Data(status, "application/json; charset=utf-8", body)
 		return
 	}
 	c.JSON(statusFor(v, http.StatusCreated), render(v))

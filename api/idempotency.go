@@ -131,6 +131,8 @@ func (s *Server) idempotency(recover recoverFunc) gin.HandlerFunc {
 		// Finish the record even if the caller hung up.
 		bg := context.WithoutCancel(ctx)
 		switch {
+		case ref.Completed():
+			// The service stored the answer with its last write.
 		case status < 500:
 			err = st.CompleteIdempotency(bg, rec.Scope, key, status, w.buf.Bytes())
 		case !ref.Linked():

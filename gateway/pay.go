@@ -382,7 +382,26 @@ func (s *Service) settleAuthorization(ctx context.Context, rt *Runtime, p store.
 			// The CVC may be used once: erase it as soon as the attempt that
 			// used it has a final answer (not before, so that a re-send with
 			// the same idempotency key carries identical parameters).
-			return tx.DeleteTokenCVC(ctx, tok.ID)
+			if err := tx.DeleteTokenCVC(ctx, tok.ID); err != nil {
+				return err
+			}
+		}
+		if ref := idemFrom(ctx); ref != nil && ref.Render != nil && !releaseToken {
+			view := make([]store.Attempt, len(atts))
+			copy(view, atts)
+			for i := range view {
+				if view[i].ID == att.ID {
+					view[i] = att
+				}
+			}
+			status, body, err := ref.Render(View{Payment: p, Attempts: view})
+			if err != nil {
+				return err
+			}
+			if err := tx.CompleteIdempotency(ctx, ref.Scope, ref.Key, status, body); err != nil {
+				return err
+			}
+			ref.status, ref.body = status, body
 		}
 		return nil
 	})
@@ -391,6 +410,9 @@ func (s *Service) settleAuthorization(ctx context.Context, rt *Runtime, p store.
 	}
 	if err != nil {
 		return View{}, err
+	}
+	if ref := idemFrom(ctx); ref != nil && ref.body != nil {
+		ref.completed.Store(true)
 	}
 	s.recordPayment(ctx, rt, p, latency)
 	if releaseToken {

@@ -125,7 +125,25 @@ type IdemRef struct {
 	Key   string
 	// linked is set once a side effect committed with the link.
 	linked atomic.Bool
+	// Render, when set by the API, turns the request's final view into its
+	// HTTP answer, so that the service can store the answer in the same
+	// transaction as the last write (one commit fewer per payment).
+	Render func(View) (status int, body []byte, err error)
+	// completed is set once the answer was stored that way.
+	completed atomic.Bool
+	status    int
+	body      []byte
 }
+
+// Completed reports whether the service stored the request's answer itself;
+// Response returns it.
+func (r *IdemRef) Completed() bool { return r.completed.Load() }
+
+// Response returns the answer stored by the service.
+func (r *IdemRef) Response() (int, []byte) { return r.status, r.body }
+
+// IdempotencyFrom returns the idempotency record of ctx's request, or nil.
+func IdempotencyFrom(ctx context.Context) *IdemRef { return idemFrom(ctx) }
 
 // Linked reports whether a side effect of the request committed with a link
 // to this record.

@@ -335,6 +335,11 @@ type Tx interface {
 	// ListFeeRecords returns the fee records of a payment.
 	ListFeeRecords(ctx context.Context, paymentID string) ([]FeeRecord, error)
 
+	// CompleteIdempotency stores the response of an in-flight record and
+	// marks it done, in the same transaction as the side effect's last
+	// write; a missing record is ErrNotFound.
+	CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error
+
 	// LinkIdempotency sets the ResourceID of an in-flight record, in the same
 	// transaction as the side effect it names. A missing record is not an
 	// error (requests without a key).

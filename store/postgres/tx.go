@@ -260,6 +260,19 @@ func (t *txn) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund
 	return collect("list refunds", rows, err, scanRefund)
 }
 
+// CompleteIdempotency stores the response and marks the record done, in
+// this transaction; a missing record is store.ErrNotFound.
+func (t *txn) CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error {
+	n, err := t.exec(ctx, "complete idempotency", qIdemComplete, scope, key, status, blob(body))
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("postgres: complete idempotency: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
 // LinkIdempotency sets the resource id of an in-flight record; no record is
 // no error.
 func (t *txn) LinkIdempotency(ctx context.Context, scope, key, resourceID string) error {

@@ -182,6 +182,12 @@ func (t *txn) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund
 	return collect("list refunds", rows, err, scanRefund)
 }
 
+// CompleteIdempotency stores the response and marks the record done, in
+// this transaction; a missing record is store.ErrNotFound.
+func (t *txn) CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error {
+	return t.execOne(ctx, "complete idempotency", t.s.ws.idemComplete, status, blob(body), scope, key)
+}
+
 // LinkIdempotency sets the resource id of an in-flight record; no record is
 // no error.
 func (t *txn) LinkIdempotency(ctx context.Context, scope, key, resourceID string) error {
