@@ -78,39 +78,11 @@ func ValidateDelegateRequestBody(spec *openapi3.T, body []byte) error {
 	if err := dec.Decode(&v); err != nil {
 		return fmt.Errorf("acpspec: request body is not JSON: %w", err)
 	}
-	v, err = plain(v)
+	v, err = specs.Plain(v)
 	if err != nil {
 		return err
 	}
 	return mt.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.EnableFormatValidation())
-}
-
-// plain turns json.Number into int64 or float64, the forms VisitJSON knows.
-func plain(v any) (any, error) {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i, nil
-		}
-		return t.Float64()
-	case map[string]any:
-		for k, e := range t {
-			p, err := plain(e)
-			if err != nil {
-				return nil, err
-			}
-			t[k] = p
-		}
-	case []any:
-		for i, e := range t {
-			p, err := plain(e)
-			if err != nil {
-				return nil, err
-			}
-			t[i] = p
-		}
-	}
-	return v, nil
 }
 
 // ValidateDelegateResponse validates a Delegate Payment response (status,

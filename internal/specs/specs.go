@@ -5,6 +5,7 @@
 package specs
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -34,4 +35,33 @@ func Dir(name string) (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// Plain turns the json.Number values of a document decoded with UseNumber
+// into int64 or float64, the forms kin-openapi's VisitJSON knows, in place.
+func Plain(v any) (any, error) {
+	switch t := v.(type) {
+	case json.Number:
+		if i, err := t.Int64(); err == nil {
+			return i, nil
+		}
+		return t.Float64()
+	case map[string]any:
+		for k, e := range t {
+			p, err := Plain(e)
+			if err != nil {
+				return nil, err
+			}
+			t[k] = p
+		}
+	case []any:
+		for i, e := range t {
+			p, err := Plain(e)
+			if err != nil {
+				return nil, err
+			}
+			t[i] = p
+		}
+	}
+	return v, nil
 }

@@ -230,39 +230,11 @@ func validateBody(content openapi3.Content, contentType string, body []byte) err
 	if dec.More() {
 		return errors.New("adyentest: data after the JSON body")
 	}
-	v, err := plain(v)
+	v, err := specs.Plain(v)
 	if err != nil {
 		return err
 	}
 	return mt.Schema.Value.VisitJSON(v, openapi3.MultiErrors(), openapi3.EnableFormatValidation())
-}
-
-// plain turns json.Number into int64 or float64, the forms VisitJSON knows.
-func plain(v any) (any, error) {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i, nil
-		}
-		return t.Float64()
-	case map[string]any:
-		for k, e := range t {
-			p, err := plain(e)
-			if err != nil {
-				return nil, err
-			}
-			t[k] = p
-		}
-	case []any:
-		for i, e := range t {
-			p, err := plain(e)
-			if err != nil {
-				return nil, err
-			}
-			t[i] = p
-		}
-	}
-	return v, nil
 }
 
 // ValidateResponse validates an answer to a request for path against the
