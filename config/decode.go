@@ -486,35 +486,8 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		{"vault", func(n *yaml.Node, p string) {
 			d.object(n, p, []field{{"keys", func(n *yaml.Node, p string) { d.vaultKeys(n, p, &c.Vault) }}}, nil)
 		}},
-		{"agents", func(n *yaml.Node, p string) {
-			d.list(n, p, func(_ int, v *yaml.Node, p string) {
-				var a Agent
-				var hash string
-				d.object(v, p, []field{
-					{"id", d.str(&a.ID)},
-					{"api_key", d.secret(&a.APIKey)},
-					{"api_key_sha256", d.str(&hash)},
-					{"signing_secret", d.secret(&a.SigningSecret)},
-					{"timestamp_window", d.duration(&a.TimestampWindow)},
-					{"rate_limit", func(n *yaml.Node, p string) { d.rateLimit(n, p, &a.RateLimit) }},
-				}, nil)
-				a.APIKeySHA256 = d.keyHash(p, &a.APIKey, hash)
-				c.Agents = append(c.Agents, a)
-			})
-		}},
-		{"reports", func(n *yaml.Node, p string) {
-			d.list(n, p, func(_ int, v *yaml.Node, p string) {
-				var a Agent
-				var hash string
-				d.object(v, p, []field{
-					{"id", d.str(&a.ID)},
-					{"api_key", d.secret(&a.APIKey)},
-					{"api_key_sha256", d.str(&hash)},
-				}, nil)
-				a.APIKeySHA256 = d.keyHash(p, &a.APIKey, hash)
-				c.Reports = append(c.Reports, a)
-			})
-		}},
+		{"agents", func(n *yaml.Node, p string) { c.Agents = d.callers(n, p, true) }},
+		{"reports", func(n *yaml.Node, p string) { c.Reports = d.callers(n, p, false) }},
 		{"processors", func(n *yaml.Node, p string) {
 			d.entries(n, p, func(name string, k, v *yaml.Node, p string) {
 				c.ProcessorOrder = append(c.ProcessorOrder, name)
@@ -806,4 +779,29 @@ func (d *decoder) rateLimit(n *yaml.Node, path string, r *RateLimit) {
 	if r.PerSecond > 0 && r.Burst == 0 {
 		r.Burst = r.PerSecond
 	}
+}
+
+// callers decodes a list of API callers (agents, report readers); only
+// agents may sign their requests and be rate limited.
+func (d *decoder) callers(n *yaml.Node, path string, agents bool) []Agent {
+	var out []Agent
+	d.list(n, path, func(_ int, v *yaml.Node, p string) {
+		var a Agent
+		var hash string
+		fields := []field{
+			{"id", d.str(&a.ID)},
+			{"api_key", d.secret(&a.APIKey)},
+			{"api_key_sha256", d.str(&hash)},
+		}
+		if agents {
+			fields = append(fields,
+				field{"signing_secret", d.secret(&a.SigningSecret)},
+				field{"timestamp_window", d.duration(&a.TimestampWindow)},
+				field{"rate_limit", func(n *yaml.Node, p string) { d.rateLimit(n, p, &a.RateLimit) }})
+		}
+		d.object(v, p, fields, nil)
+		a.APIKeySHA256 = d.keyHash(p, &a.APIKey, hash)
+		out = append(out, a)
+	})
+	return out
 }

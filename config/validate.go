@@ -165,7 +165,6 @@ func (d *decoder) validate(c *Config) {
 		}
 	}
 
-	agentIDs, agentKeys := map[string]int{}, map[string]int{}
 	for i := range c.Agents {
 		a := &c.Agents[i]
 		p := index("agents", i)
@@ -174,36 +173,9 @@ func (d *decoder) validate(c *Config) {
 			d.defaultDuration(p+".timestamp_window", &a.TimestampWindow, 5*time.Minute)
 			d.check(a.TimestampWindow > 0, p+".timestamp_window", ErrInvalid, "timestamp_window must be positive")
 		}
-		if d.validID(p+".id", a.ID, "agent id") {
-			if j, dup := agentIDs[a.ID]; dup {
-				d.check(false, p+".id", ErrInvalid, "duplicate agent id %q (also agents[%d])", a.ID, j)
-			}
-			agentIDs[a.ID] = i
-		}
-		if a.APIKeySHA256 != nil {
-			if j, dup := agentKeys[string(a.APIKeySHA256)]; dup {
-				d.check(false, keyPath(d, p), ErrInvalid, "same API key as agents[%d]; every agent needs its own", j)
-			}
-			agentKeys[string(a.APIKeySHA256)] = i
-		}
 	}
-
-	reportIDs, reportKeys := map[string]int{}, map[string]int{}
-	for i, a := range c.Reports {
-		p := index("reports", i)
-		if d.validID(p+".id", a.ID, "report reader id") {
-			if j, dup := reportIDs[a.ID]; dup {
-				d.check(false, p+".id", ErrInvalid, "duplicate report reader id %q (also reports[%d])", a.ID, j)
-			}
-			reportIDs[a.ID] = i
-		}
-		if a.APIKeySHA256 != nil {
-			if j, dup := reportKeys[string(a.APIKeySHA256)]; dup {
-				d.check(false, keyPath(d, p), ErrInvalid, "same API key as reports[%d]; every reader needs its own", j)
-			}
-			reportKeys[string(a.APIKeySHA256)] = i
-		}
-	}
+	d.validateCallers(c.Agents, "agents", "agent")
+	d.validateCallers(c.Reports, "reports", "report reader")
 
 	for _, name := range c.ProcessorOrder {
 		d.validateProcessor(c.Processors[name], "processors."+name)
@@ -461,3 +433,24 @@ func redactDSN(dsn string) string {
 }
 
 const redacted = "[redacted]"
+
+// validateCallers checks that every caller of a list has a valid, unique id
+// and its own API key.
+func (d *decoder) validateCallers(list []Agent, path, what string) {
+	ids, keys := map[string]int{}, map[string]int{}
+	for i, a := range list {
+		p := index(path, i)
+		if d.validID(p+".id", a.ID, what+" id") {
+			if j, dup := ids[a.ID]; dup {
+				d.check(false, p+".id", ErrInvalid, "duplicate %s id %q (also %s[%d])", what, a.ID, path, j)
+			}
+			ids[a.ID] = i
+		}
+		if a.APIKeySHA256 != nil {
+			if j, dup := keys[string(a.APIKeySHA256)]; dup {
+				d.check(false, keyPath(d, p), ErrInvalid, "same API key as %s[%d]; every %s needs its own", path, j, what)
+			}
+			keys[string(a.APIKeySHA256)] = i
+		}
+	}
+}
