@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -41,16 +39,8 @@ merchants:
 	if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb bytes.Buffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfg, "--listen", addr}, &out, &errb) }()
-	base := "http://" + addr
-	waitReady(t, base)
+	base, stop := serveConfig(t, cfg)
+	ctx := t.Context()
 
 	call := func(method, path, key string, body any) (int, map[string]any) {
 		var rd io.Reader
@@ -178,6 +168,5 @@ merchants:
 	if tot["fee_actual"] != float64(29) || tot["fee_estimated"].(float64) <= 0 || tot["refunded"] != float64(599) {
 		t.Fatalf("fee report: %v", rep)
 	}
-	cancel()
-	<-done
+	stop()
 }

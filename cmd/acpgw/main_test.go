@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -199,4 +200,36 @@ func FuzzReadTraffic(f *testing.F) {
 			}
 		}
 	})
+}
+
+// serveConfig runs `acpgw serve --config cfg` on a free loopback port until
+// the test ends, waits for readiness, and returns the base URL. stop ends it
+// early and checks it exited cleanly.
+func serveConfig(t *testing.T, cfg string) (base string, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", cfg, "--listen", addr}, io.Discard, &errb) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d: %s", code, errb.String())
+		}
+	}
+	t.Cleanup(stop)
+	base = "http://" + addr
+	waitReady(t, base)
+	return base, stop
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -36,11 +35,8 @@ merchants:
 	if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
 	var out, errb bytes.Buffer
-	if code := run(context.Background(), []string{"serve", "--config", cfg, "--listen", addr}, &out, &errb); code != 1 ||
+	if code := run(context.Background(), []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, &out, &errb); code != 1 ||
 		!strings.Contains(errb.String(), "acpgw migrate") {
 		t.Fatalf("serve on an unmigrated database: %d %s", code, errb.String())
 	}
@@ -48,13 +44,7 @@ merchants:
 	if code := run(context.Background(), []string{"migrate", "--config", cfg}, &out, &errb); code != 0 {
 		t.Fatalf("migrate: %s", errb.String())
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	out.Reset()
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfg, "--listen", addr}, io.Discard, &errb) }()
-	base := "http://" + addr
-	waitReady(t, base)
+	base, stop := serveConfig(t, cfg)
 	cards := []string{"4242424242424242", "4000000000000002", "5555555555554444"}
 	for i, card := range cards {
 		tok := postJSON(t, base+"/agentic_commerce/delegate_payment", "agent-key", map[string]any{
@@ -73,8 +63,7 @@ merchants:
 			t.Fatalf("payment %d: %v", i, pay)
 		}
 	}
-	cancel()
-	<-done
+	stop()
 	dump, err := exec.Command("pg_dump", "--data-only", dsn).CombinedOutput()
 	if err != nil {
 		t.Fatalf("pg_dump: %v %s", err, dump)

@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,16 +32,7 @@ merchants:
 	if err := os.WriteFile(cfg, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errb bytes.Buffer
-	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfg, "--listen", addr}, &out, &errb) }()
-	base := "http://" + addr
-	waitReady(t, base)
+	base, stop := serveConfig(t, cfg)
 
 	post := func(path, key string, body any) (int, map[string]any) {
 		raw, _ := json.Marshal(body)
@@ -77,11 +66,10 @@ merchants:
 		"payment_data": map[string]any{"token": tok["id"], "provider": "stripe"}, "capture": "automatic",
 	})
 	if st != http.StatusCreated || pay["processor"] != "stripe_us" || pay["processor_type"] != "stripe" {
-		t.Fatalf("pay on stripe-mock: %d %v\n%s", st, pay, out.String())
+		t.Fatalf("pay on stripe-mock: %d %v", st, pay)
 	}
 	t.Logf("stripe-mock payment: status %v, reference %v", pay["status"], pay["processor_reference"])
-	cancel()
-	<-done
+	stop()
 }
 
 func waitReady(t *testing.T, base string) {
