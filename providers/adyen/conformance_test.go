@@ -61,6 +61,7 @@ func TestConformance(t *testing.T) {
 					DeclineCards:       declineCards,
 					TimeoutCard:        &timeout,
 					ChargeCount:        srv.ChargeCount,
+					HoldKey:            srv.HoldKey,
 					ModificationsAsync: true,
 				}
 			})

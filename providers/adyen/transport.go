@@ -27,7 +27,9 @@ const errorCodeInProgress = "704"
 
 // inProgressRetries is how often a request answered errorCodeInProgress is
 // re-sent, with inProgressBackoff times the attempt number between them,
-// before the caller is told it was not processed.
+// before the caller is told the outcome is unknown. Each re-send carries the
+// same Idempotency-Key, so it can only ever replay the first request's
+// answer; the retries are acpgw's own, not the HTTP client's.
 const (
 	inProgressRetries = 5
 	inProgressBackoff = 40 * time.Millisecond
@@ -101,7 +103,7 @@ func (cl *Client) do(ctx context.Context, c call, out any) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err // still "not processed": this request did nothing
+			return err // in progress: unknown, like the last answer
 		case <-t.C:
 		}
 	}
@@ -171,9 +173,11 @@ func (cl *Client) send(ctx context.Context, c call, body []byte, out any) error 
 //   - 422 on a modification: the capture, cancel or refund is invalid for
 //     this payment (unknown or wrong pspReference, amount); nothing
 //     changed, so it is a rejection, not a failover reason.
-//   - 422 errorCode 704: another request with this Idempotency-Key is in
-//     flight; this one did nothing (its first request is the one that
-//     counts), so it is not processed.
+//   - 422 errorCode 704: a request with this Idempotency-Key was already
+//     processed or is still in progress at Adyen. The first request with the
+//     key may be charging the card right now, so the outcome is unknown: a
+//     failover here could charge the buyer twice. Checked before the
+//     modification rule, since a capture in progress is not a rejection.
 //   - anything else (1xx, 3xx, unexpected 4xx): unknown, the safe reading.
 func classify(c call, status int, data []byte) error {
 	var se serviceError
@@ -190,7 +194,7 @@ func classify(c call, status int, data []byte) error {
 	case status >= 500:
 		return providers.OutcomeUnknown(code, apiErr)
 	case status == http.StatusUnprocessableEntity && se.ErrorCode == errorCodeInProgress:
-		return providers.NotProcessed(code, apiErr)
+		return providers.OutcomeUnknown(code, apiErr)
 	case status == http.StatusUnprocessableEntity && c.modification:
 		return providers.Rejected(code, apiErr)
 	case status == http.StatusUnprocessableEntity,

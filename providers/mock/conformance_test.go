@@ -29,15 +29,16 @@ var declineCards = map[payment.DeclineCode]providers.Card{
 	payment.DeclineLostOrStolen:           card("4000000000009987"),
 }
 
-func harness(p providers.Provider, count func() int, currency string) providertest.Harness {
+func harness(p providers.Provider, m *mock.Provider, currency string) providertest.Harness {
 	timeout := card("4000000000009979")
 	return providertest.Harness{
+		HoldKey:      m.HoldKey,
 		Provider:     p,
 		Currency:     currency,
 		ApproveCard:  card("4242424242424242"),
 		DeclineCards: declineCards,
 		TimeoutCard:  &timeout,
-		ChargeCount:  count,
+		ChargeCount:  m.ChargeCount,
 	}
 }
 
@@ -53,7 +54,7 @@ func TestConformance(t *testing.T) {
 		t.Run(tc.currency, func(t *testing.T) {
 			providertest.Run(t, func(t *testing.T) providertest.Harness {
 				p := mock.New(tc.cfg)
-				return harness(p, p.ChargeCount, tc.currency)
+				return harness(p, p, tc.currency)
 			})
 		})
 	}
@@ -80,6 +81,12 @@ func (b broken) Authorize(ctx context.Context, req providers.AuthorizeRequest) (
 	case "timeout_reads_as_not_processed":
 		if errors.Is(err, providers.ErrOutcomeUnknown) {
 			err = providers.NotProcessed("timeout", err)
+		}
+	case "in_progress_reads_as_not_processed":
+		// The old Adyen 704 reading: the request "did nothing".
+		var pe *providers.Error
+		if errors.As(err, &pe) && pe.Code == "in_progress" {
+			err = providers.NotProcessed(pe.Code, pe.Err)
 		}
 	}
 	return res, err
@@ -116,7 +123,7 @@ func TestBrokenProviderHelper(t *testing.T) {
 	}
 	providertest.Run(t, func(t *testing.T) providertest.Harness {
 		p := mock.New(mock.Config{FeeRatePPM: 29000, FeeFixed: 30})
-		return harness(broken{Provider: p, fault: fault}, p.ChargeCount, "usd")
+		return harness(broken{Provider: p, fault: fault}, p, "usd")
 	})
 }
 
@@ -130,10 +137,11 @@ func TestConformanceCatchesFaults(t *testing.T) {
 	}{
 		// Its timeout subtest would wait out the re-send's deadline on a
 		// second hanging charge.
-		"ignores_idempotency_keys":       {[]string{"idempotent_replay", "idempotent_replay_concurrent", "modification_replay"}, "/timeout$"},
-		"maps_declines_wrongly":          {wantFailing: []string{"decline_mapping/insufficient_funds"}},
-		"timeout_reads_as_not_processed": {wantFailing: []string{"timeout"}},
-		"accepts_over_refunds":           {wantFailing: []string{"over_refund", "refund_full", "refund_partial", "capture_partial"}},
+		"ignores_idempotency_keys":           {[]string{"idempotent_replay", "idempotent_replay_concurrent", "modification_replay"}, "/timeout$"},
+		"maps_declines_wrongly":              {wantFailing: []string{"decline_mapping/insufficient_funds"}},
+		"timeout_reads_as_not_processed":     {wantFailing: []string{"timeout"}},
+		"in_progress_reads_as_not_processed": {wantFailing: []string{"in_progress"}},
+		"accepts_over_refunds":               {wantFailing: []string{"over_refund", "refund_full", "refund_partial", "capture_partial"}},
 	} {
 		t.Run(fault, func(t *testing.T) {
 			t.Parallel()

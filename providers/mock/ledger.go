@@ -32,6 +32,12 @@ func (p *Provider) lookupKey(key string, op providers.Operation, fp [sha256.Size
 	if key == "" {
 		return providers.Result{}, false, nil
 	}
+	if p.held[key] {
+		// Like Adyen's 704 or Stripe's idempotency_key_in_use: the first
+		// request with the key may be charging right now.
+		return providers.Result{}, false, providers.OutcomeUnknown("in_progress",
+			fmt.Errorf("mock: a request with idempotency key %q is still in progress", key))
+	}
 	e, ok := p.keys[key]
 	if !ok {
 		return providers.Result{}, false, nil
@@ -41,6 +47,22 @@ func (p *Provider) lookupKey(key string, op providers.Operation, fp [sha256.Size
 			fmt.Errorf("mock: idempotency key %q was used for a different %s request", key, e.op))
 	}
 	return cloneResult(e.result), true, nil
+}
+
+// HoldKey makes the mock behave as if a request with the idempotency key
+// were still in progress: every request with it fails with an unknown
+// outcome (code in_progress) and changes nothing, until release is called.
+// It is the mock's form of Adyen's 704 and Stripe's idempotency_key_in_use,
+// for tests.
+func (p *Provider) HoldKey(key string) (release func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.held[key] = true
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		delete(p.held, key)
+	}
 }
 
 // storeKey remembers res as the answer for key. It must be called with p.mu

@@ -84,6 +84,7 @@ type Provider struct {
 	charges map[string]*Charge // by Reference; authorizations only
 	order   []*Charge          // charges in the order they were made
 	keys    map[string]*keyEntry
+	held    map[string]bool // keys of requests "still in progress"
 	calls   map[providers.Operation]int
 }
 
@@ -101,6 +102,7 @@ func New(cfg Config) *Provider {
 		hangFor:    cfg.HangFor,
 		charges:    make(map[string]*Charge),
 		keys:       make(map[string]*keyEntry),
+		held:       make(map[string]bool),
 		calls:      make(map[providers.Operation]int),
 	}
 	if p.name == "" {

@@ -1,7 +1,7 @@
 // Package providertest is the conformance suite every acpgw provider must
 // pass: authorize, capture (full and partial), void, refund (full, partial,
 // over-refund), decline mapping, idempotent replay, timeout behaviour,
-// cancelled contexts and unsupported tokens. A provider package runs it from
+// "in progress" answers, cancelled contexts and unsupported tokens. A provider package runs it from
 // a test:
 //
 //	func TestConformance(t *testing.T) {
@@ -46,6 +46,11 @@ type Harness struct {
 	// recorded (used to prove idempotent replay and timeout make one
 	// charge). It must count only this harness's charges.
 	ChargeCount func() int
+	// HoldKey, if set, makes the processor side answer every request with
+	// the idempotency key as "still in progress" (Adyen 422 errorCode 704,
+	// Stripe 409 idempotency_key_in_use) until release is called, as when
+	// an earlier request with the key is still being processed there.
+	HoldKey func(key string) (release func())
 	// ModificationsAsync: true when capture/void/refund answer pending
 	// (e.g. Adyen "received") and settle by webhook. Checks that need the
 	// settled outcome at once are then relaxed.
@@ -93,6 +98,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"modification_replay", (*suite).modificationReplay},
 		{"different_keys", (*suite).differentKeys},
 		{"timeout", (*suite).timeout},
+		{"in_progress", (*suite).inProgress},
 		{"context_cancelled", (*suite).contextCancelled},
 		{"unsupported_token", (*suite).unsupportedToken},
 	} {
@@ -586,6 +592,55 @@ func (s *suite) timeout() {
 		s.t.Error("re-send after timeout gave no Reference")
 	}
 	s.wantCharges(before, 1, "a timed-out charge and its re-send")
+}
+
+// inProgress: while the processor reports a request with the key in
+// progress, the first request may be charging the card, so the answer must
+// be ErrOutcomeUnknown (the payment goes pending and is reconciled with the
+// same key), never ErrNotProcessed (which would fail over to another
+// processor and could charge the buyer twice) nor ErrRejected. Once the
+// processor is done, the same request settles with one charge.
+func (s *suite) inProgress() {
+	if s.h.HoldKey == nil {
+		s.t.Skip("harness cannot hold a key in progress")
+	}
+	before, _ := s.charges()
+	p := newPay()
+	req := s.authReq(p, s.h.ApproveCard, payment.CaptureManual)
+	release := s.h.HoldKey(req.IdempotencyKey)
+	res, err := s.h.Provider.Authorize(s.ctx(), req)
+	s.checkAnswer(res, err)
+	s.wantInProgress(res, err, "Authorize")
+	s.wantCharges(before, 0, "an authorization answered in progress")
+	release()
+	auth := s.authorize(s.ctx(), req)
+	if auth.Status != payment.StatusAuthorized {
+		s.t.Fatalf("re-send after in progress: status %q, want authorized", auth.Status)
+	}
+	s.wantCharges(before, 1, "an authorization answered in progress, then re-sent")
+
+	// A capture in progress is not a rejection either.
+	capReq := s.modReq(p, auth.Reference, amount)
+	release = s.h.HoldKey(capReq.IdempotencyKey)
+	res, err = s.h.Provider.Capture(s.ctx(), capReq)
+	s.checkAnswer(res, err)
+	s.wantInProgress(res, err, "Capture")
+	release()
+	s.modify(providers.OpCapture, capReq, payment.StatusCaptured)
+}
+
+// wantInProgress checks the answer to a request the processor reported in
+// progress: no result and an error that is ErrOutcomeUnknown only.
+func (s *suite) wantInProgress(res providers.Result, err error, what string) {
+	s.t.Helper()
+	switch {
+	case !errors.Is(err, providers.ErrOutcomeUnknown):
+		s.t.Fatalf("%s in progress: result %q, error %v; want an error that is ErrOutcomeUnknown", what, res.Status, err)
+	case errors.Is(err, providers.ErrNotProcessed), errors.Is(err, providers.ErrRejected):
+		s.t.Fatalf("%s in progress: error %v is also ErrNotProcessed or ErrRejected", what, err)
+	case !isZero(res):
+		s.t.Errorf("%s in progress: an error came with a non-empty result %+v", what, res)
+	}
 }
 
 func (s *suite) contextCancelled() {

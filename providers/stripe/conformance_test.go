@@ -45,6 +45,7 @@ func TestConformance(t *testing.T) {
 				fake.Delay = 10 * time.Millisecond
 				timeout := card(stripetest.CardHang)
 				return providertest.Harness{
+					HoldKey:     fake.HoldKey,
 					Provider:    newClient(t, fake, nil),
 					Currency:    currency,
 					ApproveCard: card(stripetest.CardVisa),

@@ -119,6 +119,7 @@ type Server struct {
 	order      []*Payment
 	keys       map[string]stored
 	inFlight   map[string]bool
+	held       map[string]bool
 	pending    []adyen.NotificationRequestItem
 	requests   int
 	violations int
@@ -149,6 +150,7 @@ func NewServer(t testing.TB, opts Options) *Server {
 		payments:        map[string]*Payment{},
 		keys:            map[string]stored{},
 		inFlight:        map[string]bool{},
+		held:            map[string]bool{},
 	}
 	if s.MerchantAccount == "" {
 		s.MerchantAccount = DefaultMerchantAccount
@@ -174,6 +176,21 @@ func NewServer(t testing.TB, opts Options) *Server {
 
 // Close stops the server; the test's cleanup also does.
 func (s *Server) Close() { s.srv.Close() }
+
+// HoldKey makes the fake behave as if a request with the Idempotency-Key
+// were still being processed: every request with it, on any path, is
+// answered 422 errorCode 704 (transient), as Adyen does, until release is
+// called.
+func (s *Server) HoldKey(key string) (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held[key] = true
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.held, key)
+	}
+}
 
 // ChargeCount returns how many authorisations the fake made (refusals and
 // unprocessed requests are not charges).
@@ -316,7 +333,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if key != "" {
 		s.mu.Lock()
 		prev, seen := s.keys[scoped]
-		busy := s.inFlight[scoped]
+		busy := s.inFlight[scoped] || s.held[key]
+		seen = seen && !s.held[key]
 		if !seen && !busy {
 			s.inFlight[scoped] = true
 		}

@@ -54,7 +54,7 @@ func TestConformance(t *testing.T) {
 	} {
 		t.Run(tc.currency, func(t *testing.T) {
 			providertest.Run(t, func(t *testing.T) providertest.Harness {
-				c, _, url := serve(t, tc.cfg)
+				c, p, url := serve(t, tc.cfg)
 				timeout := card("4000000000009979")
 				return providertest.Harness{
 					Provider:     c,
@@ -62,6 +62,7 @@ func TestConformance(t *testing.T) {
 					ApproveCard:  card("4242424242424242"),
 					DeclineCards: declineCards,
 					TimeoutCard:  &timeout,
+					HoldKey:      p.HoldKey,
 					ChargeCount: func() int {
 						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 						defer cancel()

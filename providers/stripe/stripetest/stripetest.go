@@ -105,6 +105,7 @@ type Server struct {
 	intents  map[string]*intent
 	methods  map[string]string // pm id -> card number
 	keys     map[string]*stored
+	held     map[string]bool
 	charges  int
 	faults   []*Fault
 	requests []Request
@@ -155,6 +156,23 @@ func (s *Server) Inject(f Fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &f)
+}
+
+// HoldKey makes the fake behave as if another request with the idempotency
+// key were still executing: every request with it is answered 409
+// idempotency_key_in_use, as Stripe does, until release is called.
+func (s *Server) HoldKey(key string) (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held == nil {
+		s.held = map[string]bool{}
+	}
+	s.held[key] = true
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.held, key)
+	}
 }
 
 // ChargeCount is how many PaymentIntents the fake authorized or captured on
@@ -232,6 +250,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if fault != nil && !fault.After && !fault.Reset {
 		s.mu.Unlock()
 		writeJSON(w, fault.Status, errBody(fault.Type, fault.Code, "", "injected fault"))
+		return
+	}
+	if key != "" && s.held[key] {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusConflict, errBody("invalid_request_error", "idempotency_key_in_use", "",
+			"There is currently another in-progress request using this Stripe-Idempotency-Key."))
 		return
 	}
 	if key != "" {
