@@ -14,7 +14,13 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Param   string `json:"param,omitempty"` // JSON path like "$.payment_method.exp_month"
+	// Cause is the error behind it, if any, for errors.Is; it is never
+	// sent.
+	Cause error `json:"-"`
 }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Cause }
 
 // Error implements the error interface.
 func (e *Error) Error() string {

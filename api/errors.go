@@ -22,7 +22,7 @@ const (
 	codeUnsupportedVersion  = "unsupported_api_version"
 	codeUnsupportedMedia    = "unsupported_media_type"
 	codeBodyTooLarge        = "request_too_large"
-	codeInvalidState        = "invalid_state"
+	codeInvalidState        = gateway.CodeInvalidState
 	codeAmountTooLarge      = "amount_too_large"
 	codeOperationInProgress = "operation_in_progress"
 	codeServiceUnavailable  = "service_unavailable"
@@ -74,9 +74,9 @@ func errorFor(err error) *acp.Error {
 	case errors.Is(err, payment.ErrNoProcessor):
 		return acp.Errorf(http.StatusServiceUnavailable, acp.TypeServiceUnavailable, codeServiceUnavailable, "", "no processor could take the payment now; nothing was charged and the token can be used again")
 	case errors.Is(err, store.ErrUnavailable):
-		return acp.Errorf(http.StatusServiceUnavailable, acp.TypeServiceUnavailable, codeServiceUnavailable, "", "storage is unavailable; retry with the same Idempotency-Key")
+		return acp.Errorf(http.StatusServiceUnavailable, acp.TypeServiceUnavailable, codeServiceUnavailable, "", "storage is unavailable; retry shortly (a POST with the same Idempotency-Key)")
 	default:
-		return acp.Errorf(http.StatusInternalServerError, acp.TypeProcessingError, codeInternal, "", "internal error; retry with the same Idempotency-Key")
+		return acp.Errorf(http.StatusInternalServerError, acp.TypeProcessingError, codeInternal, "", "internal error; retry shortly (a POST with the same Idempotency-Key)")
 	}
 }
 
@@ -95,14 +95,20 @@ func publicMessage(err error) string {
 // acpgw-only codes are replaced by the spec's generic card code there, with
 // the meaning kept in the message and param.
 func fail(c *gin.Context, err error) {
-	e := errorFor(err)
+	e := publicError(c, err)
 	if e.Status >= 500 {
 		logError(c, err)
 	}
+	c.AbortWithStatusJSON(e.Status, e)
+}
+
+// publicError is the ACP error sent for err on this request's route.
+func publicError(c *gin.Context, err error) *acp.Error {
+	e := errorFor(err)
 	if c.GetBool(ctxDelegate) {
 		e = delegateError(c.GetString(ctxVersion), e)
 	}
-	c.AbortWithStatusJSON(e.Status, e)
+	return e
 }
 
 // delegateError keeps an error on the delegate_payment route inside the

@@ -2,10 +2,10 @@ package api
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -13,152 +13,153 @@ import (
 
 	"acpgw/acp"
 	"acpgw/gateway"
-	"acpgw/store"
 )
 
-// recoverFunc answers a request whose first run committed its side effect
-// (resourceID) but crashed before its response was stored.
-type recoverFunc func(c *gin.Context, resourceID string) (int, any, error)
-
-// idempotency implements ACP Idempotency-Key semantics for a POST route:
+// ACP Idempotency-Key semantics for every POST:
 //
-//   - an identical replay (same caller, path, key and canonical body) gets the
-//     stored status and body with Idempotent-Replayed: true and no side effect;
+//   - an identical replay (same caller, path, key and canonical body) gets
+//     the stored status and body with Idempotent-Replayed: true and no side
+//     effect;
 //   - the same key with another body is idempotency_conflict (409 up to
 //     2025-09-29's rules, 422 from 2026-04-17);
 //   - a duplicate while the first request runs is 409 idempotency_in_flight
-//     with Retry-After;
-//   - 5xx answers are not stored, so the request can be retried.
+//     with Retry-After.
 //
-// The in-flight marker is a database row, so the rules hold across replicas.
-// The request's side effect links its resource to the row in its own
-// transaction; if the process dies before the response is stored, a retry
-// after the in-flight lock expires is answered from that resource instead of
-// acting again.
-func (s *Server) idempotency(recover recoverFunc) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		version := c.GetString(ctxVersion)
-		key := c.GetHeader("Idempotency-Key")
-		route := c.FullPath()
-		if key == "" {
-			if version >= acp.Version20260417 {
-				fail(c, acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeIdempotencyKeyRequired,
-					"Idempotency-Key", "Idempotency-Key header is required"))
-				return
-			}
-			c.Next()
-			return
+// Only final answers are stored: answers that could differ if the same
+// request were sent again are not. Those are 409 operation_in_progress, 409
+// idempotency_in_flight, 429, 503 and every other 5xx; a 202 (outcome
+// unknown) is answered afresh from the payment until its outcome is known,
+// and that final answer is stored then.
+//
+// The handler passes the key to the service as a value (begin); the service
+// claims it in the transaction of the request's first write and stores the
+// answer with its last, so a payment costs no extra commit for its key. An
+// error answer of a request that changed nothing is stored by finish.
+
+// begin reads the request's Idempotency-Key. A replay, a conflict or a
+// duplicate in flight is answered here, and begin returns false. Otherwise
+// it returns the key (zero when the request has none, which the version
+// allows) for the service.
+func (s *Server) begin(c *gin.Context) (gateway.Idempotency, bool) {
+	version := c.GetString(ctxVersion)
+	key := c.GetHeader("Idempotency-Key")
+	if key == "" {
+		if version >= acp.Version20260417 {
+			fail(c, acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeIdempotencyKeyRequired,
+				"Idempotency-Key", "Idempotency-Key header is required"))
+			return gateway.Idempotency{}, false
 		}
-		if !printable(key, 255) {
-			fail(c, acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest,
-				"Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters"))
-			return
-		}
-		ctx := c.Request.Context()
-		st := s.svc.Store()
-		now := s.now().UTC()
-		rec := store.IdemRecord{
-			Scope:       c.GetString(ctxCaller) + " " + c.Request.Method + " " + c.Request.URL.Path,
-			Key:         key,
-			RequestHash: canonicalHash(bodyOf(c)),
-			APIVersion:  version,
-			State:       store.IdemInFlight,
-			LockedUntil: now.Add(s.opts.InFlightLock),
-			CreatedAt:   now,
-			ExpiresAt:   now.Add(s.opts.IdempotencyTTL),
-		}
-		old, outcome, err := st.BeginIdempotency(ctx, rec, now)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		if outcome != store.IdemStarted && old.RequestHash != rec.RequestHash {
-			s.countIdem(route, "conflict")
-			status := http.StatusUnprocessableEntity
-			if version < acp.Version20260417 {
-				status = http.StatusConflict
-			}
-			fail(c, acp.Errorf(status, acp.TypeInvalidRequest, acp.CodeIdempotencyConflict, "Idempotency-Key",
-				"Idempotency-Key has already been used with a different request body"))
-			return
-		}
-		switch {
-		case outcome == store.IdemExisting && old.State == store.IdemDone:
-			s.countIdem(route, "replayed")
-			c.Header("Idempotent-Replayed", "true")
-			c.Data(old.Status, "application/json; charset=utf-8", old.Body)
-			c.Abort()
-			return
-		case outcome == store.IdemExisting:
-			s.countIdem(route, "in_flight")
-			code := acp.CodeIdempotencyInFlight
-			if c.GetBool(ctxDelegate) && version < acp.Version20260417 {
-				// 2025-09-29's delegate_payment enum has no in-flight code.
-				code = acp.CodeDuplicateRequest
-			}
-			c.Header("Retry-After", strconv.Itoa(retryAfter(old, now)))
-			fail(c, acp.Errorf(http.StatusConflict, acp.TypeInvalidRequest, code, "Idempotency-Key",
-				"A request with this Idempotency-Key is currently being processed"))
-			return
-		case outcome == store.IdemTakenOver && old.ResourceID != "":
-			s.countIdem(route, "recovered")
-			status, body, err := recover(c, old.ResourceID)
-			if err != nil {
-				fail(c, err)
-				return
-			}
-			raw, err := json.Marshal(body)
-			if err != nil {
-				fail(c, err)
-				return
-			}
-			if err := st.CompleteIdempotency(context.WithoutCancel(ctx), rec.Scope, key, status, raw); err != nil {
-				fail(c, err)
-				return
-			}
-			c.Header("Idempotent-Replayed", "true")
-			c.Data(status, "application/json; charset=utf-8", raw)
-			c.Abort()
-			return
-		}
-		s.countIdem(route, "new")
-		ref := &gateway.IdemRef{Scope: rec.Scope, Key: key}
-		c.Request = c.Request.WithContext(gateway.WithIdempotency(ctx, ref))
-		w := &capture{ResponseWriter: c.Writer}
-		c.Writer = w
-		c.Next()
-		status := w.Status()
-		// Finish the record even if the caller hung up.
-		bg := context.WithoutCancel(ctx)
-		switch {
-		case ref.Completed():
-			// The service stored the answer with its last write.
-		case status < 500:
-			err = st.CompleteIdempotency(bg, rec.Scope, key, status, w.buf.Bytes())
-		case !ref.Linked():
-			err = st.AbandonIdempotency(bg, rec.Scope, key)
-		default:
-			// A side effect committed but the answer is a 5xx: leave the
-			// record in flight; once its lock expires a retry is answered
-			// from the linked resource.
-		}
-		if err != nil {
-			logError(c, err)
-		}
+		return gateway.Idempotency{}, true
 	}
+	if !printable(key, 255) {
+		fail(c, acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest,
+			"Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters"))
+		return gateway.Idempotency{}, false
+	}
+	idem := gateway.Idempotency{
+		Scope:       c.GetString(ctxCaller) + " " + c.Request.Method + " " + c.Request.URL.Path,
+		Key:         key,
+		RequestHash: canonicalHash(bodyOf(c)),
+		APIVersion:  version,
+	}
+	ans, replay, err := s.svc.Replay(c.Request.Context(), idem)
+	switch {
+	case err != nil:
+		s.idemError(c, err)
+		return gateway.Idempotency{}, false
+	case replay:
+		s.countIdem(c.FullPath(), "replayed")
+		send(c, ans)
+		return gateway.Idempotency{}, false
+	}
+	s.countIdem(c.FullPath(), "new")
+	return idem, true
 }
 
-func retryAfter(rec store.IdemRecord, now interface{ Unix() int64 }) int {
-	secs := rec.LockedUntil.Unix() - now.Unix()
-	switch {
-	case secs < 1:
-		return 1
-	case secs > 5:
-		// The usual request takes milliseconds: ask for a quick retry even
-		// though the lock is longer.
-		return 5
+// finish sends the service's answer, or err as an ACP error. An error that
+// is final is stored under the key first, so that a replay gets it again.
+func (s *Server) finish(c *gin.Context, idem gateway.Idempotency, ans gateway.Answer, err error) {
+	if err == nil {
+		if ans.Replayed {
+			s.countIdem(c.FullPath(), "replayed")
+		}
+		send(c, ans)
+		return
 	}
-	return int(secs)
+	if isIdempotencyError(err) {
+		s.idemError(c, err)
+		return
+	}
+	e := publicError(c, err)
+	if idem.Key != "" && finalError(e) {
+		body, merr := json.Marshal(e)
+		if merr == nil {
+			merr = s.svc.Remember(c.Request.Context(), idem, gateway.Answer{Status: e.Status, Body: body})
+		}
+		if merr != nil {
+			logError(c, merr)
+		}
+	}
+	if e.Status >= 500 {
+		logError(c, err)
+	}
+	c.AbortWithStatusJSON(e.Status, e)
+}
+
+// send writes an answer as the service made it.
+func send(c *gin.Context, ans gateway.Answer) {
+	if ans.Replayed {
+		c.Header("Idempotent-Replayed", "true")
+	}
+	c.Data(ans.Status, "application/json; charset=utf-8", ans.Body)
+	c.Abort()
+}
+
+// finalError reports whether an error answer is final: the same request
+// sent again would get it again. Server errors, rate limits and the
+// answers that say "not now" are not.
+func finalError(e *acp.Error) bool {
+	switch {
+	case e.Status >= 500, e.Status == http.StatusTooManyRequests:
+		return false
+	case e.Code == codeOperationInProgress, e.Code == acp.CodeIdempotencyInFlight,
+		e.Code == acp.CodeDuplicateRequest, e.Code == acp.CodeIdempotencyConflict:
+		return false
+	}
+	return true
+}
+
+func isIdempotencyError(err error) bool {
+	return errors.Is(err, gateway.ErrIdempotencyConflict) || errors.Is(err, gateway.ErrIdempotencyInFlight)
+}
+
+// idemError answers a conflict or a duplicate in flight; any other error
+// of the key's lookup is answered as usual, and not stored.
+func (s *Server) idemError(c *gin.Context, err error) {
+	version := c.GetString(ctxVersion)
+	var inFlight *gateway.InFlightError
+	switch {
+	case errors.Is(err, gateway.ErrIdempotencyConflict):
+		s.countIdem(c.FullPath(), "conflict")
+		status := http.StatusUnprocessableEntity
+		if version < acp.Version20260417 {
+			status = http.StatusConflict
+		}
+		fail(c, acp.Errorf(status, acp.TypeInvalidRequest, acp.CodeIdempotencyConflict, "Idempotency-Key",
+			"Idempotency-Key has already been used with a different request body"))
+	case errors.As(err, &inFlight):
+		s.countIdem(c.FullPath(), "in_flight")
+		code := acp.CodeIdempotencyInFlight
+		if c.GetBool(ctxDelegate) && version < acp.Version20260417 {
+			// 2025-09-29's delegate_payment enum has no in-flight code.
+			code = acp.CodeDuplicateRequest
+		}
+		c.Header("Retry-After", strconv.Itoa(int(inFlight.RetryAfter.Seconds())))
+		fail(c, acp.Errorf(http.StatusConflict, acp.TypeInvalidRequest, code, "Idempotency-Key",
+			"A request with this Idempotency-Key is currently being processed"))
+	default:
+		fail(c, err)
+	}
 }
 
 func (s *Server) countIdem(route, result string) {
@@ -185,20 +186,4 @@ func canonicalHash(body []byte) string {
 	sum.Write([]byte("raw:"))
 	sum.Write(body)
 	return hex.EncodeToString(sum.Sum(nil))
-}
-
-// capture keeps a copy of the response body for the idempotency record.
-type capture struct {
-	gin.ResponseWriter
-	buf bytes.Buffer
-}
-
-func (w *capture) Write(b []byte) (int, error) {
-	w.buf.Write(b)
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *capture) WriteString(s string) (int, error) {
-	w.buf.WriteString(s)
-	return w.ResponseWriter.WriteString(s)
 }

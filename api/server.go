@@ -28,11 +28,6 @@ type Options struct {
 	Logger   *slog.Logger
 	// BodyLimit is the largest request body accepted, in bytes (64 KiB when 0).
 	BodyLimit int64
-	// IdempotencyTTL is how long a key is kept (24 h when 0).
-	IdempotencyTTL time.Duration
-	// InFlightLock is how long a request holds its key before another
-	// request may take it over as crashed (60 s when 0).
-	InFlightLock time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -53,12 +48,6 @@ type Server struct {
 func New(o Options) *Server {
 	if o.BodyLimit <= 0 {
 		o.BodyLimit = 64 << 10
-	}
-	if o.IdempotencyTTL <= 0 {
-		o.IdempotencyTTL = 24 * time.Hour
-	}
-	if o.InFlightLock <= 0 {
-		o.InFlightLock = time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -88,17 +77,17 @@ func New(o Options) *Server {
 
 	e.POST("/agentic_commerce/delegate_payment",
 		s.markDelegate, s.authAgent, s.rateLimit, s.apiVersion(true), s.readBody, s.verifySignature,
-		s.idempotency(s.recoverToken), s.delegate)
+		s.delegate)
 
 	e.POST("/webhooks/:processor", s.webhook)
 	e.GET("/v1/reports/fees", s.authReports, s.feeReport)
 
 	v1 := e.Group("/v1", s.authMerchant, s.rateLimit, s.apiVersion(false))
-	v1.POST("/payments", s.readBody, s.idempotency(s.recoverPayment(201)), s.pay)
+	v1.POST("/payments", s.readBody, s.pay)
 	v1.GET("/payments/:id", s.get)
-	v1.POST("/payments/:id/capture", s.readBody, s.idempotency(s.recoverPayment(200)), s.capture)
-	v1.POST("/payments/:id/void", s.readBody, s.idempotency(s.recoverPayment(200)), s.void)
-	v1.POST("/payments/:id/refunds", s.readBody, s.idempotency(s.recoverPayment(201)), s.refund)
+	v1.POST("/payments/:id/capture", s.readBody, s.modification((*gateway.Service).Capture, true))
+	v1.POST("/payments/:id/void", s.readBody, s.modification((*gateway.Service).Void, false))
+	v1.POST("/payments/:id/refunds", s.readBody, s.modification((*gateway.Service).Refund, true))
 	s.engine = e
 	return s
 }

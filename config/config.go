@@ -64,6 +64,12 @@ type Server struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownGrace     time.Duration
+	// SettleTimeout bounds what follows a payment's or modification's
+	// first write (the processor calls, failovers and the settlement),
+	// which runs to its end even when the client hangs up; default 30s, at
+	// most idempotency.in_flight_lock so that no key is taken over while
+	// its request still runs.
+	SettleTimeout time.Duration
 	// BodyLimit is the largest request body in bytes; default 65536.
 	BodyLimit int64
 }

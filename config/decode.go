@@ -532,6 +532,7 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 		{"write_timeout", d.duration(&s.WriteTimeout)},
 		{"idle_timeout", d.duration(&s.IdleTimeout)},
 		{"shutdown_grace", d.duration(&s.ShutdownGrace)},
+		{"settle_timeout", d.duration(&s.SettleTimeout)},
 		{"body_limit", d.integer(&s.BodyLimit)},
 	}, nil)
 }

@@ -56,6 +56,7 @@ func (c *Config) Redacted() string {
 			"write_timeout", dur(s.WriteTimeout),
 			"idle_timeout", dur(s.IdleTimeout),
 			"shutdown_grace", dur(s.ShutdownGrace),
+			"settle_timeout", dur(s.SettleTimeout),
 			"body_limit", num(strconv.FormatInt(s.BodyLimit, 10))),
 		"store", mapping("driver", str(c.Store.Driver), "dsn", str(redactDSN(c.Store.DSN))),
 		"vault", mapping("keys", &yaml.Node{Kind: yaml.SequenceNode, Content: keys}),

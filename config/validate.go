@@ -20,6 +20,7 @@ const (
 	DefaultWriteTimeout      = 30 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultShutdownGrace     = 15 * time.Second
+	DefaultSettleTimeout     = 30 * time.Second
 	DefaultBodyLimit         = 64 << 10
 	DefaultSQLiteDSN         = "./data/acpgw.db"
 	DefaultProcessorTimeout  = 10 * time.Second
@@ -68,6 +69,7 @@ func (d *decoder) defaults(c *Config) {
 	d.defaultDuration("server.write_timeout", &s.WriteTimeout, DefaultWriteTimeout)
 	d.defaultDuration("server.idle_timeout", &s.IdleTimeout, DefaultIdleTimeout)
 	d.defaultDuration("server.shutdown_grace", &s.ShutdownGrace, DefaultShutdownGrace)
+	d.defaultDuration("server.settle_timeout", &s.SettleTimeout, DefaultSettleTimeout)
 	if !d.present("server.body_limit") {
 		s.BodyLimit = DefaultBodyLimit
 	}
@@ -206,6 +208,9 @@ func (d *decoder) validate(c *Config) {
 
 	d.check(c.Idempotency.TTL >= DefaultIdempotencyTTL, "idempotency.ttl", ErrInvalid, "ttl must be at least 24h (ACP keeps keys a day), got %s", c.Idempotency.TTL)
 	d.positive("idempotency.in_flight_lock", c.Idempotency.InFlightLock)
+	d.check(c.Server.SettleTimeout <= c.Idempotency.InFlightLock, "server.settle_timeout", ErrInvalid,
+		"settle_timeout %s must not exceed idempotency.in_flight_lock %s: a key would be taken over while its request still runs",
+		c.Server.SettleTimeout, c.Idempotency.InFlightLock)
 	d.positive("reconcile.interval", c.Reconcile.Interval)
 	d.positive("reconcile.after", c.Reconcile.After)
 	d.positive("reconcile.lease", c.Reconcile.Lease)
@@ -249,6 +254,7 @@ func (d *decoder) validateServer(c *Config) {
 	d.positive("server.write_timeout", s.WriteTimeout)
 	d.positive("server.idle_timeout", s.IdleTimeout)
 	d.positive("server.shutdown_grace", s.ShutdownGrace)
+	d.positive("server.settle_timeout", s.SettleTimeout)
 	d.check(s.BodyLimit > 0, "server.body_limit", ErrInvalid, "body_limit must be a positive number of bytes, got %d", s.BodyLimit)
 }
 

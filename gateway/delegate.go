@@ -18,34 +18,39 @@ var ErrUnknownMerchant = errors.New("merchant not served by this gateway")
 
 // DelegateInput is a validated delegate_payment call.
 type DelegateInput struct {
-	AgentID        string
-	IdempotencyKey string
-	Request        acp.DelegateRequest
+	AgentID string
+	Request acp.DelegateRequest
+	// Idempotency is the request's key; zero when it has none. Its Key is
+	// echoed in the answer's metadata.
+	Idempotency Idempotency
 }
 
 // Delegate seals the card of an ACP delegate_payment request and stores it as
-// a single-use vt_ token bound to the request's allowance.
-func (s *Service) Delegate(ctx context.Context, in DelegateInput) (store.Token, error) {
+// a single-use vt_ token bound to the request's allowance. The token, the
+// claim of the request's key and its answer (201) commit in one
+// transaction.
+func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error) {
 	rt := s.rt.Load()
 	req := in.Request
 	if _, ok := rt.Merchant(req.Allowance.MerchantID); !ok {
-		return store.Token{}, fmt.Errorf("%w: %q", ErrUnknownMerchant, req.Allowance.MerchantID)
+		return Answer{}, fmt.Errorf("%w: %q", ErrUnknownMerchant, req.Allowance.MerchantID)
 	}
 	pm := req.PaymentMethod
 	month, err1 := strconv.Atoi(pm.ExpMonth)
 	year, err2 := strconv.Atoi(pm.ExpYear)
 	if err := errors.Join(err1, err2); err != nil {
 		// acp validated the expiry; this is a programming error.
-		return store.Token{}, fmt.Errorf("gateway: expiry not numeric after validation")
+		return Answer{}, fmt.Errorf("gateway: expiry not numeric after validation")
 	}
 	card := providers.Card{
 		NumberType: pm.CardNumberType, Number: pm.Number, ExpMonth: month, ExpYear: year,
 		Name: pm.Name, CVC: pm.CVC, Cryptogram: pm.Cryptogram, ECI: pm.ECIValue,
 	}
+	now := s.now().UTC()
 	id := vault.NewTokenID()
 	sealed, err := rt.Vault.SealCard(id, card)
 	if err != nil {
-		return store.Token{}, err
+		return Answer{}, err
 	}
 	iin := pm.IIN
 	if iin == "" && pm.CardNumberType == "fpan" && len(pm.Number) >= 6 {
@@ -72,30 +77,35 @@ func (s *Service) Delegate(ctx context.Context, in DelegateInput) (store.Token, 
 		IIN:               iin,
 		Metadata:          cleanMetadata(req.Metadata),
 		AgentID:           in.AgentID,
-		IdempotencyKey:    in.IdempotencyKey,
-		CreatedAt:         s.now().UTC(),
+		IdempotencyKey:    in.Idempotency.Key,
+		CreatedAt:         now,
 	}
 	if req.BillingAddress != nil {
 		t.Country = req.BillingAddress.Country
 	}
+	ans, err := tokenAnswer(t)
+	if err != nil {
+		return Answer{}, err
+	}
+	rec := s.idemRecord(in.Idempotency, now, t.ID)
+	rec.State, rec.Status, rec.Body = store.IdemDone, ans.Status, ans.Body
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		begin, err := s.claim(ctx, tx, in.Idempotency, rec, now)
+		if err != nil {
+			return err
+		}
 		if err := tx.InsertToken(ctx, t); err != nil {
 			return err
 		}
-		return link(ctx, tx, t.ID)
+		if begin != store.IdemTakenOver {
+			return nil
+		}
+		// A taken-over record kept its in-flight state: store the answer.
+		return tx.CompleteIdempotency(ctx, rec.Scope, rec.Key, ans.Status, ans.Body)
 	})
 	if err != nil {
-		return store.Token{}, err
+		return s.afterClaim(ctx, in.Idempotency, err)
 	}
-	markLinked(ctx)
-	if s.metrics != nil {
-		s.metrics.TokensIssued.WithLabelValues(rt.labels.Label(t.MerchantID)).Inc()
-	}
-	return t, nil
-}
-
-// Token returns a stored token, for answering a replayed delegate_payment
-// whose response was lost.
-func (s *Service) Token(ctx context.Context, id string) (store.Token, error) {
-	return s.store.GetToken(ctx, id)
+	s.metrics.TokensIssued.WithLabelValues(rt.labels.Label(t.MerchantID)).Inc()
+	return ans, nil
 }

@@ -4,66 +4,107 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"reflect"
 	"time"
 
+	"acpgw/acp"
 	"acpgw/payment"
 	"acpgw/providers"
 	"acpgw/store"
 	"acpgw/vault"
 )
 
-// Capture captures an authorized payment, fully or partly (amount nil means
-// the authorized amount). A partial capture releases the rest.
-func (s *Service) Capture(ctx context.Context, merchantID, id string, amount *int64) (View, error) {
-	return s.modify(ctx, merchantID, id, providers.OpCapture, amount)
+// ModifyInput is a validated capture, void or refund call by an
+// authenticated merchant.
+type ModifyInput struct {
+	MerchantID string
+	PaymentID  string
+	// Amount is the amount to capture or refund; nil means all there is (a
+	// void takes none).
+	Amount *int64
+	// Idempotency is the request's key; zero when it has none.
+	Idempotency Idempotency
 }
 
-// Void cancels an uncaptured authorization.
-func (s *Service) Void(ctx context.Context, merchantID, id string) (View, error) {
-	return s.modify(ctx, merchantID, id, providers.OpVoid, nil)
+// Capture captures an authorized payment, fully or partly (Amount nil means
+// the authorized amount). A partial capture releases the rest. The answer
+// is 200 with the payment, or 202 while this capture's outcome is unknown.
+func (s *Service) Capture(ctx context.Context, in ModifyInput) (Answer, error) {
+	return s.modify(ctx, in, providers.OpCapture)
 }
 
-// Refund refunds a captured payment, fully or partly (amount nil means what
-// remains refundable). Refunds add up to at most the captured amount.
-func (s *Service) Refund(ctx context.Context, merchantID, id string, amount *int64) (View, error) {
-	return s.modify(ctx, merchantID, id, providers.OpRefund, amount)
+// Void cancels an uncaptured authorization: 200 with the payment, or 202
+// while the void's outcome is unknown.
+func (s *Service) Void(ctx context.Context, in ModifyInput) (Answer, error) {
+	return s.modify(ctx, in, providers.OpVoid)
 }
 
-// modify reserves the operation and records its attempt in one transaction
-// (so concurrent captures or refunds cannot both pass the amount checks),
-// calls the processor, then settles.
-func (s *Service) modify(ctx context.Context, merchantID, id string, op providers.Operation, amount *int64) (View, error) {
+// Refund refunds a captured payment, fully or partly (Amount nil means what
+// remains refundable); refunds add up to at most the captured amount. The
+// answer is 201 with the payment and the refund this request created, or
+// 202 while that refund's outcome is unknown.
+func (s *Service) Refund(ctx context.Context, in ModifyInput) (Answer, error) {
+	return s.modify(ctx, in, providers.OpRefund)
+}
+
+// modify runs one capture, void or refund in the payment's two
+// transactions: the intent reserves the operation (so concurrent captures
+// or refunds cannot both pass the amount checks) and records its attempt;
+// after the processor call, detached from the caller, the settlement
+// applies the answer and stores the request's.
+func (s *Service) modify(ctx context.Context, in ModifyInput, op providers.Operation) (Answer, error) {
 	rt := s.rt.Load()
+	p, att, err := s.openModification(ctx, in, op)
+	if err != nil {
+		return s.afterClaim(ctx, in.Idempotency, err)
+	}
+	prov, ok := rt.Providers.Get(p.Processor)
+	if !ok {
+		// The processor was removed from config while the payment lived; the
+		// attempt stays pending until it is configured again.
+		return Answer{}, fmt.Errorf("%w: processor %q is no longer configured", payment.ErrNoProcessor, p.Processor)
+	}
+	ctx, cancel := s.detach(ctx, rt)
+	defer cancel()
+	out := s.callModify(ctx, rt, prov, p, att)
+	return s.settleModification(ctx, in.Idempotency, att, out)
+}
+
+// openModification is a modification's first transaction: it claims the
+// request's key, checks the operation against the payment under its lock,
+// and writes the attempt (and for a refund the refund, counted as pending).
+func (s *Service) openModification(ctx context.Context, in ModifyInput, op providers.Operation) (store.Payment, store.Attempt, error) {
+	now := s.now().UTC()
+	attID := vault.NewID("att_")
+	rec := s.idemRecord(in.Idempotency, now, attID)
 	var (
 		p   store.Payment
 		att store.Attempt
-		ref store.Refund
 	)
 	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		if _, err := s.claim(ctx, tx, in.Idempotency, rec, now); err != nil {
+			return err
+		}
 		var err error
-		if p, err = tx.GetPaymentForUpdate(ctx, id); err != nil {
+		if p, err = tx.GetPaymentForUpdate(ctx, in.PaymentID); err != nil {
 			return err
 		}
-		if p.MerchantID != merchantID {
-			return fmt.Errorf("payment %s: %w", id, payment.ErrNotFound)
+		if p.MerchantID != in.MerchantID {
+			return fmt.Errorf("payment %s: %w", in.PaymentID, payment.ErrNotFound)
 		}
-		atts, err := tx.ListAttempts(ctx, id)
+		atts, err := tx.ListAttempts(ctx, p.ID)
 		if err != nil {
 			return err
 		}
-		amt, err := checkModification(p, atts, op, amount)
+		amt, err := checkModification(p, atts, op, in.Amount)
 		if err != nil {
 			return err
 		}
-		now := s.now().UTC()
-		seq := len(atts) + 1
-		att = store.Attempt{
-			ID: vault.NewID("att_"), PaymentID: p.ID, Seq: seq, Processor: p.Processor,
-			Operation: string(op), IdempotencyKey: attemptKey(p.ID, seq),
-			Amount: amt, Currency: p.Currency, State: store.AttemptPending, StartedAt: now,
-		}
+		att = s.newAttempt(p, len(atts)+1, p.Processor, op, amt, now)
+		att.ID = attID
 		if op == providers.OpRefund {
-			ref = store.Refund{ID: vault.NewID("re_"), PaymentID: p.ID, Amount: amt, Currency: p.Currency,
+			ref := store.Refund{ID: vault.NewID("re_"), PaymentID: p.ID, Amount: amt, Currency: p.Currency,
 				Status: store.RefundPending, CreatedAt: now, UpdatedAt: now}
 			att.RefundID = ref.ID
 			if err := tx.InsertRefund(ctx, ref); err != nil {
@@ -75,27 +116,9 @@ func (s *Service) modify(ctx context.Context, merchantID, id string, op provider
 				return err
 			}
 		}
-		if err := tx.InsertAttempt(ctx, att); err != nil {
-			return err
-		}
-		resource := p.ID
-		if op == providers.OpRefund {
-			resource = ref.ID
-		}
-		return link(ctx, tx, resource)
+		return tx.InsertAttempt(ctx, att)
 	})
-	if err != nil {
-		return View{}, err
-	}
-	markLinked(ctx)
-	prov, ok := rt.Providers.Get(p.Processor)
-	if !ok {
-		// The processor was removed from config while the payment lived; the
-		// attempt stays pending until it is configured again.
-		return View{}, fmt.Errorf("%w: processor %q is no longer configured", payment.ErrNoProcessor, p.Processor)
-	}
-	res, callErr, latency := s.callModify(ctx, rt, prov, p, att)
-	return s.settleModification(ctx, rt, p.ID, att, res, callErr, latency)
+	return p, att, err
 }
 
 // checkModification checks op against the payment and its attempts and
@@ -144,7 +167,8 @@ func checkModification(p store.Payment, atts []store.Attempt, op providers.Opera
 	}
 }
 
-func (s *Service) callModify(ctx context.Context, rt *Runtime, prov providers.Provider, p store.Payment, att store.Attempt) (providers.Result, error, time.Duration) {
+// callModify makes the processor call of a capture, void or refund attempt.
+func (s *Service) callModify(ctx context.Context, rt *Runtime, prov providers.Provider, p store.Payment, att store.Attempt) callOutcome {
 	cctx, cancel := callCtx(ctx, rt.timeout(prov.Name()))
 	defer cancel()
 	req := providers.ModifyRequest{
@@ -169,80 +193,207 @@ func (s *Service) callModify(ctx context.Context, rt *Runtime, prov providers.Pr
 	}
 	latency := time.Since(start)
 	s.metrics.ProcessorDuration.WithLabelValues(prov.Name(), string(op), outcomeLabel(res, err)).Observe(latency.Seconds())
-	return res, err, latency
+	return callOutcome{res: res, err: err, latency: latency}
 }
 
-// settleModification applies a modification's answer to the payment in one
-// transaction, re-reading the payment under lock (refunds may settle
-// concurrently).
-func (s *Service) settleModification(ctx context.Context, rt *Runtime, paymentID string, att store.Attempt, res providers.Result, callErr error, latency time.Duration) (View, error) {
-	now := s.now().UTC()
+// maxSettleRounds bounds how often a modification's settlement starts again
+// because the payment changed between its read and its transaction (other
+// refunds of the same payment settling at the same moment).
+const maxSettleRounds = 100
+
+// errStale: the payment changed since the settlement read it.
+var errStale = errors.New("gateway: payment changed while settling")
+
+// settleModification applies a modification's answer to the payment and
+// stores the request's answer under its key. The answer is rendered from a
+// read of the payment before the transaction; the transaction re-reads the
+// payment and its attempts under lock and starts again if another request
+// changed them in between, so the stored answer is exactly what committed.
+func (s *Service) settleModification(ctx context.Context, idem Idempotency, att store.Attempt, out callOutcome) (Answer, error) {
 	state := store.AttemptDone
-	if callErr != nil {
-		state = classify(callErr)
+	if out.err != nil {
+		state = classify(out.err)
 	}
 	// A modification the processor accepted but will confirm later (Adyen's
 	// "received") stays pending until a webhook or reconciliation settles it.
-	if state == store.AttemptDone && res.Status == payment.StatusPending {
+	if state == store.AttemptDone && out.res.Status == payment.StatusPending {
 		state = store.AttemptPending
 	}
-	var p store.Payment
-	err := s.store.Tx(ctx, func(tx store.Tx) error {
-		var err error
-		if p, err = tx.GetPaymentForUpdate(ctx, paymentID); err != nil {
+	for round := 1; ; round++ {
+		ans, err := s.settleModificationOnce(ctx, idem, att, state, out)
+		if errors.Is(err, errStale) && round < maxSettleRounds {
+			continue
+		}
+		return ans, err
+	}
+}
+
+func (s *Service) settleModificationOnce(ctx context.Context, idem Idempotency, att store.Attempt, state store.AttemptState, out callOutcome) (Answer, error) {
+	v, err := s.viewOf(ctx, att.PaymentID)
+	if err != nil {
+		return Answer{}, err
+	}
+	if cur, ok := findAttempt(v.Attempts, att.ID); !ok || cur.State != store.AttemptPending {
+		// Reconciliation or a webhook settled it first.
+		return s.finalAnswer(ctx, idem, v, cur)
+	}
+	now := s.now().UTC()
+	before := v.Payment
+	p := before
+	ref := out.res.ModificationReference
+	if ref == "" {
+		ref = out.res.Reference
+	}
+	finishAttempt(&att, state, string(out.res.Status), ref, out.err, out.latency, now)
+	changed := applyModification(&p, att, state, out.res)
+	if changed {
+		p.UpdatedAt = now
+	}
+	var refund *store.Refund
+	if att.RefundID != "" && state != store.AttemptPending {
+		for i := range v.Refunds {
+			if r := &v.Refunds[i]; r.ID == att.RefundID {
+				r.Status, r.Reference, r.UpdatedAt = store.RefundFailed, out.res.Reference, now
+				if state == store.AttemptDone {
+					r.Status = store.RefundSucceeded
+				}
+				refund = r
+			}
+		}
+	}
+	beforeAtts := v.Attempts
+	v.Payment, v.Attempts = p, replaceAttempt(v.Attempts, att)
+	ans, failure := modificationOutcome(v, att, out.err)
+	if failure != nil && !errors.Is(failure, payment.ErrInvalidState) && !errors.Is(failure, payment.ErrNoProcessor) {
+		return Answer{}, failure // the answer could not be encoded
+	}
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		locked, err := tx.GetPaymentForUpdate(ctx, p.ID)
+		if err != nil {
 			return err
 		}
-		if _, err := stillPending(ctx, tx, att); err != nil {
+		atts, err := tx.ListAttempts(ctx, p.ID)
+		if err != nil {
 			return err
 		}
-		ref := res.ModificationReference
-		if ref == "" {
-			ref = res.Reference
+		if !reflect.DeepEqual(locked, before) || !sameAttempts(atts, beforeAtts) {
+			return errStale
 		}
-		finishAttempt(&att, state, string(res.Status), ref, callErr, latency, now)
 		if err := tx.UpdateAttempt(ctx, att); err != nil {
 			return err
 		}
-		changed := applyModification(&p, att, state, res)
-		if op := providers.Operation(att.Operation); op == providers.OpRefund && state != store.AttemptPending {
-			refs, err := tx.ListRefunds(ctx, p.ID)
-			if err != nil {
+		if refund != nil {
+			if err := tx.UpdateRefund(ctx, *refund); err != nil {
 				return err
 			}
-			for _, r := range refs {
-				if r.ID == att.RefundID {
-					r.Status, r.Reference, r.UpdatedAt = store.RefundFailed, res.Reference, now
-					if state == store.AttemptDone {
-						r.Status = store.RefundSucceeded
-					}
-					if err := tx.UpdateRefund(ctx, r); err != nil {
-						return err
-					}
-				}
+		}
+		if changed {
+			if err := tx.UpdatePayment(ctx, p); err != nil {
+				return err
 			}
 		}
-		if !changed {
-			return nil
-		}
-		p.UpdatedAt = now
-		return tx.UpdatePayment(ctx, p)
+		return storeAnswer(ctx, tx, idem, ans, state == store.AttemptNotProcessed, now)
 	})
-	if errors.Is(err, errSettled) {
-		return s.Get(ctx, p.MerchantID, paymentID)
-	}
 	if err != nil {
-		return View{}, err
+		return Answer{}, err
 	}
-	if state == store.AttemptDone && res.Fee != nil {
-		s.metrics.Fees.WithLabelValues(p.Processor, res.Fee.Currency, "actual").Add(float64(res.Fee.Amount))
+	if state == store.AttemptDone && out.res.Fee != nil {
+		s.metrics.Fees.WithLabelValues(p.Processor, out.res.Fee.Currency, "actual").Add(float64(out.res.Fee.Amount))
 	}
-	switch state {
+	if failure != nil {
+		return Answer{}, failure
+	}
+	return ans, nil
+}
+
+// modificationOutcome is the answer to a modification whose attempt is att
+// in v: its answer, or the error that is its answer (a rejection, stored;
+// nothing processed, a 503 that is not).
+func modificationOutcome(v View, att store.Attempt, callErr error) (Answer, error) {
+	switch att.State {
 	case store.AttemptRejected:
-		return View{}, fmt.Errorf("%w: the processor refused the %s: %s", payment.ErrInvalidState, att.Operation, errorText(callErr))
+		e := rejectedError(att)
+		ans, err := jsonAnswer(e.Status, e)
+		if err != nil {
+			return Answer{}, err
+		}
+		return ans, e
 	case store.AttemptNotProcessed:
-		return View{}, fmt.Errorf("%w: %s", payment.ErrNoProcessor, errorText(callErr))
+		return Answer{}, fmt.Errorf("%w: %s", payment.ErrNoProcessor, errorText(callErr))
 	}
-	return s.view(ctx, p)
+	return modificationAnswer(v, att)
+}
+
+// rejectedError is the answer to a modification the processor refused.
+func rejectedError(att store.Attempt) *acp.Error {
+	return &acp.Error{
+		Status:  http.StatusConflict,
+		Type:    acp.TypeInvalidRequest,
+		Code:    CodeInvalidState,
+		Message: fmt.Sprintf("the processor refused the %s: %s", att.Operation, att.Error),
+		Cause:   payment.ErrInvalidState,
+	}
+}
+
+// CodeInvalidState is the error code of an operation the payment's state
+// does not allow.
+const CodeInvalidState = "invalid_state"
+
+// finalAnswer is the answer of a request whose attempt att someone else
+// settled: rendered from v and stored under the key once final.
+func (s *Service) finalAnswer(ctx context.Context, idem Idempotency, v View, att store.Attempt) (Answer, error) {
+	ans, failure := modificationOutcome(v, att, errors.New("not processed"))
+	if failure != nil && ans.Body == nil {
+		return Answer{}, failure
+	}
+	if !idem.none() && ans.Status != statusAccepted {
+		err := s.store.Tx(ctx, func(tx store.Tx) error {
+			return tx.CompleteIdempotency(ctx, idem.Scope, idem.Key, ans.Status, ans.Body)
+		})
+		if err != nil {
+			return Answer{}, err
+		}
+	}
+	if failure != nil {
+		return Answer{}, failure
+	}
+	return ans, nil
+}
+
+func findAttempt(atts []store.Attempt, id string) (store.Attempt, bool) {
+	for _, a := range atts {
+		if a.ID == id {
+			return a, true
+		}
+	}
+	return store.Attempt{}, false
+}
+
+// replaceAttempt returns atts with att in place of the attempt of its id.
+func replaceAttempt(atts []store.Attempt, att store.Attempt) []store.Attempt {
+	out := make([]store.Attempt, len(atts))
+	copy(out, atts)
+	for i := range out {
+		if out[i].ID == att.ID {
+			out[i] = att
+		}
+	}
+	return out
+}
+
+// sameAttempts reports whether two reads of a payment's attempts show the
+// same attempts in the same states (leases aside: a reconciler's lease
+// changes nothing a settlement writes).
+func sameAttempts(a, b []store.Attempt) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].ID != b[i].ID || a[i].State != b[i].State || a[i].Outcome != b[i].Outcome {
+			return false
+		}
+	}
+	return true
 }
 
 // applyModification writes a settled modification onto p and reports

@@ -25,26 +25,65 @@ type PayInput struct {
 	// MerchantID is the authenticated merchant.
 	MerchantID string
 	Request    acp.PaymentRequest
+	// Idempotency is the request's key; zero when it has none.
+	Idempotency Idempotency
 }
 
-// Pay charges an approved token. It returns the payment view; the payment's
-// status tells approved, declined, failed or pending (outcome unknown, to be
-// reconciled). Token problems are errors wrapping the payment.ErrToken...
-// sentinels; payment.ErrNoProcessor means nothing was charged and the token
-// is still usable.
-func (s *Service) Pay(ctx context.Context, in PayInput) (View, error) {
+// Pay charges an approved token and returns the request's answer: 201 with
+// the payment (approved, declined or failed), or 202 while the outcome is
+// unknown (reconciliation settles it later). Token problems are errors
+// wrapping the payment.ErrToken... sentinels; payment.ErrNoProcessor means
+// nothing was charged and the token is still usable.
+//
+// A payment is two write transactions: the intent (key claimed, token
+// consumed, payment and first attempt written) before the processor call,
+// the settlement (attempt, payment, CVC erasure, stored answer) after it;
+// a failover adds one per extra processor. Everything after the intent runs
+// to its end even if the caller's context ends.
+func (s *Service) Pay(ctx context.Context, in PayInput) (Answer, error) {
 	rt := s.rt.Load()
+	pl, err := s.preparePay(ctx, rt, in)
+	if err != nil {
+		return Answer{}, err
+	}
+	if err := s.openIntent(ctx, pl); err != nil {
+		return s.afterClaim(ctx, in.Idempotency, err)
+	}
+	ctx, cancel := s.detach(ctx, rt)
+	defer cancel()
+	out := s.tryCandidates(ctx, rt, pl)
+	return s.settlePayment(ctx, rt, pl, out)
+}
+
+// payPlan is a payment between its steps: what prepare decided and what
+// the later steps wrote.
+type payPlan struct {
+	idem     Idempotency
+	merchant *config.Merchant
+	decision routing.Decision
+	tok      store.Token
+	p        store.Payment
+	// atts are the payment's attempts so far; the last is the current one.
+	atts []store.Attempt
+	now  time.Time
+}
+
+func (pl *payPlan) att() *store.Attempt { return &pl.atts[len(pl.atts)-1] }
+
+// preparePay checks the request, the token and its allowance, and routes
+// the payment. It writes nothing.
+func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*payPlan, error) {
 	req := in.Request
 	if req.MerchantID != in.MerchantID {
-		return View{}, ErrForbidden
+		return nil, ErrForbidden
 	}
 	merchant, ok := rt.Merchant(req.MerchantID)
 	if !ok {
-		return View{}, fmt.Errorf("%w: %q", ErrUnknownMerchant, req.MerchantID)
+		return nil, fmt.Errorf("%w: %q", ErrUnknownMerchant, req.MerchantID)
 	}
 	amount, err := payment.New(req.Amount, req.Currency)
 	if err != nil {
-		return View{}, err
+		return nil, err
 	}
 	capture := payment.CaptureMode(req.Capture)
 	if capture == "" {
@@ -52,19 +91,18 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (View, error) {
 	}
 	kind, ok := acp.KindOf(req.PaymentData.Token)
 	if !ok {
-		return View{}, fmt.Errorf("%w: unrecognised token", payment.ErrTokenInvalid)
+		return nil, fmt.Errorf("%w: unrecognised token", payment.ErrTokenInvalid)
 	}
-	now := s.now().UTC()
-	var tok store.Token
+	pl := &payPlan{idem: in.Idempotency, merchant: merchant, now: s.now().UTC()}
 	if kind == acp.TokenVault {
-		if tok, err = s.store.GetToken(ctx, req.PaymentData.Token); err != nil {
+		if pl.tok, err = s.store.GetToken(ctx, req.PaymentData.Token); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return View{}, fmt.Errorf("%w: unknown token", payment.ErrTokenInvalid)
+				return nil, fmt.Errorf("%w: unknown token", payment.ErrTokenInvalid)
 			}
-			return View{}, err
+			return nil, err
 		}
-		if err := checkAllowance(tok, req, now); err != nil {
-			return View{}, err
+		if err := checkAllowance(pl.tok, req, pl.now); err != nil {
+			return nil, err
 		}
 	}
 	paymentID := vault.NewID("pay_")
@@ -73,26 +111,25 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (View, error) {
 		PaymentID:   paymentID,
 		Amount:      amount,
 		SharedToken: kind == acp.TokenSharedPayment,
-		CardCountry: tok.Country,
-		CardBrand:   tok.Brand,
-		Funding:     tok.Funding,
-		IIN:         tok.IIN,
+		CardCountry: pl.tok.Country,
+		CardBrand:   pl.tok.Brand,
+		Funding:     pl.tok.Funding,
+		IIN:         pl.tok.IIN,
 		Metadata:    req.Metadata,
 	}
-	var decision routing.Decision
-	if err := rt.Routing.Route(&rreq, s.health, &decision); err != nil {
-		return View{}, err
+	if err := rt.Routing.Route(&rreq, s.health, &pl.decision); err != nil {
+		return nil, err
 	}
-	if len(decision.Candidates) == 0 {
-		s.metrics.RoutingDecisions.WithLabelValues(string(decision.Strategy), "none", routing.ReasonNoneViable).Inc()
-		if decision.OnlyUnroutable() {
-			return View{}, fmt.Errorf("%w: no processor of merchant %q takes this token and currency", payment.ErrTokenNotRoutable, merchant.ID)
+	if len(pl.decision.Candidates) == 0 {
+		s.metrics.RoutingDecisions.WithLabelValues(string(pl.decision.Strategy), "none", routing.ReasonNoneViable).Inc()
+		if pl.decision.OnlyUnroutable() {
+			return nil, fmt.Errorf("%w: no processor of merchant %q takes this token and currency", payment.ErrTokenNotRoutable, merchant.ID)
 		}
-		return View{}, payment.ErrNoProcessor
+		return nil, payment.ErrNoProcessor
 	}
-	first := decision.Candidates[0].Processor
-	prov, _ := rt.Providers.Get(first)
-	p := store.Payment{
+	first := pl.decision.Candidates[0]
+	prov, _ := rt.Providers.Get(first.Processor)
+	pl.p = store.Payment{
 		ID:                paymentID,
 		MerchantID:        merchant.ID,
 		CheckoutSessionID: req.CheckoutSessionID,
@@ -102,121 +139,171 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (View, error) {
 		Currency:          amount.Currency,
 		Capture:           capture,
 		Status:            payment.StatusPending,
-		Processor:         first,
+		Processor:         first.Processor,
 		ProcessorType:     prov.Type(),
-		FeeEstimated:      decision.Candidates[0].EstimatedFee,
+		FeeEstimated:      first.EstimatedFee,
 		FeeCurrency:       amount.Currency,
-		Routing:           decision.JSON(),
+		Routing:           pl.decision.JSON(),
 		Metadata:          cleanMetadata(req.Metadata),
-		CreatedAt:         now,
-		UpdatedAt:         now,
+		CreatedAt:         pl.now,
+		UpdatedAt:         pl.now,
 	}
-	att := store.Attempt{
+	pl.atts = []store.Attempt{s.newAttempt(pl.p, 1, first.Processor, providers.OpAuthorize, pl.p.Amount, pl.now)}
+	return pl, nil
+}
+
+// newAttempt is the pending record of a processor call, written before the
+// call is made.
+func (s *Service) newAttempt(p store.Payment, seq int, processor string, op providers.Operation, amount int64, now time.Time) store.Attempt {
+	return store.Attempt{
 		ID:             vault.NewID("att_"),
 		PaymentID:      p.ID,
-		Seq:            1,
-		Processor:      first,
-		Operation:      string(providers.OpAuthorize),
-		IdempotencyKey: attemptKey(p.ID, 1),
-		Amount:         p.Amount,
+		Seq:            seq,
+		Processor:      processor,
+		Operation:      string(op),
+		IdempotencyKey: attemptKey(p.ID, seq),
+		Amount:         amount,
 		Currency:       p.Currency,
 		State:          store.AttemptPending,
 		StartedAt:      now,
 	}
-	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if kind == acp.TokenSharedPayment {
-			if err := consumeShared(ctx, tx, p, now); err != nil {
-				return err
-			}
-		} else if err := tx.ConsumeToken(ctx, tok.ID, p.ID, now); err != nil {
-			return err
-		}
-		if err := tx.InsertPayment(ctx, p); err != nil {
-			return err
-		}
-		if err := tx.InsertAttempt(ctx, att); err != nil {
-			return err
-		}
-		return link(ctx, tx, p.ID)
-	})
-	if err != nil {
-		if errors.Is(err, store.ErrTokenConsumed) {
-			return View{}, fmt.Errorf("%w: the token was already used", payment.ErrTokenConsumed)
-		}
-		return View{}, err
-	}
-	markLinked(ctx)
-	s.metrics.RoutingDecisions.WithLabelValues(string(decision.Strategy), first, decision.Reason).Inc()
+}
 
-	ins, err := s.instrument(rt, p, tok)
-	if err != nil {
-		return View{}, err
+// openIntent is the payment's first transaction: it claims the request's
+// key for the payment, consumes the token, and writes the payment and its
+// first attempt, so that the processor call that follows is on record.
+func (s *Service) openIntent(ctx context.Context, pl *payPlan) error {
+	rec := s.idemRecord(pl.idem, pl.now, pl.p.ID)
+	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		if _, err := s.claim(ctx, tx, pl.idem, rec, pl.now); err != nil {
+			return err
+		}
+		if pl.p.TokenKind == string(acp.TokenSharedPayment) {
+			if err := consumeShared(ctx, tx, pl.p, pl.now); err != nil {
+				return err
+			}
+		} else if err := tx.ConsumeToken(ctx, pl.tok.ID, pl.p.ID, pl.now); err != nil {
+			return err
+		}
+		if err := tx.InsertPayment(ctx, pl.p); err != nil {
+			return err
+		}
+		return tx.InsertAttempt(ctx, *pl.att())
+	})
+	if errors.Is(err, store.ErrTokenConsumed) {
+		return fmt.Errorf("%w: the token was already used", payment.ErrTokenConsumed)
 	}
-	for i := range decision.Candidates {
-		name := decision.Candidates[i].Processor
-		prov, _ := rt.Providers.Get(name)
-		var (
-			res     providers.Result
-			callErr error
-			latency time.Duration
-		)
-		if s.health.Allow(name) {
-			res, callErr, latency = s.authorize(ctx, rt, prov, p, att, ins)
-			s.health.Record(name, callErr != nil, latency)
-		} else {
-			// The circuit opened (or its half-open probes are taken) since
-			// routing: the call is not made, which is "not processed".
-			callErr = providers.NotProcessed(routing.SkipCircuitOpen, errCircuitOpen)
+	if err == nil {
+		s.metrics.RoutingDecisions.WithLabelValues(string(pl.decision.Strategy), pl.p.Processor, pl.decision.Reason).Inc()
+	}
+	return err
+}
+
+// detach returns the context of the work after an intent committed: it
+// keeps ctx's values but not its cancellation (a caller that hangs up must
+// not leave a charge half-recorded), bounded by the configured settle
+// timeout instead.
+func (s *Service) detach(ctx context.Context, rt *Runtime) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), rt.settleTimeout())
+}
+
+// callOutcome is a processor's answer to one attempt.
+type callOutcome struct {
+	res     providers.Result
+	err     error
+	latency time.Duration
+}
+
+// tryCandidates calls the routed processors in turn until one gives an
+// answer that ends the payment, writing one transaction per failover. It
+// returns the last answer; pl.atts ends with the attempt it belongs to.
+func (s *Service) tryCandidates(ctx context.Context, rt *Runtime, pl *payPlan) callOutcome {
+	ins, err := s.instrument(rt, pl.p, pl.tok)
+	if err != nil {
+		// The credential cannot be opened (a vault key was removed): nothing
+		// was sent anywhere.
+		return callOutcome{err: providers.NotProcessed("vault", err)}
+	}
+	cands := pl.decision.Candidates
+	for i := range cands {
+		out := s.tryCandidate(ctx, rt, pl, ins)
+		reason := failoverReason(pl.merchant, out.res, out.err)
+		if reason == "" || i+1 == len(cands) {
+			return out
 		}
-		reason := failoverReason(merchant, res, callErr)
-		if reason == "" || i+1 == len(decision.Candidates) {
-			return s.settleAuthorization(ctx, rt, p, att, tok, res, callErr, latency)
+		if err := s.failover(ctx, rt, pl, cands[i+1], out); err != nil {
+			// The failover could not be recorded, so the next processor is
+			// not called; this answer stands (nothing was charged).
+			s.log.LogAttrs(ctx, slog.LevelError, "failover not recorded", slog.String("payment_id", pl.p.ID),
+				slog.String("error", err.Error()))
+			return out
 		}
-		next := decision.Candidates[i+1]
-		nextProv, _ := rt.Providers.Get(next.Processor)
-		nextAtt := att
-		nextAtt.ID = vault.NewID("att_")
-		nextAtt.Seq = att.Seq + 1
-		nextAtt.Processor = next.Processor
-		nextAtt.IdempotencyKey = attemptKey(p.ID, nextAtt.Seq)
-		nextAtt.StartedAt = s.now().UTC()
-		declined := callErr == nil
-		err := s.store.Tx(ctx, func(tx store.Tx) error {
-			if declined {
-				finishAttempt(&att, store.AttemptDone, string(res.Status), res.Reference, nil, latency, s.now())
-			} else {
-				finishAttempt(&att, store.AttemptNotProcessed, "", "", callErr, latency, s.now())
-			}
-			if err := tx.UpdateAttempt(ctx, att); err != nil {
-				return err
-			}
-			if declined && tok.CVC != nil {
-				// The CVC was used by the declined attempt: it may not be
-				// sent again.
-				if err := tx.DeleteTokenCVC(ctx, tok.ID); err != nil {
-					return err
-				}
-			}
-			p.Processor, p.ProcessorType = next.Processor, nextProv.Type()
-			p.FeeEstimated = next.EstimatedFee
-			p.UpdatedAt = s.now().UTC()
-			if err := tx.UpdatePayment(ctx, p); err != nil {
-				return err
-			}
-			return tx.InsertAttempt(ctx, nextAtt)
-		})
-		if err != nil {
-			return View{}, err
-		}
-		if declined && ins.Card != nil {
-			tok.CVC = nil
+		if out.err == nil && ins.Card != nil {
+			// The declined attempt used the CVC: it is not sent again.
 			ins.Card.CVC = ""
 		}
-		s.metrics.Failovers.WithLabelValues(name, next.Processor, reason).Inc()
-		att = nextAtt
+		s.metrics.Failovers.WithLabelValues(cands[i].Processor, cands[i+1].Processor, reason).Inc()
 	}
-	// Unreachable: the last candidate always settles.
-	return View{}, errors.New("gateway: no candidate settled")
+	panic("gateway: unreachable: the last candidate always returns")
+}
+
+// tryCandidate makes the current attempt's processor call, unless the
+// processor's circuit opened since routing.
+func (s *Service) tryCandidate(ctx context.Context, rt *Runtime, pl *payPlan, ins providers.Instrument) callOutcome {
+	att := pl.att()
+	prov, _ := rt.Providers.Get(att.Processor)
+	if !s.health.Allow(att.Processor) {
+		// The circuit opened (or its half-open probes are taken) since
+		// routing: the call is not made, which is "not processed".
+		return callOutcome{err: providers.NotProcessed(routing.SkipCircuitOpen, errCircuitOpen)}
+	}
+	res, err, latency := s.authorize(ctx, rt, prov, pl.p, *att, ins)
+	s.health.Record(att.Processor, err != nil, latency)
+	return callOutcome{res: res, err: err, latency: latency}
+}
+
+// failover records, in one transaction, the end of the current attempt and
+// the next attempt at next's processor.
+func (s *Service) failover(ctx context.Context, rt *Runtime, pl *payPlan, next routing.Candidate, out callOutcome) error {
+	now := s.now().UTC()
+	cur := *pl.att()
+	declined := out.err == nil
+	if declined {
+		finishAttempt(&cur, store.AttemptDone, string(out.res.Status), out.res.Reference, nil, out.latency, now)
+	} else {
+		finishAttempt(&cur, store.AttemptNotProcessed, "", "", out.err, out.latency, now)
+	}
+	nextProv, _ := rt.Providers.Get(next.Processor)
+	p := pl.p
+	p.Processor, p.ProcessorType = next.Processor, nextProv.Type()
+	p.FeeEstimated = next.EstimatedFee
+	p.UpdatedAt = now
+	nextAtt := s.newAttempt(p, cur.Seq+1, next.Processor, providers.OpAuthorize, p.Amount, now)
+	eraseCVC := declined && pl.tok.CVC != nil
+	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.UpdateAttempt(ctx, cur); err != nil {
+			return err
+		}
+		if eraseCVC {
+			if err := tx.DeleteTokenCVC(ctx, pl.tok.ID); err != nil {
+				return err
+			}
+		}
+		if err := tx.UpdatePayment(ctx, p); err != nil {
+			return err
+		}
+		return tx.InsertAttempt(ctx, nextAtt)
+	})
+	if err != nil {
+		return err
+	}
+	if eraseCVC {
+		pl.tok.CVC = nil
+	}
+	pl.p = p
+	*pl.att() = cur
+	pl.atts = append(pl.atts, nextAtt)
+	return nil
 }
 
 var errCircuitOpen = errors.New("circuit open")
@@ -245,6 +332,101 @@ func failoverReason(m *config.Merchant, res providers.Result, callErr error) str
 		}
 	}
 	return ""
+}
+
+// settlePayment is the payment's last transaction: it records the final
+// answer (or the unknown outcome) of the current attempt, erases a used
+// CVC, and stores the request's answer under its key. The answer is
+// rendered before the transaction begins.
+func (s *Service) settlePayment(ctx context.Context, rt *Runtime, pl *payPlan, out callOutcome) (Answer, error) {
+	now := s.now().UTC()
+	att := pl.att()
+	state := store.AttemptDone
+	if out.err != nil {
+		state = classify(out.err)
+	}
+	p := &pl.p
+	notProcessed := false
+	switch state {
+	case store.AttemptDone:
+		applyAuthorization(p, out.res)
+		finishAttempt(att, state, string(out.res.Status), out.res.Reference, nil, out.latency, now)
+	case store.AttemptNotProcessed, store.AttemptRejected:
+		// No processor charged: the payment failed and the buyer's approval
+		// can be used again.
+		p.Status = payment.StatusFailed
+		notProcessed = true
+		finishAttempt(att, state, "", "", out.err, out.latency, now)
+	default:
+		p.Status = payment.StatusPending
+		finishAttempt(att, store.AttemptPending, "", "", out.err, out.latency, now)
+	}
+	p.UpdatedAt = now
+	view := View{Payment: *p, Attempts: pl.atts}
+	ans, err := paymentAnswer(view)
+	if err != nil {
+		return Answer{}, err
+	}
+	eraseCVC := p.Status != payment.StatusPending && pl.tok.CVC != nil
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if _, err := stillPending(ctx, tx, *att); err != nil {
+			return err
+		}
+		if err := tx.UpdateAttempt(ctx, *att); err != nil {
+			return err
+		}
+		if err := tx.UpdatePayment(ctx, *p); err != nil {
+			return err
+		}
+		if eraseCVC {
+			// The CVC may be used once: erase it as soon as the attempt that
+			// used it has a final answer (not before, so that a re-send with
+			// the same idempotency key carries identical parameters).
+			if err := tx.DeleteTokenCVC(ctx, pl.tok.ID); err != nil {
+				return err
+			}
+		}
+		if notProcessed {
+			if err := tx.ReleaseToken(ctx, p.TokenID, p.ID); err != nil {
+				return err
+			}
+		}
+		return storeAnswer(ctx, tx, pl.idem, ans, notProcessed, now)
+	})
+	if errors.Is(err, errSettled) {
+		// Reconciliation settled the attempt first: answer from the store.
+		v, err := s.viewOf(ctx, p.ID)
+		if err != nil {
+			return Answer{}, err
+		}
+		return paymentAnswer(v)
+	}
+	if err != nil {
+		return Answer{}, err
+	}
+	s.recordPayment(ctx, rt, *p, out.latency)
+	if notProcessed {
+		return Answer{}, fmt.Errorf("%w: %s", payment.ErrNoProcessor, errorText(out.err))
+	}
+	return ans, nil
+}
+
+// storeAnswer stores a request's answer under its key in the transaction
+// of its last write: a final answer as it is; a 202 as pending (replays
+// answer from the resource until it is final); nothing, and the claim
+// released, when the request changed nothing (its 503 is not stored and a
+// retry runs afresh).
+func storeAnswer(ctx context.Context, tx store.Tx, idem Idempotency, ans Answer, abandon bool, now time.Time) error {
+	switch {
+	case idem.none():
+		return nil
+	case abandon:
+		return tx.AbandonIdempotency(ctx, idem.Scope, idem.Key)
+	case ans.Status == statusAccepted:
+		return tx.PendIdempotency(ctx, idem.Scope, idem.Key, now)
+	default:
+		return tx.CompleteIdempotency(ctx, idem.Scope, idem.Key, ans.Status, ans.Body)
+	}
 }
 
 // consumeShared records a Shared Payment Token's use, so that it is single
@@ -329,106 +511,6 @@ func finishAttempt(a *store.Attempt, state store.AttemptState, outcome, ref stri
 		t := now.UTC()
 		a.FinishedAt = &t
 	}
-}
-
-// settleAuthorization records the final answer (or the unknown outcome) of
-// an authorization attempt and returns the payment view.
-func (s *Service) settleAuthorization(ctx context.Context, rt *Runtime, p store.Payment, att store.Attempt, tok store.Token, res providers.Result, callErr error, latency time.Duration) (View, error) {
-	now := s.now().UTC()
-	state := store.AttemptDone
-	if callErr != nil {
-		state = classify(callErr)
-	}
-	releaseToken := false
-	switch state {
-	case store.AttemptDone:
-		applyAuthorization(&p, res)
-		finishAttempt(&att, state, string(res.Status), res.Reference, nil, latency, now)
-	case store.AttemptNotProcessed, store.AttemptRejected:
-		// No processor charged: the payment failed and the buyer's approval
-		// can be used again.
-		p.Status = payment.StatusFailed
-		releaseToken = true
-		finishAttempt(&att, state, "", "", callErr, latency, now)
-	default:
-		p.Status = payment.StatusPending
-		finishAttempt(&att, store.AttemptPending, "", "", callErr, latency, now)
-	}
-	p.UpdatedAt = now
-	var atts []store.Attempt
-	err := s.store.Tx(ctx, func(tx store.Tx) error {
-		var err error
-		if atts, err = stillPending(ctx, tx, att); err != nil {
-			return err
-		}
-		if err := tx.UpdateAttempt(ctx, att); err != nil {
-			return err
-		}
-		if err := tx.UpdatePayment(ctx, p); err != nil {
-			return err
-		}
-		if releaseToken {
-			if err := tx.ReleaseToken(ctx, p.TokenID, p.ID); err != nil {
-				return err
-			}
-			// Nothing was charged and the answer is a 503, which is not
-			// stored: unlink the failed payment so that a retry with the same
-			// key runs afresh instead of being answered from it.
-			if err := link(ctx, tx, ""); err != nil {
-				return err
-			}
-		}
-		if p.Status != payment.StatusPending && tok.CVC != nil {
-			// The CVC may be used once: erase it as soon as the attempt that
-			// used it has a final answer (not before, so that a re-send with
-			// the same idempotency key carries identical parameters).
-			if err := tx.DeleteTokenCVC(ctx, tok.ID); err != nil {
-				return err
-			}
-		}
-		if ref := idemFrom(ctx); ref != nil && ref.Render != nil && !releaseToken {
-			view := make([]store.Attempt, len(atts))
-			copy(view, atts)
-			for i := range view {
-				if view[i].ID == att.ID {
-					view[i] = att
-				}
-			}
-			status, body, err := ref.Render(View{Payment: p, Attempts: view})
-			if err != nil {
-				return err
-			}
-			if err := tx.CompleteIdempotency(ctx, ref.Scope, ref.Key, status, body); err != nil {
-				return err
-			}
-			ref.status, ref.body = status, body
-		}
-		return nil
-	})
-	if errors.Is(err, errSettled) {
-		return s.Get(ctx, p.MerchantID, p.ID)
-	}
-	if err != nil {
-		return View{}, err
-	}
-	if ref := idemFrom(ctx); ref != nil && ref.body != nil {
-		ref.completed.Store(true)
-	}
-	s.recordPayment(ctx, rt, p, latency)
-	if releaseToken {
-		if ref := idemFrom(ctx); ref != nil {
-			ref.linked.Store(false)
-		}
-		return View{}, fmt.Errorf("%w: %s", payment.ErrNoProcessor, errorText(callErr))
-	}
-	// The view is built from what this transaction read and wrote: a new
-	// authorization has no refunds yet.
-	for i := range atts {
-		if atts[i].ID == att.ID {
-			atts[i] = att
-		}
-	}
-	return View{Payment: p, Attempts: atts}, nil
 }
 
 // applyAuthorization writes an authorization result onto the payment.

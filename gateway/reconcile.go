@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"acpgw/acp"
@@ -70,23 +71,30 @@ func (s *Service) reconcileOne(ctx context.Context, rt *Runtime, att store.Attem
 		return false, err
 	}
 	if providers.Operation(att.Operation) != providers.OpAuthorize {
-		res, callErr, latency := s.callModify(ctx, rt, prov, p, att)
-		if callErr != nil {
-			return false, callErr
+		out := s.callModify(ctx, rt, prov, p, att)
+		if out.err != nil {
+			return false, out.err
 		}
-		if res.Status == payment.StatusPending {
+		if out.res.Status == payment.StatusPending {
 			return false, nil
 		}
-		_, err := s.settleModification(ctx, rt, p.ID, att, res, nil, latency)
+		_, err := s.settleModification(ctx, Idempotency{}, att, out)
 		return err == nil, err
 	}
-	var tok store.Token
+	pl := &payPlan{p: p}
 	if p.TokenKind == string(acp.TokenVault) {
-		if tok, err = s.store.GetToken(ctx, p.TokenID); err != nil {
+		if pl.tok, err = s.store.GetToken(ctx, p.TokenID); err != nil {
 			return false, err
 		}
 	}
-	ins, err := s.instrument(rt, p, tok)
+	if pl.atts, err = s.store.ListAttempts(ctx, p.ID); err != nil {
+		return false, err
+	}
+	// The attempt being reconciled is the current one: the view lists it
+	// last.
+	pl.atts = slices.DeleteFunc(pl.atts, func(a store.Attempt) bool { return a.ID == att.ID })
+	pl.atts = append(pl.atts, att)
+	ins, err := s.instrument(rt, p, pl.tok)
 	if err != nil {
 		return false, err
 	}
@@ -99,7 +107,7 @@ func (s *Service) reconcileOne(ctx context.Context, rt *Runtime, att store.Attem
 	if res.Status == payment.StatusPending {
 		return false, nil
 	}
-	_, err = s.settleAuthorization(ctx, rt, p, att, tok, res, nil, latency)
+	_, err = s.settlePayment(ctx, rt, pl, callOutcome{res: res, latency: latency})
 	return err == nil, err
 }
 

@@ -147,6 +147,15 @@ func (rt *Runtime) MerchantLabel(id string) string { return rt.labels.Label(id) 
 func (rt *Runtime) Close() error { return rt.Providers.Close() }
 
 // timeout is the per-call deadline of a processor.
+// settleTimeout bounds the work after a payment's or modification's intent
+// committed: the processor calls, failovers and the settlement.
+func (rt *Runtime) settleTimeout() time.Duration {
+	if d := rt.Config.Server.SettleTimeout; d > 0 {
+		return d
+	}
+	return config.DefaultSettleTimeout
+}
+
 func (rt *Runtime) timeout(processor string) time.Duration {
 	if p, ok := rt.Config.Processors[processor]; ok && p.Timeout > 0 {
 		return p.Timeout

@@ -207,6 +207,10 @@ type IdemState string
 const (
 	IdemInFlight IdemState = "in_flight"
 	IdemDone     IdemState = "done"
+	// IdemPending: the request was answered while its outcome was unknown
+	// (202). Nothing final is stored: a replay answers from the resource
+	// the record names, and stores that answer once it is final.
+	IdemPending IdemState = "pending"
 )
 
 // IdemRecord is the idempotency record of one (scope, key).
@@ -256,6 +260,8 @@ type Store interface {
 
 	GetToken(ctx context.Context, id string) (Token, error)
 	GetPayment(ctx context.Context, id string) (Payment, error)
+	// GetAttempt returns the attempt id.
+	GetAttempt(ctx context.Context, id string) (Attempt, error)
 	ListAttempts(ctx context.Context, paymentID string) ([]Attempt, error)
 	ListRefunds(ctx context.Context, paymentID string) ([]Refund, error)
 	GetIdempotency(ctx context.Context, scope, key string) (IdemRecord, error)
@@ -335,10 +341,22 @@ type Tx interface {
 	// ListFeeRecords returns the fee records of a payment.
 	ListFeeRecords(ctx context.Context, paymentID string) ([]FeeRecord, error)
 
-	// CompleteIdempotency stores the response of an in-flight record and
-	// marks it done, in the same transaction as the side effect's last
-	// write; a missing record is ErrNotFound.
+	// ClaimIdempotency is BeginIdempotency inside this transaction, so that
+	// a request's key is claimed in the same commit as its side effect (the
+	// record's ResourceID names it) and a rollback releases both. rec is
+	// stored as given (in flight, or done with its answer).
+	ClaimIdempotency(ctx context.Context, rec IdemRecord, now time.Time) (IdemRecord, IdemBegin, error)
+	// CompleteIdempotency stores the response of an in-flight or pending
+	// record and marks it done, in the same transaction as the side effect's
+	// last write; a missing record is ErrNotFound.
 	CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error
+	// PendIdempotency marks a record pending (answered while the outcome
+	// was unknown; replays answer from its ResourceID) and ends its lock; a
+	// missing record is ErrNotFound.
+	PendIdempotency(ctx context.Context, scope, key string, now time.Time) error
+	// AbandonIdempotency deletes an in-flight record: the request ended
+	// without a side effect and its answer is not stored.
+	AbandonIdempotency(ctx context.Context, scope, key string) error
 
 	// LinkIdempotency sets the ResourceID of an in-flight record, in the same
 	// transaction as the side effect it names. A missing record is not an

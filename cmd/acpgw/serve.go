@@ -214,8 +214,6 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv := api.New(api.Options{
 		Service: svc, Metrics: m, Gatherer: gatherer, Logger: log,
 		BodyLimit:      cfg.Server.BodyLimit,
-		IdempotencyTTL: cfg.Idempotency.TTL,
-		InFlightLock:   cfg.Idempotency.InFlightLock,
 	})
 	httpSrv := &http.Server{
 		Handler:           srv,

@@ -32,6 +32,12 @@ func (s *Store) ListAttempts(ctx context.Context, paymentID string) ([]store.Att
 	return collect("list attempts", rows, err, scanAttempt)
 }
 
+// GetAttempt reads a committed attempt.
+func (s *Store) GetAttempt(ctx context.Context, id string) (store.Attempt, error) {
+	a, err := scanAttempt(s.pool.QueryRow(ctx, qGetAttempt, id))
+	return a, wrap("get attempt", err)
+}
+
 // ListRefunds returns the payment's committed refunds, oldest first.
 func (s *Store) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
 	rows, err := s.pool.Query(ctx, qListRefunds, paymentID)
@@ -85,6 +91,26 @@ func (s *Store) BeginIdempotency(ctx context.Context, rec store.IdemRecord, now 
 		return store.IdemRecord{}, 0, err
 	}
 	return out, begin, nil
+}
+
+// ClaimIdempotency claims (scope, key) for rec inside the transaction, as
+// BeginIdempotency does, storing rec as given. A concurrent transaction that
+// inserted the same key first makes the INSERT wait for its end. A zero
+// rec.CreatedAt becomes now.
+func (t *txn) ClaimIdempotency(ctx context.Context, rec store.IdemRecord, now time.Time) (store.IdemRecord, store.IdemBegin, error) {
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = now
+	}
+	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = utc(rec.LockedUntil), utc(rec.CreatedAt), utc(rec.ExpiresAt)
+	args := idemArgs(rec)
+	n, err := t.exec(ctx, "begin idempotency", qIdemInsert, args...)
+	if err != nil {
+		return store.IdemRecord{}, 0, err
+	}
+	if n == 1 {
+		return rec, store.IdemStarted, nil
+	}
+	return beginExisting(ctx, t, rec, args, now)
 }
 
 // beginExisting decides, holding the record's row lock, what an existing

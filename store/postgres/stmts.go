@@ -42,6 +42,7 @@ var (
 	qGetPayment     = `SELECT ` + paymentCols + ` FROM payments WHERE id = $1`
 	qGetPaymentLock = qGetPayment + ` FOR NO KEY UPDATE`
 	qListAttempts   = `SELECT ` + attemptCols + ` FROM attempts WHERE payment_id = $1 ORDER BY seq`
+	qGetAttempt     = `SELECT ` + attemptCols + ` FROM attempts WHERE id = $1`
 	qListRefunds    = `SELECT ` + refundCols + ` FROM refunds WHERE payment_id = $1 ORDER BY created_at, id`
 	qGetIdem        = `SELECT ` + idemCols + ` FROM idempotency WHERE scope = $1 AND key = $2`
 	qGetIdemLocked  = qGetIdem + ` FOR UPDATE`
@@ -93,6 +94,7 @@ var (
 	qIdemTakeOver = `UPDATE idempotency SET request_hash = $3, locked_until = $4, expires_at = $5
 	WHERE scope = $1 AND key = $2`
 	qIdemComplete = `UPDATE idempotency SET state = 'done', status = $3, body = $4 WHERE scope = $1 AND key = $2`
+	qIdemPend     = `UPDATE idempotency SET state = 'pending', status = 0, body = NULL, locked_until = $3 WHERE scope = $1 AND key = $2`
 	qIdemAbandon  = `DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND state = 'in_flight'`
 	qIdemPurge    = `DELETE FROM idempotency WHERE expires_at < $1`
 	qIdemLink     = `UPDATE idempotency SET resource_id = $3 WHERE scope = $1 AND key = $2 AND state = 'in_flight'`

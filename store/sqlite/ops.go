@@ -36,6 +36,12 @@ func (s *Store) ListRefunds(ctx context.Context, paymentID string) ([]store.Refu
 	return collect("list refunds", rows, err, scanRefund)
 }
 
+// GetAttempt returns the attempt id.
+func (s *Store) GetAttempt(ctx context.Context, id string) (store.Attempt, error) {
+	a, err := scanAttempt(s.rs.getAttempt.QueryRowContext(ctx, id))
+	return a, wrap("get attempt", err)
+}
+
 // GetIdempotency reads the record of (scope, key), expired or not.
 func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (store.IdemRecord, error) {
 	r, err := scanIdem(s.rs.getIdem.QueryRowContext(ctx, scope, key))
@@ -49,31 +55,43 @@ func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (store.Id
 // flight with no response; a zero rec.CreatedAt becomes now.
 func (s *Store) BeginIdempotency(ctx context.Context, rec store.IdemRecord, now time.Time) (store.IdemRecord, store.IdemBegin, error) {
 	rec.State, rec.Status, rec.Body = store.IdemInFlight, 0, nil
-	if rec.CreatedAt.IsZero() {
-		rec.CreatedAt = now
-	}
-	// Return times as they read back from the database: UTC.
-	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = utc(rec.LockedUntil), utc(rec.CreatedAt), utc(rec.ExpiresAt)
 	var (
 		out   store.IdemRecord
 		begin store.IdemBegin
 	)
 	err := s.Tx(ctx, func(tx store.Tx) error {
-		t := tx.(*txn)
-		n, err := t.exec(ctx, "begin idempotency", s.ws.idemInsert, idemArgs(rec)...)
-		if err != nil {
-			return err
-		}
-		if n == 1 {
-			out, begin = rec, store.IdemStarted
-			return nil
-		}
-		return s.beginExisting(ctx, t, rec, now, &out, &begin)
+		var err error
+		out, begin, err = tx.ClaimIdempotency(ctx, rec, now)
+		return err
 	})
 	if err != nil {
 		return store.IdemRecord{}, 0, err
 	}
 	return out, begin, nil
+}
+
+// ClaimIdempotency claims (scope, key) for rec inside the transaction, as
+// BeginIdempotency does, storing rec as given. A zero rec.CreatedAt becomes
+// now.
+func (t *txn) ClaimIdempotency(ctx context.Context, rec store.IdemRecord, now time.Time) (store.IdemRecord, store.IdemBegin, error) {
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = now
+	}
+	// Return times as they read back from the database: UTC.
+	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = utc(rec.LockedUntil), utc(rec.CreatedAt), utc(rec.ExpiresAt)
+	n, err := t.exec(ctx, "begin idempotency", t.s.ws.idemInsert, idemArgs(rec)...)
+	if err != nil {
+		return store.IdemRecord{}, 0, err
+	}
+	if n == 1 {
+		return rec, store.IdemStarted, nil
+	}
+	var (
+		out   store.IdemRecord
+		begin store.IdemBegin
+	)
+	err = t.s.beginExisting(ctx, t, rec, now, &out, &begin)
+	return out, begin, err
 }
 
 // beginExisting decides, inside the writer's transaction, what an existing

@@ -29,6 +29,7 @@ const (
 	qGetToken     = `SELECT ` + tokenCols + ` FROM tokens WHERE id = ?`
 	qGetPayment   = `SELECT ` + paymentCols + ` FROM payments WHERE id = ?`
 	qListAttempts = `SELECT ` + attemptCols + ` FROM attempts WHERE payment_id = ? ORDER BY seq`
+	qGetAttempt   = `SELECT ` + attemptCols + ` FROM attempts WHERE id = ?`
 	qListRefunds  = `SELECT ` + refundCols + ` FROM refunds WHERE payment_id = ? ORDER BY created_at, id`
 	qGetIdem      = `SELECT ` + idemCols + ` FROM idempotency WHERE scope = ? AND key = ?`
 
@@ -64,6 +65,7 @@ const (
 	qIdemTakeOver = `UPDATE idempotency SET request_hash = ?, locked_until = ?, expires_at = ?
 	WHERE scope = ? AND key = ?`
 	qIdemComplete = `UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?`
+	qIdemPend     = `UPDATE idempotency SET state = 'pending', status = 0, body = NULL, locked_until = ? WHERE scope = ? AND key = ?`
 	qIdemAbandon  = `DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'in_flight'`
 	qIdemPurge    = `DELETE FROM idempotency WHERE expires_at < ?`
 	qIdemLink     = `UPDATE idempotency SET resource_id = ? WHERE scope = ? AND key = ? AND state = 'in_flight'`
@@ -81,14 +83,14 @@ const (
 type stmts struct {
 	all []*sql.Stmt
 
-	getToken, getPayment, listAttempts, listRefunds, getIdem *sql.Stmt
+	getToken, getPayment, getAttempt, listAttempts, listRefunds, getIdem *sql.Stmt
 
 	insertToken, consumeToken, tokenOwner, releaseToken, deleteCVC *sql.Stmt
 	insertPayment, updatePayment                                   *sql.Stmt
 	insertAttempt, updateAttempt, lease                            *sql.Stmt
 	insertRefund, updateRefund                                     *sql.Stmt
 	idemInsert, idemReplace, idemTakeOver, idemComplete            *sql.Stmt
-	idemAbandon, idemPurge, idemLink                               *sql.Stmt
+	idemAbandon, idemPurge, idemLink, idemPend                     *sql.Stmt
 	insertEvent, insertFee, listFees                               *sql.Stmt
 	paymentByRef, paymentByAtt, listPayments                       *sql.Stmt
 }
@@ -104,6 +106,7 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 		{&st.getToken, qGetToken},
 		{&st.getPayment, qGetPayment},
 		{&st.listAttempts, qListAttempts},
+		{&st.getAttempt, qGetAttempt},
 		{&st.listRefunds, qListRefunds},
 		{&st.getIdem, qGetIdem},
 		{&st.listFees, qListFees},
@@ -132,6 +135,7 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 			entry{&st.idemAbandon, qIdemAbandon},
 			entry{&st.idemPurge, qIdemPurge},
 			entry{&st.idemLink, qIdemLink},
+			entry{&st.idemPend, qIdemPend},
 			entry{&st.insertEvent, qInsertEvent},
 			entry{&st.insertFee, qInsertFee},
 		)

@@ -188,6 +188,18 @@ func (t *txn) CompleteIdempotency(ctx context.Context, scope, key string, status
 	return t.execOne(ctx, "complete idempotency", t.s.ws.idemComplete, status, blob(body), scope, key)
 }
 
+// PendIdempotency marks a record pending and ends its lock at now.
+func (t *txn) PendIdempotency(ctx context.Context, scope, key string, now time.Time) error {
+	return t.execOne(ctx, "pend idempotency", t.s.ws.idemPend, now.UnixNano(), scope, key)
+}
+
+// AbandonIdempotency deletes an in-flight record; a done or pending record
+// is kept and a missing one is no error.
+func (t *txn) AbandonIdempotency(ctx context.Context, scope, key string) error {
+	_, err := t.exec(ctx, "abandon idempotency", t.s.ws.idemAbandon, scope, key)
+	return err
+}
+
 // LinkIdempotency sets the resource id of an in-flight record; no record is
 // no error.
 func (t *txn) LinkIdempotency(ctx context.Context, scope, key, resourceID string) error {
