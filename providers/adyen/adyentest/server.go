@@ -120,6 +120,7 @@ type Server struct {
 	keys       map[string]stored
 	inFlight   map[string]bool
 	held       map[string]bool
+	holdAll    bool
 	pending    []adyen.NotificationRequestItem
 	requests   int
 	violations int
@@ -189,6 +190,19 @@ func (s *Server) HoldKey(key string) (release func()) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		delete(s.held, key)
+	}
+}
+
+// HoldAllKeys is HoldKey for every key: Adyen answers 704 to every request
+// until release is called.
+func (s *Server) HoldAllKeys() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdAll = true
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.holdAll = false
 	}
 }
 
@@ -333,8 +347,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if key != "" {
 		s.mu.Lock()
 		prev, seen := s.keys[scoped]
-		busy := s.inFlight[scoped] || s.held[key]
-		seen = seen && !s.held[key]
+		held := s.held[key] || s.holdAll
+		busy := s.inFlight[scoped] || held
+		seen = seen && !held
 		if !seen && !busy {
 			s.inFlight[scoped] = true
 		}
