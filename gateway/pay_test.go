@@ -22,7 +22,7 @@ import (
 func TestCommitsPerRequest(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, rigOpts{
-		processors: "  a: {type: mock, timeout: 5s}\n  b: {type: mock, timeout: 5s}\n",
+		processors:         "  a: {type: mock, timeout: 5s}\n  b: {type: mock, timeout: 5s}\n",
 		merchantProcessors: "[a, b]",
 	})
 	commits := func(what string, want int64, fn func()) {
