@@ -32,14 +32,16 @@ import (
 // and that final answer is stored then.
 //
 // The handler passes the key to the service as a value (begin); the service
-// claims it in the transaction of the request's first write and stores the
-// answer with its last, so a payment costs no extra commit for its key. An
-// error answer of a request that changed nothing is stored by finish.
+// claims it in the transaction of the request's first write, where a key
+// seen before is found and answered (replay, conflict, in flight), and
+// stores the answer with its last write, so a request costs no extra read
+// or commit for its key. A request that fails before its first write (the
+// token was consumed by the first request of a replay, a malformed body)
+// looks the key up in finish before its error is answered and stored.
 
-// begin reads the request's Idempotency-Key. A replay, a conflict or a
-// duplicate in flight is answered here, and begin returns false. Otherwise
-// it returns the key (zero when the request has none, which the version
-// allows) for the service.
+// begin reads the request's Idempotency-Key and returns it (zero when the
+// request has none, which the version allows) for the service; false when
+// the header itself was refused.
 func (s *Server) begin(c *gin.Context) (gateway.Idempotency, bool) {
 	version := c.GetString(ctxVersion)
 	key := c.GetHeader("Idempotency-Key")
@@ -56,35 +58,34 @@ func (s *Server) begin(c *gin.Context) (gateway.Idempotency, bool) {
 			"Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters"))
 		return gateway.Idempotency{}, false
 	}
-	idem := gateway.Idempotency{
+	return gateway.Idempotency{
 		Scope:       c.GetString(ctxCaller) + " " + c.Request.Method + " " + c.Request.URL.Path,
 		Key:         key,
 		RequestHash: canonicalHash(bodyOf(c)),
 		APIVersion:  version,
-	}
-	ans, replay, err := s.svc.Replay(c.Request.Context(), idem)
-	switch {
-	case err != nil:
-		s.idemError(c, err)
-		return gateway.Idempotency{}, false
-	case replay:
-		s.countIdem(c.FullPath(), "replayed")
-		send(c, ans)
-		return gateway.Idempotency{}, false
-	}
-	s.countIdem(c.FullPath(), "new")
-	return idem, true
+	}, true
 }
 
-// finish sends the service's answer, or err as an ACP error. An error that
-// is final is stored under the key first, so that a replay gets it again.
+// finish sends the service's answer, or err as an ACP error. Before an
+// error is answered, the key is looked up: a request seen before gets that
+// request's answer instead. An error that is final is stored under the key,
+// so that a replay gets it again.
 func (s *Server) finish(c *gin.Context, idem gateway.Idempotency, ans gateway.Answer, err error) {
 	if err == nil {
-		if ans.Replayed {
-			s.countIdem(c.FullPath(), "replayed")
-		}
+		s.countAnswer(c, idem, ans)
 		send(c, ans)
 		return
+	}
+	if idem.Key != "" && !isIdempotencyError(err) {
+		prev, replay, lerr := s.svc.Replay(c.Request.Context(), idem)
+		switch {
+		case lerr != nil:
+			err = lerr
+		case replay:
+			s.countAnswer(c, idem, prev)
+			send(c, prev)
+			return
+		}
 	}
 	if isIdempotencyError(err) {
 		s.idemError(c, err)
@@ -159,6 +160,16 @@ func (s *Server) idemError(c *gin.Context, err error) {
 			"A request with this Idempotency-Key is currently being processed"))
 	default:
 		fail(c, err)
+	}
+}
+
+// countAnswer counts an answer to a request with a key as new or replayed.
+func (s *Server) countAnswer(c *gin.Context, idem gateway.Idempotency, ans gateway.Answer) {
+	switch {
+	case ans.Replayed:
+		s.countIdem(c.FullPath(), "replayed")
+	case idem.Key != "":
+		s.countIdem(c.FullPath(), "new")
 	}
 }
 

@@ -369,10 +369,7 @@ func (s *Service) settlePayment(ctx context.Context, rt *Runtime, pl *payPlan, o
 	}
 	eraseCVC := p.Status != payment.StatusPending && pl.tok.CVC != nil
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if _, err := stillPending(ctx, tx, *att); err != nil {
-			return err
-		}
-		if err := tx.UpdateAttempt(ctx, *att); err != nil {
+		if err := tx.SettleAttempt(ctx, *att); err != nil {
 			return err
 		}
 		if err := tx.UpdatePayment(ctx, *p); err != nil {
@@ -393,7 +390,7 @@ func (s *Service) settlePayment(ctx context.Context, rt *Runtime, pl *payPlan, o
 		}
 		return storeAnswer(ctx, tx, pl.idem, ans, notProcessed, now)
 	})
-	if errors.Is(err, errSettled) {
+	if errors.Is(err, store.ErrSettled) {
 		// Reconciliation settled the attempt first: answer from the store.
 		v, err := s.viewOf(ctx, p.ID)
 		if err != nil {
@@ -566,23 +563,4 @@ func (s *Service) recordPayment(ctx context.Context, rt *Runtime, p store.Paymen
 		attrs = append(attrs, slog.Int64("fee_actual", *p.FeeActual))
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "payment", attrs...)
-}
-
-// errSettled: another path (reconciliation, a webhook) settled the attempt
-// first; the later answer is the same and is not applied twice.
-var errSettled = errors.New("gateway: attempt already settled")
-
-// stillPending checks, under the transaction, that att has not been settled
-// by someone else in the meantime, and returns the payment's attempts.
-func stillPending(ctx context.Context, tx store.Tx, att store.Attempt) ([]store.Attempt, error) {
-	atts, err := tx.ListAttempts(ctx, att.PaymentID)
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range atts {
-		if a.ID == att.ID && a.State != store.AttemptPending {
-			return nil, errSettled
-		}
-	}
-	return atts, nil
 }

@@ -23,6 +23,8 @@ var (
 	ErrDuplicate = errors.New("store: duplicate key")
 	// ErrUnavailable: the database cannot be reached or timed out.
 	ErrUnavailable = payment.ErrUnavailable
+	// ErrSettled: SettleAttempt found the attempt no longer pending.
+	ErrSettled = errors.New("store: attempt already settled")
 )
 
 // Token is a vault token: an encrypted card credential bound to an allowance.
@@ -326,6 +328,10 @@ type Tx interface {
 	// UpdateAttempt writes state, outcome, reference, error, latency,
 	// finished_at and the lease of a.
 	UpdateAttempt(ctx context.Context, a Attempt) error
+	// SettleAttempt is UpdateAttempt of an attempt that must still be
+	// pending: ErrSettled when another writer (reconciliation, a webhook)
+	// settled it first, which the caller then reads instead.
+	SettleAttempt(ctx context.Context, a Attempt) error
 	ListAttempts(ctx context.Context, paymentID string) ([]Attempt, error)
 
 	InsertRefund(ctx context.Context, r Refund) error

@@ -96,15 +96,27 @@ func TestNewRejectsBadKeys(t *testing.T) {
 func TestNewID(t *testing.T) {
 	t.Parallel()
 	seen := map[string]bool{}
-	for range 10000 {
+	prev := ""
+	for i := range 10000 {
 		id := NewTokenID()
-		if !strings.HasPrefix(id, "vt_") || len(id) != 3+26 {
+		if !strings.HasPrefix(id, "vt_") || len(id) != 3+36 {
 			t.Fatalf("bad id %q", id)
 		}
 		if seen[id] {
 			t.Fatalf("duplicate id %q", id)
 		}
 		seen[id] = true
+		// The first 45 bits of the time prefix (9 characters) never go back.
+		if i > 0 && id[:3+9] < prev[:3+9] {
+			t.Fatalf("id %q sorts before the earlier %q", id, prev)
+		}
+		prev = id
+	}
+	// 128 random bits after the time: two ids of one millisecond share the
+	// time prefix and nothing that could be guessed from it.
+	a, b := NewID("x_"), NewID("x_")
+	if a[2+10:] == b[2+10:] {
+		t.Fatalf("ids %q and %q share their random part", a, b)
 	}
 }
 

@@ -69,6 +69,7 @@ var (
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 	qUpdateAttempt = `UPDATE attempts SET state = $1, outcome = $2, reference = $3, error = $4, latency_ms = $5,
 	finished_at = $6, lease_owner = $7, lease_until = $8 WHERE id = $9`
+	qSettleAttempt = qUpdateAttempt + ` AND state = 'pending'`
 	// qLease claims in one statement. SKIP LOCKED passes over the attempts
 	// another leaser is claiming at this moment; an attempt whose claim
 	// committed after this statement's snapshot is locked anyway, but READ

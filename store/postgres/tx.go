@@ -236,6 +236,18 @@ func (t *txn) UpdateAttempt(ctx context.Context, a store.Attempt) error {
 		nanosPtr(a.LeaseUntil), a.ID)
 }
 
+// SettleAttempt updates a only while it is pending; store.ErrSettled
+// otherwise.
+func (t *txn) SettleAttempt(ctx context.Context, a store.Attempt) error {
+	n, err := t.exec(ctx, "settle attempt", qSettleAttempt,
+		string(a.State), a.Outcome, a.Reference, a.Error, a.LatencyMS, nanosPtr(a.FinishedAt), a.LeaseOwner,
+		nanosPtr(a.LeaseUntil), a.ID)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("postgres: settle attempt %s: %w", a.ID, store.ErrSettled)
+	}
+	return err
+}
+
 // ListAttempts returns the payment's attempts by seq, including those this
 // transaction wrote.
 func (t *txn) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {

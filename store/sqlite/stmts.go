@@ -47,6 +47,7 @@ const (
 	qInsertAttempt = `INSERT INTO attempts (` + attemptCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateAttempt = `UPDATE attempts SET state = ?, outcome = ?, reference = ?, error = ?, latency_ms = ?,
 	finished_at = ?, lease_owner = ?, lease_until = ? WHERE id = ?`
+	qSettleAttempt = qUpdateAttempt + ` AND state = 'pending'`
 	// qLease claims in one statement; the literal 'pending' lets SQLite use
 	// the partial index attempts_pending.
 	qLease = `UPDATE attempts SET lease_owner = ?, lease_until = ?
@@ -87,7 +88,7 @@ type stmts struct {
 
 	insertToken, consumeToken, tokenOwner, releaseToken, deleteCVC *sql.Stmt
 	insertPayment, updatePayment                                   *sql.Stmt
-	insertAttempt, updateAttempt, lease                            *sql.Stmt
+	insertAttempt, updateAttempt, settleAttempt, lease             *sql.Stmt
 	insertRefund, updateRefund                                     *sql.Stmt
 	idemInsert, idemReplace, idemTakeOver, idemComplete            *sql.Stmt
 	idemAbandon, idemPurge, idemLink, idemPend                     *sql.Stmt
@@ -125,6 +126,7 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 			entry{&st.updatePayment, qUpdatePayment},
 			entry{&st.insertAttempt, qInsertAttempt},
 			entry{&st.updateAttempt, qUpdateAttempt},
+			entry{&st.settleAttempt, qSettleAttempt},
 			entry{&st.lease, qLease},
 			entry{&st.insertRefund, qInsertRefund},
 			entry{&st.updateRefund, qUpdateRefund},

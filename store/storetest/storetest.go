@@ -61,6 +61,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FeeRecords", testFeeRecords},
 		{"FindPaymentByReference", testFindByReference},
 		{"ListPayments", testListPayments},
+		{"GetAttempt", testGetAttempt},
+		{"SettleAttempt", testSettleAttempt},
+		{"IdemClaimInTx", testIdemClaimInTx},
+		{"IdemPend", testIdemPend},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
