@@ -72,6 +72,11 @@ type Server struct {
 	SettleTimeout time.Duration
 	// BodyLimit is the largest request body in bytes; default 65536.
 	BodyLimit int64
+	// DebugListen, when set, serves net/http/pprof on its own host:port
+	// (debug_listen; the --debug-listen flag wins). Off by default: the
+	// profiles show the process's internals, so it belongs on loopback or
+	// an operator-only network, never on the API listener.
+	DebugListen string
 }
 
 // TLS names the certificate and key files; both or neither are set.

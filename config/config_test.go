@@ -70,7 +70,7 @@ func TestLoadExample(t *testing.T) {
 	if c.Path != "example.yaml" || c.Demo {
 		t.Errorf("Path %q Demo %v", c.Path, c.Demo)
 	}
-	if c.Server.Listen != "127.0.0.1:8080" || c.Server.BodyLimit != 65536 || c.Server.WriteTimeout != 30*time.Second {
+	if c.Server.Listen != "127.0.0.1:8080" || c.Server.BodyLimit != 65536 || c.Server.WriteTimeout != 30*time.Second || c.Server.DebugListen != "" {
 		t.Errorf("server = %+v", c.Server)
 	}
 	if c.Store.Driver != "sqlite" || c.Store.DSN != "./data/acpgw.db" {
@@ -381,7 +381,7 @@ func TestRedacted(t *testing.T) {
 	for _, want := range []string{
 		"secret_key: '[redacted]'", "hmac_key: '[redacted]'", "merchant_account: AcmeECOM", "percent: 2.9\n",
 		"interchange_percent: 0.3\n", "latency: 5ms", "processors: [stripe_us, adyen_eu, mock]", "- id: k2",
-		"weights:\n", "stripe_us: 90", "max_attempts: 2", "per_merchant: true", "ttl: 24h0m0s", "body_limit: 65536\n",
+		"weights:\n", "stripe_us: 90", "max_attempts: 2", "per_merchant: true", "ttl: 24h0m0s", "body_limit: 65536\n", "debug_listen: \"\"\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("Redacted() lacks %q:\n%s", want, out)

@@ -534,6 +534,7 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 		{"shutdown_grace", d.duration(&s.ShutdownGrace)},
 		{"settle_timeout", d.duration(&s.SettleTimeout)},
 		{"body_limit", d.integer(&s.BodyLimit)},
+		{"debug_listen", d.str(&s.DebugListen)},
 	}, nil)
 }
 

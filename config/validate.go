@@ -256,6 +256,13 @@ func (d *decoder) validateServer(c *Config) {
 	d.positive("server.shutdown_grace", s.ShutdownGrace)
 	d.positive("server.settle_timeout", s.SettleTimeout)
 	d.check(s.BodyLimit > 0, "server.body_limit", ErrInvalid, "body_limit must be a positive number of bytes, got %d", s.BodyLimit)
+	// Profiling shows the process's internals: never on the API listener,
+	// and not mixed with metrics, which are scraped from further away.
+	if dl := s.DebugListen; dl != "" {
+		d.check(validHostPort(dl), "server.debug_listen", ErrInvalid, "debug_listen %q must be host:port", dl)
+		d.check(dl != s.Listen, "server.debug_listen", ErrInvalid, "debug_listen is server.listen; profiling is never served on the API listener, give it its own address")
+		d.check(dl != c.Metrics.Listen, "server.debug_listen", ErrInvalid, "debug_listen is metrics.listen; give profiling its own address")
+	}
 }
 
 func (d *decoder) validateProcessor(p *Processor, path string) {
