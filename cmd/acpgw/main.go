@@ -27,7 +27,9 @@ func main() {
 const usage = `usage: acpgw <command> [flags]
 
 commands:
-  serve [--config FILE] [--listen ADDR]   run the gateway (no --config: the embedded demo config)
+  serve [--config FILE] [--listen ADDR] [--debug-listen ADDR]
+                                          run the gateway (no --config: the embedded demo config;
+                                          --debug-listen: net/http/pprof on that address only)
   config check --config FILE              validate a config file
   route explain --config FILE --merchant M --amount N --currency C [--card-country US ...]
                                           print a routing decision without charging anything

@@ -202,21 +202,28 @@ func FuzzReadTraffic(f *testing.F) {
 	})
 }
 
-// serveConfig runs `acpgw serve --config cfg` on a free loopback port until
-// the test ends, waits for readiness, and returns the base URL. stop ends it
-// early and checks it exited cleanly.
-func serveConfig(t *testing.T, cfg string) (base string, stop func()) {
+// freeAddr returns a loopback host:port that was free a moment ago.
+func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// serveConfig runs `acpgw serve --config cfg [extra flags]` on a free
+// loopback port until the test ends, waits for readiness, and returns the
+// base URL. stop ends it early and checks it exited cleanly.
+func serveConfig(t *testing.T, cfg string, extra ...string) (base string, stop func()) {
+	t.Helper()
+	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var errb bytes.Buffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"serve", "--config", cfg, "--listen", addr}, io.Discard, &errb) }()
+	args := append([]string{"serve", "--config", cfg, "--listen", addr}, extra...)
+	go func() { done <- run(ctx, args, io.Discard, &errb) }()
 	stopped := false
 	stop = func() {
 		if stopped {

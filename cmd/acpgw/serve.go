@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -173,6 +172,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve", stderr)
 	path := fs.String("config", "", "config file (default: the embedded demo config)")
 	listen := fs.String("listen", "", "listen address (default: server.listen, else 127.0.0.1:8080)")
+	debugListen := fs.String("debug-listen", "", "serve net/http/pprof on this HOST:PORT only (default: server.debug_listen, else off)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -183,6 +183,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if *listen != "" {
 		cfg.Server.Listen = *listen
+	}
+	if *debugListen != "" {
+		cfg.Server.DebugListen = *debugListen
 	}
 	if cfg.Demo {
 		log.Warn("serving the embedded DEMO config: mock processor, merchant demo (key demo-merchant-key), agent demo-agent (key demo-agent-key); not for real cards",
@@ -228,9 +231,27 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if useTLS {
 		httpSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	// Every address is taken before anything serves; until start, shutdown
+	// only closes the sockets taken so far.
+	var servers listeners
+	defer servers.shutdown(ctx, log)
+	apiLn, err := servers.add("api", cfg.Server.Listen, httpSrv)
 	if err != nil {
 		return err
+	}
+	if useTLS {
+		apiLn.certFile, apiLn.keyFile = cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile
+	}
+	if cfg.Metrics.Listen != "" {
+		msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		if _, err := servers.add("metrics", cfg.Metrics.Listen, msrv); err != nil {
+			return err
+		}
+	}
+	if cfg.Server.DebugListen != "" {
+		if _, err := servers.add("debug", cfg.Server.DebugListen, debugServer()); err != nil {
+			return err
+		}
 	}
 
 	var wg sync.WaitGroup
@@ -259,17 +280,6 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		purgeIdempotency(bg, st, log)
 	}()
 
-	var metricsSrv *http.Server
-	if cfg.Metrics.Listen != "" {
-		mln, err := net.Listen("tcp", cfg.Metrics.Listen)
-		if err != nil {
-			return err
-		}
-		metricsSrv = &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = metricsSrv.Serve(mln) }()
-		log.Info("metrics listening", slog.String("addr", mln.Addr().String()))
-	}
-
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -285,26 +295,18 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}()
 	}
 
-	serveErr := make(chan error, 1)
-	go func() {
-		var err error
-		if useTLS {
-			err = httpSrv.ServeTLS(ln, cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
-		} else {
-			err = httpSrv.Serve(ln)
-		}
-		serveErr <- err
-	}()
-	log.Info("acpgw listening", slog.String("addr", ln.Addr().String()), slog.String("version", version),
+	servers.start()
+	for _, l := range servers.list[1:] {
+		log.Info(l.name+" listening", slog.String("addr", l.ln.Addr().String()))
+	}
+	log.Info("acpgw listening", slog.String("addr", apiLn.ln.Addr().String()), slog.String("version", version),
 		slog.Bool("demo", cfg.Demo), slog.Bool("tls", useTLS))
 
+	var serveErr error
 	for {
 		select {
-		case err := <-serveErr:
-			if errors.Is(err, http.ErrServerClosed) {
-				return nil
-			}
-			return err
+		case serveErr = <-servers.Err():
+			log.Error("a listener stopped; shutting down", slog.String("error", serveErr.Error()))
 		case <-hup:
 			if reloader == nil {
 				log.Info("reload ignored: the demo config has no file")
@@ -324,13 +326,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	srv.Drain()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownGrace)
 	defer cancel()
-	if err := httpSrv.Shutdown(sctx); err != nil {
-		log.Warn("shutdown grace ended with requests still running", slog.String("error", err.Error()))
-	}
-	if metricsSrv != nil {
-		_ = metricsSrv.Shutdown(sctx)
-	}
-	return nil
+	servers.shutdown(sctx, log)
+	return serveErr
 }
 
 func purgeIdempotency(ctx context.Context, st store.Store, log *slog.Logger) {
