@@ -4,7 +4,9 @@
 // Usage:
 //
 //	acpgw-load run --url http://127.0.0.1:8080 --merchant-key K --agent-key K --merchant demo \
-//	    --concurrency 32 --duration 10s [--rate 1000] [--tokens N] [--json]
+//	    --concurrency 32 --duration 10s [--rate 1000] [--tokens N] [--json] \
+//	    [--server-pid PID --clk-tck 100] [--pprof-url http://127.0.0.1:6060 --cpu-profile cpu.pprof]
+//	acpgw-load run --delegate --url http://127.0.0.1:8080 --agent-key K --merchant demo
 //	acpgw-load run --bare --url http://127.0.0.1:8090 --concurrency 32 --duration 10s
 //	acpgw-load bare-server --listen 127.0.0.1:8090
 //	acpgw-load summary --ceiling bare acpgw=a.json open=b.json bare=c.json
@@ -13,8 +15,13 @@
 // before the clock starts, then spends each once on POST /v1/payments, either
 // as fast as --concurrency workers can (closed loop) or at --rate requests per
 // second (open loop, latency measured from each request's scheduled send time
-// so that a stalled server cannot hide its stall). bare-server is the ceiling:
-// the same transport and JSON work with no auth, idempotency or storage.
+// so that a stalled server cannot hide its stall). --delegate measures
+// POST /agentic_commerce/delegate_payment instead, a new token per request.
+// With --server-pid the report carries the server's user+system CPU time over
+// the measured window (not setup or warm-up) and per success; with
+// --cpu-profile the server's pprof listener profiles that window.
+// bare-server is the ceiling: the same transport and JSON work with no auth,
+// idempotency or storage.
 package main
 
 import (
@@ -29,6 +36,8 @@ func main() {
 
 const usage = `usage:
   acpgw-load run --url URL --merchant-key K --agent-key K --merchant ID [--concurrency N] [--duration D] [--rate R] [--tokens N] [--json]
+                 [--server-pid PID [--clk-tck N]] [--pprof-url URL --cpu-profile FILE]
+  acpgw-load run --delegate --url URL --agent-key K --merchant ID [same flags]
   acpgw-load run --bare --url URL [--concurrency N] [--duration D] [--rate R] [--json]
   acpgw-load bare-server [--listen HOST:PORT]
   acpgw-load summary [--ceiling NAME] NAME=report.json ...

@@ -48,6 +48,11 @@ type runConfig struct {
 	expectStatus  string
 	processorHint string
 	precise       bool
+	delegate      bool
+	serverPID     int
+	clkTck        int
+	pprofURL      string
+	cpuProfile    string
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (runConfig, error) {
@@ -71,6 +76,11 @@ func parseRunFlags(args []string, stderr io.Writer) (runConfig, error) {
 	fs.StringVar(&c.expectStatus, "expect-status", "captured", "payment status that counts as a success")
 	fs.StringVar(&c.processorHint, "provider", "stripe", "payment_data.provider sent with each token")
 	fs.BoolVar(&c.precise, "precise-pacing", true, "open loop: wake for each send with a timerfd instead of the Go timer's millisecond poller granularity (Linux)")
+	fs.BoolVar(&c.delegate, "delegate", false, "measure POST /agentic_commerce/delegate_payment (a new token per request) instead of POST /v1/payments")
+	fs.IntVar(&c.serverPID, "server-pid", 0, "report this process's user+system CPU time over the measured window (from /proc/PID/stat)")
+	fs.IntVar(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
+	fs.StringVar(&c.pprofURL, "pprof-url", "", "base URL of the server's net/http/pprof listener, for --cpu-profile")
+	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile of the server over the measured window to this file (needs --pprof-url)")
 	if err := fs.Parse(args); err != nil {
 		return c, errUsage
 	}
@@ -85,11 +95,20 @@ func parseRunFlags(args []string, stderr io.Writer) (runConfig, error) {
 		return c, errors.New("--duration must be positive")
 	case c.rate < 0:
 		return c, errors.New("--rate must not be negative")
-	case !c.bare && (c.merchantKey == "" || c.agentKey == ""):
+	case c.bare && c.delegate:
+		return c, errors.New("--bare and --delegate exclude each other")
+	case c.delegate && c.agentKey == "":
+		return c, errors.New("--agent-key is required with --delegate")
+	case !c.bare && !c.delegate && (c.merchantKey == "" || c.agentKey == ""):
 		return c, errors.New("--merchant-key and --agent-key are required (or --bare)")
-	case !c.bare && c.rate == 0 && c.tokens == 0 && c.warmup <= 0:
+	case !c.bare && !c.delegate && c.rate == 0 && c.tokens == 0 && c.warmup <= 0:
 		return c, errors.New("a closed loop without --tokens needs a --warmup to estimate how many to issue")
+	case c.serverPID < 0 || c.clkTck < 1:
+		return c, errors.New("--server-pid must not be negative and --clk-tck must be positive")
+	case (c.cpuProfile == "") != (c.pprofURL == ""):
+		return c, errors.New("--cpu-profile and --pprof-url go together")
 	}
+	c.pprofURL = strings.TrimRight(c.pprofURL, "/")
 	if c.setupWorkers <= 0 {
 		c.setupWorkers = c.concurrency
 	}
@@ -162,11 +181,15 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 	cfg := r.cfg
 	rep := &report{
 		Target:      "acpgw",
+		Operation:   opPayment,
 		URL:         cfg.url,
 		Mode:        "closed",
 		Concurrency: cfg.concurrency,
 		Rate:        cfg.rate,
 		Duration:    cfg.duration.Seconds(),
+	}
+	if cfg.delegate {
+		rep.Operation = opDelegate
 	}
 	if cfg.bare {
 		rep.Target = "bare"
@@ -179,9 +202,12 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 	// without --tokens, measures how fast tokens will be spent.
 	if cfg.warmup > 0 {
 		var src bodySource
-		if cfg.bare {
+		switch {
+		case cfg.bare:
 			src = r.bareBodies()
-		} else {
+		case cfg.delegate:
+			src = r.delegateBodies("w")
+		default:
 			n := cfg.warmupTokens
 			if cfg.rate > 0 {
 				n = tokensFor(float64(scheduledCount(cfg.rate, cfg.warmup)), 1.1)
@@ -208,9 +234,12 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 	}
 
 	var src bodySource
-	if cfg.bare {
+	switch {
+	case cfg.bare:
 		src = r.bareBodies()
-	} else {
+	case cfg.delegate:
+		src = r.delegateBodies("m")
+	default:
 		n := cfg.tokens
 		if n == 0 {
 			if cfg.rate > 0 {
@@ -229,14 +258,75 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 		rep.SetupSeconds += took.Seconds()
 		src = b
 	}
+	// The server's CPU time and profile cover the measured window only:
+	// sampled and started right before it, read right after it.
+	cpu, err := startCPU(cfg.serverPID, cfg.clkTck)
+	if err != nil {
+		return nil, err
+	}
+	var prof *cpuProfile
+	if cfg.cpuProfile != "" {
+		prof = startProfile(ctx, cfg.pprofURL, cfg.cpuProfile, cfg.duration)
+	}
 	r.logf("measuring for %s", cfg.duration)
 	m := r.measure(ctx, "m", src, cfg.duration)
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	m.Target, m.URL, m.Mode, m.Concurrency, m.Rate, m.Duration = rep.Target, rep.URL, rep.Mode, rep.Concurrency, rep.Rate, rep.Duration
+	if cpu != nil {
+		secs, err := cpu.stop()
+		if err != nil {
+			return nil, err
+		}
+		perOp := cpuPerOp(secs, m.Successes)
+		m.ServerPID, m.CPUSeconds, m.CPUPerOpUS = cfg.serverPID, &secs, &perOp
+	}
+	if err := prof.wait(); err != nil {
+		return nil, err
+	}
+	if prof != nil {
+		r.logf("cpu profile of the measured window written to %s", cfg.cpuProfile)
+	}
+	m.Target, m.Operation, m.URL, m.Mode, m.Concurrency, m.Rate, m.Duration = rep.Target, rep.Operation, rep.URL, rep.Mode, rep.Concurrency, rep.Rate, rep.Duration
 	m.TokensIssued, m.SetupSeconds, m.WarmupRPS = rep.TokensIssued, rep.SetupSeconds, rep.WarmupRPS
 	return m, nil
+}
+
+// Operations a run measures.
+const (
+	opPayment  = "payment"
+	opDelegate = "delegate_payment"
+)
+
+// endpoint is what the measured loop sends and which answers count.
+type endpoint struct {
+	path string
+	key  string
+	// judge reads a 201 answer: the status it is counted under, and
+	// whether it is a success.
+	judge func(a answer) (status string, ok bool)
+}
+
+func (r *runner) endpoint() endpoint {
+	if r.cfg.delegate {
+		return endpoint{
+			path: "/agentic_commerce/delegate_payment",
+			key:  r.cfg.agentKey,
+			judge: func(a answer) (string, bool) {
+				if strings.HasPrefix(a.ID, "vt_") {
+					return "issued", true
+				}
+				return "no_token", false
+			},
+		}
+	}
+	return endpoint{
+		path: "/v1/payments",
+		key:  r.cfg.merchantKey,
+		judge: func(a answer) (string, bool) {
+			return a.Status, a.Status == r.cfg.expectStatus
+		},
+	}
 }
 
 // bodySource hands out request bodies: body k, or ok false when there is no
@@ -377,25 +467,7 @@ type riskSignal struct {
 func (r *runner) issue(ctx context.Context, phase string, n int) (tokenBodies, time.Duration, error) {
 	r.logf("issuing %d tokens with %d workers", n, r.cfg.setupWorkers)
 	start := time.Now()
-	now := start.UTC()
-	tmpl := delegateRequest{
-		PaymentMethod: cardMethod{
-			Type: "card", CardNumberType: "fpan", Number: "4242424242424242",
-			ExpMonth: "12", ExpYear: strconv.Itoa(now.Year() + 3), Name: "Load Test", CVC: "123",
-			ChecksPerformed: []string{"cvv"}, DisplayCardFundingType: "credit", DisplayBrand: "visa",
-			DisplayLast4: "4242", Metadata: map[string]string{},
-		},
-		Allowance: allowance{
-			Reason: "one_time", MaxAmount: 100000, Currency: "usd", MerchantID: r.cfg.merchant,
-			ExpiresAt: now.Add(time.Hour).Format(time.RFC3339),
-		},
-		BillingAddress: address{
-			Name: "Load Test", LineOne: "1 Main St", City: "San Francisco", State: "CA",
-			Country: "US", PostalCode: "94107",
-		},
-		RiskSignals: []riskSignal{{Type: "card_testing", Score: 1, Action: "authorized"}},
-		Metadata:    map[string]string{},
-	}
+	tmpl := r.delegateTemplate(start)
 
 	out := make(tokenBodies, n)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -446,6 +518,49 @@ func (r *runner) issue(ctx context.Context, phase string, n int) (tokenBodies, t
 	return out, took, nil
 }
 
+// delegateTemplate is a delegate_payment body for an approved test card,
+// its allowance valid for an hour from now; callers set the checkout
+// session.
+func (r *runner) delegateTemplate(now time.Time) delegateRequest {
+	now = now.UTC()
+	return delegateRequest{
+		PaymentMethod: cardMethod{
+			Type: "card", CardNumberType: "fpan", Number: "4242424242424242",
+			ExpMonth: "12", ExpYear: strconv.Itoa(now.Year() + 3), Name: "Load Test", CVC: "123",
+			ChecksPerformed: []string{"cvv"}, DisplayCardFundingType: "credit", DisplayBrand: "visa",
+			DisplayLast4: "4242", Metadata: map[string]string{},
+		},
+		Allowance: allowance{
+			Reason: "one_time", MaxAmount: 100000, Currency: "usd", MerchantID: r.cfg.merchant,
+			ExpiresAt: now.Add(time.Hour).Format(time.RFC3339),
+		},
+		BillingAddress: address{
+			Name: "Load Test", LineOne: "1 Main St", City: "San Francisco", State: "CA",
+			Country: "US", PostalCode: "94107",
+		},
+		RiskSignals: []riskSignal{{Type: "card_testing", Score: 1, Action: "authorized"}},
+		Metadata:    map[string]string{},
+	}
+}
+
+// delegateBodies hands out delegate_payment bodies, each with a checkout
+// session of its own, for --delegate.
+type delegateBodies struct {
+	tmpl   delegateRequest
+	prefix string
+}
+
+func (r *runner) delegateBodies(phase string) delegateBodies {
+	return delegateBodies{tmpl: r.delegateTemplate(time.Now()), prefix: "cs_load_" + r.runID + "_d" + phase}
+}
+
+func (d delegateBodies) body(k int64) ([]byte, bool) {
+	req := d.tmpl
+	req.Allowance.CheckoutSessionID = d.prefix + strconv.FormatInt(k, 10)
+	b, err := json.Marshal(req)
+	return b, err == nil
+}
+
 func snippet(b []byte) string {
 	s := strings.TrimSpace(string(b))
 	if len(s) > 300 {
@@ -479,6 +594,7 @@ func (t *tally) fail(what string, at time.Time, detail string) {
 // phase in its idempotency keys.
 func (r *runner) measure(ctx context.Context, phase string, src bodySource, d time.Duration) *report {
 	workers := r.cfg.concurrency
+	ep := r.endpoint()
 	tallies := make([]*tally, workers)
 	var next, inFlight, maxInFlight atomic.Int64
 	var exhausted atomic.Bool
@@ -530,7 +646,7 @@ func (r *runner) measure(ctx context.Context, phase string, src bodySource, d ti
 						break
 					}
 				}
-				code, err := r.post(ctx, "/v1/payments", r.cfg.merchantKey, prefix+strconv.FormatInt(k, 10), body, &buf)
+				code, err := r.post(ctx, ep.path, ep.key, prefix+strconv.FormatInt(k, 10), body, &buf)
 				end := time.Now()
 				inFlight.Add(-1)
 				if ctx.Err() != nil {
@@ -550,11 +666,12 @@ func (r *runner) measure(ctx context.Context, phase string, src bodySource, d ti
 				default:
 					var a answer
 					_ = json.Unmarshal(buf.Bytes(), &a)
-					t.statuses[a.Status]++
-					if a.Status == r.cfg.expectStatus {
+					status, ok := ep.judge(a)
+					t.statuses[status]++
+					if ok {
 						t.successes++
 					} else {
-						t.fail("201:"+a.Status, sent, "HTTP 201 with status "+strconv.Quote(a.Status)+": "+snippet(buf.Bytes()))
+						t.fail("201:"+status, sent, "HTTP 201 with status "+strconv.Quote(status)+": "+snippet(buf.Bytes()))
 					}
 				}
 			}

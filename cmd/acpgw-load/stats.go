@@ -70,6 +70,10 @@ func ms(d time.Duration) float64 {
 type report struct {
 	// Target is "acpgw" or "bare".
 	Target string `json:"target"`
+	// Operation is what was measured: "payment" (POST /v1/payments) or
+	// "delegate_payment"; empty in reports from before it existed, which
+	// were payments.
+	Operation string `json:"operation,omitempty"`
 	// URL is the base URL that was loaded.
 	URL string `json:"url"`
 	// Mode is "closed" (as fast as the workers can) or "open" (fixed rate).
@@ -114,11 +118,25 @@ type report struct {
 	WarmupRPS float64 `json:"warmup_rps,omitempty"`
 	// FirstError describes the first failed request, to say why.
 	FirstError string `json:"first_error,omitempty"`
+	// ServerPID is the server process whose CPU time was sampled (--server-pid).
+	ServerPID int `json:"server_pid,omitempty"`
+	// CPUSeconds is the server's user+system CPU time over the measured
+	// window only (not setup or warm-up); absent without --server-pid.
+	CPUSeconds *float64 `json:"cpu_seconds,omitempty"`
+	// CPUPerOpUS is CPUSeconds per success, in microseconds.
+	CPUPerOpUS *float64 `json:"cpu_per_op_us,omitempty"`
 }
+
+// payments reports whether r measured POST /v1/payments, the operation the
+// ceiling is for.
+func (r *report) payments() bool { return r.Operation == "" || r.Operation == opPayment }
 
 // writeTable prints r for humans.
 func (r *report) writeTable(w io.Writer) {
 	fmt.Fprintf(w, "target       %s (%s)\n", r.Target, r.URL)
+	if r.Operation != "" {
+		fmt.Fprintf(w, "operation    %s\n", r.Operation)
+	}
 	if r.Mode == "open" {
 		fmt.Fprintf(w, "mode         open loop at %.0f/s, %d workers, %.1fs\n", r.Rate, r.Concurrency, r.Duration)
 	} else {
@@ -140,6 +158,9 @@ func (r *report) writeTable(w io.Writer) {
 		l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
 	if s := r.SendLag; s != nil {
 		fmt.Fprintf(w, "send lag ms  p50 %.3f  p99 %.3f  max %.3f (included in latency)\n", s.P50, s.P99, s.Max)
+	}
+	if r.CPUSeconds != nil {
+		fmt.Fprintf(w, "server CPU   %.2fs over the measured window (pid %d), %s per success\n", *r.CPUSeconds, r.ServerPID, r.cpuPerOp())
 	}
 	if r.TokensExhausted {
 		fmt.Fprintln(w, "WARNING      ran out of tokens before the duration ended; pass a larger --tokens")
@@ -174,8 +195,8 @@ func writeSummary(w io.Writer, names []string, reports []*report, ceiling string
 			ceil = reports[i]
 		}
 	}
-	fmt.Fprintf(w, "%-14s %-7s %-6s %10s %9s %9s %9s %7s %s\n",
-		"run", "target", "mode", "payments/s", "p50 ms", "p99 ms", "max ms", "errors", "vs ceiling")
+	fmt.Fprintf(w, "%-14s %-7s %-6s %10s %9s %9s %9s %7s %9s %s\n",
+		"run", "target", "mode", "payments/s", "p50 ms", "p99 ms", "max ms", "errors", "CPU/op", "vs ceiling")
 	for i, r := range reports {
 		errs := 0
 		for _, n := range r.Errors {
@@ -186,12 +207,21 @@ func writeSummary(w io.Writer, names []string, reports []*report, ceiling string
 			mode = fmt.Sprintf("%.0f/s", r.Rate)
 		}
 		ratio := "-"
-		if ceil != nil && ceil.PaymentsPerSec > 0 && r != ceil && r.Mode == "closed" {
+		if ceil != nil && ceil.PaymentsPerSec > 0 && r != ceil && r.Mode == "closed" && r.payments() {
 			ratio = fmt.Sprintf("%.1f%%", 100*r.PaymentsPerSec/ceil.PaymentsPerSec)
 		}
-		fmt.Fprintf(w, "%-14s %-7s %-6s %10.1f %9.3f %9.3f %9.3f %7d %s\n",
-			names[i], r.Target, mode, r.PaymentsPerSec, r.Latency.P50, r.Latency.P99, r.Latency.Max, errs, ratio)
+		fmt.Fprintf(w, "%-14s %-7s %-6s %10.1f %9.3f %9.3f %9.3f %7d %9s %s\n",
+			names[i], r.Target, mode, r.PaymentsPerSec, r.Latency.P50, r.Latency.P99, r.Latency.Max, errs, r.cpuPerOp(), ratio)
 	}
+}
+
+// cpuPerOp is the server's CPU time per success for the table, "-" when it
+// was not measured.
+func (r *report) cpuPerOp() string {
+	if r.CPUPerOpUS == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.0fµs", *r.CPUPerOpUS)
 }
 
 func decodeReport(data []byte) (*report, error) {
@@ -224,10 +254,10 @@ func writeTargets(w io.Writer, names []string, reports []*report, ceiling string
 			errs += n
 		}
 		switch {
-		case minRatio > 0 && ceil != nil && r != ceil && r.Mode == "closed" && ceil.PaymentsPerSec > 0:
+		case minRatio > 0 && ceil != nil && r != ceil && r.Mode == "closed" && r.payments() && ceil.PaymentsPerSec > 0:
 			got := 100 * r.PaymentsPerSec / ceil.PaymentsPerSec
 			fmt.Fprintf(w, "target %s: >= %.0f%% of the ceiling: %.1f%%: %s\n", names[i], minRatio, got, verdict(got >= minRatio))
-		case maxP99 > 0 && r.Mode == "open":
+		case maxP99 > 0 && r.Mode == "open" && r.payments():
 			ok := r.Latency.P99 < ms(maxP99) && errs == 0 && r.PaymentsPerSec >= 0.99*r.Rate
 			fmt.Fprintf(w, "target %s: p99 < %s at %.0f/s without errors: p99 %.3f ms, %.1f payments/s, %d errors: %s\n",
 				names[i], maxP99, r.Rate, r.Latency.P99, r.PaymentsPerSec, errs, verdict(ok))

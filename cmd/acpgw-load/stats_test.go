@@ -126,3 +126,30 @@ func TestBareHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestSummaryCPUAndOperation: the CPU/op column shows the server's CPU per
+// success where it was measured and "-" elsewhere; a delegate_payment run
+// gets no ratio to the payments ceiling and no target verdict.
+func TestSummaryCPUAndOperation(t *testing.T) {
+	t.Parallel()
+	cpu := func(v float64) *float64 { return &v }
+	a := &report{Target: "acpgw", Operation: opPayment, Mode: "closed", PaymentsPerSec: 500, CPUSeconds: cpu(1.2), CPUPerOpUS: cpu(412.4)}
+	d := &report{Target: "acpgw", Operation: opDelegate, Mode: "closed", PaymentsPerSec: 1500}
+	c := &report{Target: "bare", Mode: "closed", PaymentsPerSec: 2000, CPUSeconds: cpu(0.3), CPUPerOpUS: cpu(61)}
+	var buf bytes.Buffer
+	writeSummary(&buf, []string{"a", "d", "c"}, []*report{a, d, c}, "c")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], " CPU/op ") {
+		t.Fatalf("table:\n%s", buf.String())
+	}
+	for i, want := range []string{"412µs 25.0%", "- -", "61µs -"} {
+		if f := strings.Fields(lines[i+1]); strings.Join(f[len(f)-2:], " ") != want {
+			t.Errorf("row %d ends %q, want %q:\n%s", i+1, f[len(f)-2:], want, buf.String())
+		}
+	}
+	buf.Reset()
+	writeTargets(&buf, []string{"a", "d", "c"}, []*report{a, d, c}, "c", 25, 0)
+	if got := strings.TrimSpace(buf.String()); got != "target a: >= 25% of the ceiling: 25.0%: met" {
+		t.Errorf("targets:\n%s", got)
+	}
+}

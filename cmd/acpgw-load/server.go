@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/procfs"
+)
+
+// The measured server's side of a run: its CPU time over the measured
+// window (--server-pid) and a CPU profile of that window (--cpu-profile),
+// so that both exclude token setup and warm-up.
+
+// cpuTicks is the user+system CPU time the process pid has used so far, in
+// clock ticks (utime and stime of /proc/<pid>/stat).
+func cpuTicks(pid int) (uint64, error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	s, err := p.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return uint64(s.UTime) + uint64(s.STime), nil
+}
+
+// cpuWindow is a server's CPU time between two samples.
+type cpuWindow struct {
+	pid    int
+	clkTck int
+	start  uint64
+}
+
+// startCPU samples pid's CPU time; nil when no pid is given.
+func startCPU(pid, clkTck int) (*cpuWindow, error) {
+	if pid == 0 {
+		return nil, nil
+	}
+	t, err := cpuTicks(pid)
+	if err != nil {
+		return nil, fmt.Errorf("--server-pid %d: %w", pid, err)
+	}
+	return &cpuWindow{pid: pid, clkTck: clkTck, start: t}, nil
+}
+
+// stop samples again and returns the CPU seconds used since startCPU.
+func (w *cpuWindow) stop() (float64, error) {
+	t, err := cpuTicks(w.pid)
+	if err != nil {
+		return 0, fmt.Errorf("--server-pid %d: %w", w.pid, err)
+	}
+	return float64(t-w.start) / float64(w.clkTck), nil
+}
+
+// cpuPerOp is CPU seconds per successful request, in microseconds.
+func cpuPerOp(seconds float64, successes int) float64 {
+	if successes == 0 {
+		return 0
+	}
+	return seconds / float64(successes) * 1e6
+}
+
+// profileSeconds is the whole number of seconds pprof's CPU profile runs for
+// a measured window of d (its seconds parameter is an integer): d rounded,
+// at least 1.
+func profileSeconds(d time.Duration) int {
+	return max(1, int(d.Round(time.Second)/time.Second))
+}
+
+// cpuProfile is a CPU profile being taken by the server.
+type cpuProfile struct {
+	done chan error
+}
+
+// startProfile asks the server's pprof endpoint (base, e.g.
+// http://127.0.0.1:6060) for a CPU profile of d and writes it to file when
+// it arrives; wait returns once it has.
+func startProfile(ctx context.Context, base, file string, d time.Duration) *cpuProfile {
+	p := &cpuProfile{done: make(chan error, 1)}
+	url := base + "/debug/pprof/profile?seconds=" + strconv.Itoa(profileSeconds(d))
+	go func() { p.done <- fetchProfile(ctx, url, file, d) }()
+	return p
+}
+
+func fetchProfile(ctx context.Context, url, file string, d time.Duration) error {
+	// The answer comes when the profile ends: allow its duration and more,
+	// not the per-request timeout of the load.
+	ctx, cancel := context.WithTimeout(ctx, d+time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
+		return fmt.Errorf("cpu profile: %s: HTTP %d: %s", url, resp.StatusCode, b)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(f, resp.Body)
+	return errors.Join(err, f.Close())
+}
+
+// wait returns the profile's error, if any, once it is written.
+func (p *cpuProfile) wait() error {
+	if p == nil {
+		return nil
+	}
+	return <-p.done
+}
