@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
 # bench.sh measures POST /v1/payments end to end (HTTP, auth, idempotency,
-# token consumption, mock processor at zero latency, durable SQLite) and, on
-# the same machine in the same run, a bare Gin handler doing the same JSON
-# work: the ceiling.
+# token consumption, mock processor at zero latency, durable SQLite or
+# PostgreSQL) and, on the same machine in the same run, a bare Gin handler
+# doing the same JSON work: the ceiling.
 #
 #   (a) acpgw, closed loop: as many payments/s as CONCURRENCY workers get
 #   (b) acpgw, open loop at RATE/s: latency from each scheduled send time
+#   (d) DELEGATE=1 only: acpgw, closed loop on POST
+#       /agentic_commerce/delegate_payment (a new token per request; its
+#       payments/s column counts tokens issued)
 #   (c) bare Gin server, the same closed loop as (a)
 #
-# and prints payments/s, p50 and p99 of each and (a)/(c).
+# and prints payments/s, p50, p99 and max latency, errors, CPU/op and (a)/(c)
+# of each. CPU/op is the server process's user+system CPU time (utime+stime
+# of /proc/PID/stat, in getconf CLK_TCK ticks) over the measured window only
+# (not token setup or warm-up), divided by the successful requests in that
+# window; the load tool shares the machine but is not counted.
 #
 # Environment: DURATION (10s), CONCURRENCY (32), RATE (1000), WARMUP (2s),
-# PORT (18080), BARE_PORT (18090), BIN_DIR (bin), KEEP=1 keeps the temp dir
-# (config, logs, JSON reports, SQLite file).
+# PORT (18080), BARE_PORT (18090), DEBUG_PORT (16060), BIN_DIR (bin),
+# KEEP=1 keeps the temp dir (config, logs, JSON reports, SQLite file, CPU
+# profile).
 #
-# PROFILE=1 is accepted but does nothing: acpgw serves no pprof endpoint
-# (nothing imports net/http/pprof), so there is no CPU profile to fetch
-# without changing acpgw. Profile the load tool's own side with
-# `go test -cpuprofile` on package api's benchmarks instead.
+#   STORE=postgres  runs acpgw on PostgreSQL instead of SQLite: creates the
+#                   database acpgw_bench_<pid> through PG_DSN (default
+#                   postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable,
+#                   a user that may CREATE DATABASE; needs psql), runs
+#                   `acpgw migrate` on it, and drops it at the end.
+#   DELEGATE=1      adds run (d).
+#   PROFILE=1       starts acpgw with --debug-listen 127.0.0.1:DEBUG_PORT and
+#                   saves a CPU profile of run (a)'s measured window (after
+#                   warm-up) as acpgw-cpu.pprof in the temp dir, then prints
+#                   the top of `go tool pprof -top`.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,9 +42,28 @@ RATE=${RATE:-1000}
 WARMUP=${WARMUP:-2s}
 PORT=${PORT:-18080}
 BARE_PORT=${BARE_PORT:-18090}
+DEBUG_PORT=${DEBUG_PORT:-16060}
 BIN_DIR=${BIN_DIR:-bin}
 KEEP=${KEEP:-0}
 PROFILE=${PROFILE:-0}
+STORE=${STORE:-sqlite}
+PG_DSN=${PG_DSN:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
+DELEGATE=${DELEGATE:-0}
+CLK_TCK=$(getconf CLK_TCK)
+
+case $STORE in
+sqlite) ;;
+postgres)
+	if ! command -v psql >/dev/null 2>&1; then
+		echo "bench: STORE=postgres needs psql (apt-get install postgresql-client)" >&2
+		exit 2
+	fi
+	;;
+*)
+	echo "bench: STORE must be sqlite or postgres, not $STORE" >&2
+	exit 2
+	;;
+esac
 
 echo "== building into $BIN_DIR/"
 mkdir -p "$BIN_DIR"
@@ -40,12 +73,16 @@ load="$BIN_DIR/acpgw-load"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/acpgw-bench.XXXXXX")
 pids=()
+pg_db=""
 cleanup() {
 	local pid
 	for pid in "${pids[@]}"; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
+	if [[ -n $pg_db ]]; then
+		psql "$PG_DSN" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null || true
+	fi
 	if [[ $KEEP == 1 ]]; then
 		echo "== kept $tmp"
 	else
@@ -85,17 +122,37 @@ wait_ready() {
 	return 1
 }
 
+# require_free PORT: fails if something already accepts connections on
+# 127.0.0.1:PORT; otherwise wait_ready could take another server's answer
+# for ours (and --server-pid would name a process that exited).
+require_free() {
+	if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+		echo "bench: 127.0.0.1:$1 is already in use; choose another port (PORT, BARE_PORT, DEBUG_PORT)" >&2
+		exit 1
+	fi
+}
+require_free "$PORT"
+require_free "$BARE_PORT"
 if [[ $PROFILE == 1 ]]; then
-	echo "== PROFILE=1: skipped, acpgw has no pprof endpoint"
+	require_free "$DEBUG_PORT"
 fi
 
 # The config and the database live in different directories: acpgw watches
 # its config file's directory for reloads, and with SQLite beside it every
 # WAL write would wake the watcher (about 6% of acpgw's CPU in a profile).
 mkdir -p "$tmp/conf" "$tmp/data"
+store_yaml="{driver: sqlite, dsn: \"$tmp/data/acpgw.db\"}"
+if [[ $STORE == postgres ]]; then
+	pg_db="acpgw_bench_$$"
+	echo "== creating PostgreSQL database $pg_db"
+	psql "$PG_DSN" -qc "CREATE DATABASE $pg_db"
+	# PG_DSN with its database replaced by the bench's own.
+	bench_dsn=$(sed -E "s#^(postgres(ql)?://[^/?]+)(/[^?]*)?#\1/$pg_db#" <<<"$PG_DSN")
+	store_yaml="{driver: postgres, dsn: \"$bench_dsn\"}"
+fi
 cat >"$tmp/conf/bench.yaml" <<EOF
 server: {listen: "127.0.0.1:$PORT"}
-store: {driver: sqlite, dsn: "$tmp/data/acpgw.db"}
+store: $store_yaml
 vault: {keys: [{id: k1, key: "$(head -c32 /dev/urandom | base64)"}]}
 agents: [{id: bench-agent, api_key: bench-agent-key}]
 processors:
@@ -106,21 +163,38 @@ EOF
 
 echo "== host: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); $(go version)"
 
-echo "== starting acpgw on 127.0.0.1:$PORT (log: $tmp/acpgw.log)"
-"$BIN_DIR/acpgw" serve --config "$tmp/conf/bench.yaml" >"$tmp/acpgw.log" 2>&1 &
+if [[ $STORE == postgres ]]; then
+	"$BIN_DIR/acpgw" migrate --config "$tmp/conf/bench.yaml"
+fi
+
+serve_args=(serve --config "$tmp/conf/bench.yaml")
+profile_args=()
+if [[ $PROFILE == 1 ]]; then
+	serve_args+=(--debug-listen "127.0.0.1:$DEBUG_PORT")
+	profile_args=(--pprof-url "http://127.0.0.1:$DEBUG_PORT" --cpu-profile "$tmp/acpgw-cpu.pprof")
+fi
+echo "== starting acpgw on 127.0.0.1:$PORT, store $STORE (log: $tmp/acpgw.log)"
+"$BIN_DIR/acpgw" "${serve_args[@]}" >"$tmp/acpgw.log" 2>&1 &
 acpgw_pid=$!
 pids+=("$acpgw_pid")
 wait_ready "http://127.0.0.1:$PORT/readyz" "$acpgw_pid" "$tmp/acpgw.log"
 
-common=(--concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --json)
+common=(--concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --json --clk-tck "$CLK_TCK")
 acpgw_args=(--url "http://127.0.0.1:$PORT" --merchant bench
-	--merchant-key bench-merchant-key --agent-key bench-agent-key)
+	--merchant-key bench-merchant-key --agent-key bench-agent-key --server-pid "$acpgw_pid")
 
 echo "== (a) acpgw closed loop, $CONCURRENCY workers, $DURATION"
-"$load" run "${acpgw_args[@]}" "${common[@]}" >"$tmp/a.json"
+"$load" run "${acpgw_args[@]}" "${common[@]}" "${profile_args[@]}" >"$tmp/a.json"
 
 echo "== (b) acpgw open loop at $RATE/s, $DURATION"
 "$load" run "${acpgw_args[@]}" "${common[@]}" --rate "$RATE" >"$tmp/b.json"
+
+reports=(acpgw-closed="$tmp/a.json" acpgw-open="$tmp/b.json")
+if [[ $DELEGATE == 1 ]]; then
+	echo "== (d) acpgw delegate_payment closed loop, $CONCURRENCY workers, $DURATION"
+	"$load" run --delegate "${acpgw_args[@]}" "${common[@]}" >"$tmp/d.json"
+	reports+=(acpgw-delegate="$tmp/d.json")
+fi
 
 stop "$acpgw_pid"
 
@@ -131,10 +205,18 @@ pids+=("$bare_pid")
 wait_ready "http://127.0.0.1:$BARE_PORT/healthz" "$bare_pid" "$tmp/bare.log"
 
 echo "== (c) bare Gin closed loop, $CONCURRENCY workers, $DURATION"
-"$load" run --bare --url "http://127.0.0.1:$BARE_PORT" "${common[@]}" >"$tmp/c.json"
+"$load" run --bare --url "http://127.0.0.1:$BARE_PORT" "${common[@]}" --server-pid "$bare_pid" >"$tmp/c.json"
+reports+=(bare-closed="$tmp/c.json")
 
 stop "$bare_pid"
 
 echo
-"$load" summary --ceiling bare-closed --min-ratio 25 --max-open-p99 2ms \
-	acpgw-closed="$tmp/a.json" acpgw-open="$tmp/b.json" bare-closed="$tmp/c.json"
+echo "== acpgw on $STORE; CPU/op: server user+sys CPU per success over the measured window"
+"$load" summary --ceiling bare-closed --min-ratio 25 --max-open-p99 2ms "${reports[@]}"
+
+if [[ $PROFILE == 1 ]]; then
+	echo
+	echo "== CPU profile of (a)'s measured window: $tmp/acpgw-cpu.pprof (KEEP=1 keeps it)"
+	go tool pprof -top -nodecount=25 "$BIN_DIR/acpgw" "$tmp/acpgw-cpu.pprof" >"$tmp/pprof-top.txt" 2>&1
+	cat "$tmp/pprof-top.txt"
+fi
