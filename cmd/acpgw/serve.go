@@ -229,7 +229,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
-		MaxHeaderBytes:    32 << 10,
+		MaxHeaderBytes:    api.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	useTLS := cfg.Server.TLS.CertFile != ""
