@@ -33,17 +33,31 @@ type ResendCase struct {
 // NoTransportResend checks that the provider's HTTP client never re-sends a
 // POST by itself. A raw HTTP/1.1 server answers the first request of each
 // connection with c.Answer and keeps the connection alive; it reads the
-// second request of a connection whole and then resets the connection
-// (SO_LINGER 0). The first call must succeed; the second, on the reused
-// connection, must end with an error that is providers.ErrOutcomeUnknown,
-// and the server must have seen that POST exactly once: net/http's
-// Transport re-sends a "replayable" request (one with an Idempotency-Key
-// header and a rewindable body) on a new connection when a reused one
-// fails after the request was written, which would hide from acpgw that
-// the processor got the first copy.
+// second request of a connection whole and then hangs up: with a reset
+// (SO_LINGER 0) in subtest "reset", with a plain close in subtest "close".
+// The first call must succeed; the second, on the reused connection, must
+// end with an error that is providers.ErrOutcomeUnknown, and the server must
+// have seen that POST exactly once. net/http's Transport re-sends a
+// "replayable" request (one with an Idempotency-Key header and a rewindable
+// body) on a new connection when a reused one fails after the request was
+// written, which would hide from acpgw that the processor got the first
+// copy.
 func NoTransportResend(t *testing.T, c ResendCase) {
 	t.Helper()
-	srv := newResetServer(t, c.Answer)
+	for _, reset := range []bool{true, false} {
+		name := "close"
+		if reset {
+			name = "reset"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			noTransportResend(t, c, reset)
+		})
+	}
+}
+
+func noTransportResend(t *testing.T, c ResendCase, reset bool) {
+	srv := newResetServer(t, c.Answer, reset)
 	p := c.New(t, srv.url())
 	closer, ok := p.(providers.Closer)
 	if !ok {
@@ -58,7 +72,7 @@ func NoTransportResend(t *testing.T, c ResendCase) {
 	err := c.Call(ctx, p, key+"2")
 	switch {
 	case !errors.Is(err, providers.ErrOutcomeUnknown):
-		t.Errorf("second call, reset after it was read: error %v, want ErrOutcomeUnknown", err)
+		t.Errorf("second call, read and then hung up on: error %v, want ErrOutcomeUnknown", err)
 	case errors.Is(err, providers.ErrNotProcessed), errors.Is(err, providers.ErrRejected):
 		t.Errorf("second call: error %v is also ErrNotProcessed or ErrRejected", err)
 	}
@@ -101,6 +115,7 @@ func describe(rs []received) string {
 type resetServer struct {
 	ln     net.Listener
 	answer string
+	reset  bool // hang up with an RST rather than a FIN
 	wg     sync.WaitGroup
 
 	mu    sync.Mutex
@@ -109,13 +124,13 @@ type resetServer struct {
 	open  []net.Conn
 }
 
-func newResetServer(t *testing.T, answer string) *resetServer {
+func newResetServer(t *testing.T, answer string, reset bool) *resetServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &resetServer{ln: ln, answer: answer}
+	s := &resetServer{ln: ln, answer: answer, reset: reset}
 	s.wg.Go(s.accept)
 	t.Cleanup(s.stop)
 	return s
@@ -138,8 +153,8 @@ func (s *resetServer) accept() {
 	}
 }
 
-// serve answers the connection's first request and resets the connection
-// once its second request is read whole.
+// serve answers the connection's first request and hangs up once its
+// second request is read whole.
 func (s *resetServer) serve(conn net.Conn, n int) {
 	defer conn.Close()
 	r := bufio.NewReader(conn)
@@ -155,7 +170,7 @@ func (s *resetServer) serve(conn net.Conn, n int) {
 		s.reqs = append(s.reqs, received{conn: n, seq: seq, method: req.Method, path: req.URL.Path})
 		s.mu.Unlock()
 		if seq >= 2 {
-			if tc, ok := conn.(*net.TCPConn); ok {
+			if tc, ok := conn.(*net.TCPConn); ok && s.reset {
 				_ = tc.SetLinger(0) // Close sends an RST, not a FIN
 			}
 			return
