@@ -221,7 +221,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	srv := api.New(api.Options{
 		Service: svc, Metrics: m, Gatherer: gatherer, Logger: log,
-		BodyLimit:      cfg.Server.BodyLimit,
+		BodyLimit: cfg.Server.BodyLimit,
 	})
 	httpSrv := &http.Server{
 		Handler:           srv,
