@@ -27,12 +27,12 @@ func TestBadInput(t *testing.T) {
 	authID := authorized.str("id")
 	shortLived := func() string {
 		b := delegateBody("4242424242424242", "acme", "cs_1", 1000, "usd")
-		b["allowance"].(map[string]any)["expires_at"] = time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+		b["allowance"].(map[string]any)["expires_at"] = h.clock.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
 		r := h.do(req{path: "/agentic_commerce/delegate_payment", key: agentKey, idem: newKey(), body: b})
 		mustStatus(t, r, http.StatusCreated)
 		return r.str("id")
 	}()
-	time.Sleep(1600 * time.Millisecond)
+	h.clock.advance(1600 * time.Millisecond) // shortLived expires; the other tokens live an hour
 
 	del := func(mutate func(b map[string]any)) map[string]any {
 		b := delegateBody("4242424242424242", "acme", "cs_1", 1000, "usd")

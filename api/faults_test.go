@@ -46,9 +46,16 @@ const (
 	faultSlowBody
 )
 
+// rigTimeout is the processor timeout of a and b in the fault rig: long
+// enough that a request reaches the processor (and charges) before it
+// ends, even on a loaded machine under -race; the faults that hang wait it
+// out.
+const rigTimeout = 2 * time.Second
+
 // slowByteEvery is how often the slow-body mode sends one byte; an answer
-// of ~100 bytes then takes seconds.
-const slowByteEvery = 40 * time.Millisecond
+// of ~100 bytes then takes several times rigTimeout. (This paces the fault,
+// it synchronises nothing.)
+const slowByteEvery = 80 * time.Millisecond
 
 // faultProxy is a TCP listener on loopback in front of a mockhttp Server
 // that injects faults per request. It counts the connections it accepted
@@ -269,8 +276,8 @@ func newFaultRig(t *testing.T, mode faultMode, burst int, circuit string) *fault
 	var mu sync.Mutex
 	rig.h = newHarness(t, harnessOpts{
 		processors: "  mock: {type: mock}\n" +
-			"  a: {type: mock, timeout: 300ms" + aExtra + "}\n" +
-			"  b: {type: mock, timeout: 300ms}\n",
+			"  a: {type: mock, timeout: " + rigTimeout.String() + aExtra + "}\n" +
+			"  b: {type: mock, timeout: " + rigTimeout.String() + "}\n",
 		acmeProcessors: "[a, b]",
 		acmeRouting:    "{strategy: priority}",
 		wrap: func(p providers.Provider) providers.Provider {
@@ -332,12 +339,13 @@ func (r *faultRig) payment(t *testing.T, id string) response {
 	return resp
 }
 
-// reconcile runs one reconciliation pass with a lease short enough that
-// the next pass may take the attempt again.
+// reconcile runs one reconciliation pass, first moving the clock past the
+// lease of the pass before, so that this pass may take the attempt again.
 func (r *faultRig) reconcile(t *testing.T) (resolved, pending int) {
 	t.Helper()
-	time.Sleep(2 * time.Millisecond) // let an earlier pass's lease run out
-	resolved, pending, err := r.h.svc.Reconcile(context.Background(), gateway.ReconcileOptions{Lease: time.Millisecond})
+	const lease = time.Minute
+	r.h.clock.advance(lease + time.Second)
+	resolved, pending, err := r.h.svc.Reconcile(t.Context(), gateway.ReconcileOptions{Lease: lease})
 	if err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
@@ -538,8 +546,8 @@ func TestFaultUnknownOutcome(t *testing.T) {
 			if n := failovers(t, rig.h); n != 0 {
 				t.Fatalf("failovers %v after an unknown outcome, want 0", n)
 			}
-			if took > 5*time.Second {
-				t.Fatalf("the payment took %s with a 300ms processor timeout", took)
+			if took > rigTimeout+5*time.Second {
+				t.Fatalf("the payment took %s with a %s processor timeout", took, rigTimeout)
 			}
 			before := 0
 			if tc.charged {

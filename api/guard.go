@@ -40,18 +40,18 @@ func (s *Server) verifySignature(c *gin.Context) {
 	ts := c.GetHeader("Timestamp")
 	at, err := time.Parse(time.RFC3339, ts)
 	if err != nil {
-		fail(c, acp.Errorf(http.StatusUnauthorized, acp.TypeInvalidRequest, codeStaleTimestamp, "Timestamp",
+		unauthorized(c, acp.Errorf(http.StatusUnauthorized, acp.TypeInvalidRequest, codeStaleTimestamp, "Timestamp",
 			"Timestamp header (RFC 3339) is required for this agent"))
 		return
 	}
 	if d := s.now().Sub(at); math.Abs(float64(d)) > float64(agent.TimestampWindow) {
-		fail(c, acp.Errorf(http.StatusUnauthorized, acp.TypeInvalidRequest, codeStaleTimestamp, "Timestamp",
+		unauthorized(c, acp.Errorf(http.StatusUnauthorized, acp.TypeInvalidRequest, codeStaleTimestamp, "Timestamp",
 			"Timestamp is more than %s from the server's clock", agent.TimestampWindow))
 		return
 	}
 	got, err := base64.StdEncoding.DecodeString(c.GetHeader("Signature"))
 	if err != nil || !hmac.Equal(got, Sign(agent.SigningSecret, ts, bodyOf(c))) {
-		fail(c, acp.Errorf(http.StatusUnauthorized, acp.TypeInvalidRequest, codeInvalidSignature, "Signature",
+		unauthorized(c, acp.Errorf(http.StatusUnauthorized, acp.TypeInvalidRequest, codeInvalidSignature, "Signature",
 			"Signature does not match the request"))
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,7 +48,21 @@ type harness struct {
 	dbPath string
 	logs   *syncBuffer
 	reg    *prometheus.Registry
+	// clock is the API's and the gateway's clock: real time plus what
+	// tests skip with advance.
+	clock *clock
 }
+
+// clock is real time moved forward by advance, so that a test can let time
+// pass (a token expire, a lease run out) without sleeping, while everything
+// else sees time flow as usual.
+type clock struct{ skipped atomic.Int64 }
+
+// Now returns real time plus everything skipped so far.
+func (c *clock) Now() time.Time { return time.Now().Add(time.Duration(c.skipped.Load())) }
+
+// advance moves the clock forward by d.
+func (c *clock) advance(d time.Duration) { c.skipped.Add(int64(d)) }
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -116,7 +131,7 @@ processors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, mocks: map[string]*mock.Provider{}, dbPath: dbPath, logs: &syncBuffer{}, yaml: yaml}
+	h := &harness{t: t, mocks: map[string]*mock.Provider{}, dbPath: dbPath, logs: &syncBuffer{}, yaml: yaml, clock: &clock{}}
 	var mu sync.Mutex
 	build := func(p *config.Processor) (providers.Provider, error) {
 		m := mock.New(mock.Config{Name: p.Name, FeeRatePPM: int64(p.Fees.Percent), FeeFixed: p.Fees.Fixed})
@@ -136,8 +151,8 @@ processors:
 	h.reg = prometheus.NewRegistry()
 	m := metrics.New(h.reg)
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.svc = gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log}, rt)
-	h.srv = httptest.NewServer(api.New(api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log}))
+	h.svc = gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log, Now: h.clock.Now}, rt)
+	h.srv = httptest.NewServer(api.New(api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log, Now: h.clock.Now}))
 	t.Cleanup(func() {
 		h.srv.Close()
 		st.Close()

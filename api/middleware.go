@@ -120,11 +120,29 @@ func bearer(c *gin.Context) string {
 	return strings.TrimSpace(h[len(prefix):])
 }
 
+// bearerRealm is the challenge of every 401 answer: RFC 9110 (section
+// 15.5.2) requires a WWW-Authenticate header with one, and acpgw's API keys
+// are Bearer tokens (RFC 6750).
+const bearerRealm = `Bearer realm="acpgw"`
+
+// unauthorized aborts with err, a 401, and its Bearer challenge. A request
+// whose Bearer key was refused gets error="invalid_token" (RFC 6750
+// section 3.1); one without a key, or refused for another reason (a bad
+// Signature), gets the bare challenge.
+func unauthorized(c *gin.Context, err error) {
+	challenge := bearerRealm
+	if errors.Is(err, errUnauthorized) && bearer(c) != "" {
+		challenge += `, error="invalid_token"`
+	}
+	c.Header("WWW-Authenticate", challenge)
+	fail(c, err)
+}
+
 // authAgent admits agent platforms (config agents:) to delegate_payment.
 func (s *Server) authAgent(c *gin.Context) {
 	id, ok := s.svc.Runtime().AuthenticateAgent(bearer(c))
 	if !ok {
-		fail(c, errUnauthorized)
+		unauthorized(c, errUnauthorized)
 		return
 	}
 	c.Set(ctxCaller, "agent:"+id)
@@ -135,7 +153,7 @@ func (s *Server) authAgent(c *gin.Context) {
 func (s *Server) authMerchant(c *gin.Context) {
 	id, ok := s.svc.Runtime().AuthenticateMerchant(bearer(c))
 	if !ok {
-		fail(c, errUnauthorized)
+		unauthorized(c, errUnauthorized)
 		return
 	}
 	c.Set(ctxCaller, "merchant:"+id)

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -93,22 +94,34 @@ func TestReloadUnderLoad(t *testing.T) {
 	mustStatus(t, h.pay(h.delegate("4242424242424242", 1000), 1000, "automatic"), http.StatusCreated)
 
 	// The watcher picks up a fixed file: a new merchant becomes usable.
+	// Reloads are awaited through their log line. Watch has no readiness
+	// signal (it lives in gateway/reload.go), so a write made before its
+	// watch was in place would go unseen: the file is written again each
+	// rewriteEvery until a reload shows the new merchant. Nothing depends on
+	// the interval but how soon a lost write is repeated.
+	const rewriteEvery = 250 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	reloaded := make(chan struct{}, 1)
+	rl.Log = slog.New(signalHandler{msg: "config reloaded", c: reloaded})
 	rl.Debounce = 20 * time.Millisecond
 	done := make(chan struct{})
 	go func() { _ = rl.Watch(ctx); close(done) }()
-	time.Sleep(100 * time.Millisecond)
-	write(strings.Replace(variantA, "merchants:\n", "merchants:\n  - {id: late, api_key: late-key, processors: [mock]}\n", 1))
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, ok := h.svc.Runtime().AuthenticateMerchant("late-key"); ok {
-			break
-		}
-		if time.Now().After(deadline) {
+	fixed := strings.Replace(variantA, "merchants:\n", "merchants:\n  - {id: late, api_key: late-key, processors: [mock]}\n", 1)
+	write(fixed)
+	rewrite := time.NewTicker(rewriteEvery)
+	defer rewrite.Stop()
+	giveUp := time.NewTimer(30 * time.Second)
+	defer giveUp.Stop()
+	for picked := false; !picked; {
+		select {
+		case <-reloaded:
+			_, picked = h.svc.Runtime().AuthenticateMerchant("late-key")
+		case <-rewrite.C:
+			write(fixed)
+		case <-giveUp.C:
 			t.Fatal("watcher did not reload the changed file")
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	if v := gaugeValue(t, h, "acpgw_config_reload_success"); v != 1 {
 		t.Fatalf("reload_success = %v after a good reload", v)
@@ -131,3 +144,26 @@ func gaugeValue(t *testing.T, h *harness, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// signalHandler is a slog.Handler that sends on c (without blocking) for
+// every record whose message is msg, and drops everything.
+type signalHandler struct {
+	msg string
+	c   chan struct{}
+}
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		select {
+		case h.c <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+func (h signalHandler) WithGroup(string) slog.Handler { return h }

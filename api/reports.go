@@ -15,7 +15,7 @@ import (
 func (s *Server) authReports(c *gin.Context) {
 	id, ok := s.svc.Runtime().AuthenticateReports(bearer(c))
 	if !ok {
-		fail(c, errUnauthorized)
+		unauthorized(c, errUnauthorized)
 		return
 	}
 	c.Set(ctxCaller, "reports:"+id)

@@ -18,6 +18,12 @@ import (
 	"acpgw/metrics"
 )
 
+// MaxHeaderBytes is the most request header bytes acpgw's http.Server
+// reads. Above it (plus the 4 KiB net/http allows on top), net/http answers
+// 431 in plain text itself, before any handler runs: the README's error table
+// lists this and the server's other answers of its own.
+const MaxHeaderBytes = 32 << 10
+
 // Options configures a Server.
 type Options struct {
 	Service *gateway.Service
@@ -58,6 +64,12 @@ func New(o Options) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{opts: o, svc: o.Service, m: o.Metrics, log: o.Logger, now: o.Now}
 	e := gin.New()
+	// Every answer is JSON in the ACP error shape: no redirect with an HTML
+	// body for a path with or without a trailing slash (GET
+	// /v1/payments/{id}/ is a 404), no case-fixing redirect, and 405 (with
+	// Allow) rather than 404 for a known path with another method.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.NoRoute(func(c *gin.Context) {

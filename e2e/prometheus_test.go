@@ -165,8 +165,9 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	// for 1s) take a probe, and keeps rate()'s extrapolation from treating
 	// phase 2 as a counter's start: each series then has several seconds of
 	// flat samples before its increase (see Prometheus's extrapolatedRate,
-	// "durationToZero").
-	time.Sleep(time.Until(primed.Add(8 * time.Second)))
+	// "durationToZero"). Both hold once Prometheus has a scrape taken 8s
+	// after priming.
+	prom.waitScrapedAfter(primed.Add(8*time.Second), 20*time.Second)
 	tr.phase = 2
 	tr.mix(5)
 	for range 3 {
@@ -176,9 +177,11 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		tr.pay("globex", cardApprove, "automatic", http.StatusCreated, "mock_b", "captured")
 	}
 	tr.replay()
-	prom.waitScrapedAfter(time.Now(), 10*time.Second)
-	// Let the 1s rule evaluations catch up with the last scrape.
-	time.Sleep(2500 * time.Millisecond)
+	scraped := prom.waitScrapedAfter(time.Now(), 10*time.Second)
+	// Two rounds of rule evaluations after the last scrape: the first may
+	// have begun before the scrape was stored, and a rule may read a rule of
+	// another group.
+	prom.waitRulesEvaluatedAfter(prom.waitRulesEvaluatedAfter(scraped, 20*time.Second), 20*time.Second)
 	prom.at = time.Now()
 	t.Logf("traffic done at %s: %d payments", time.Since(start).Round(time.Millisecond), len(tr.approved)+tr.nonApproved)
 
@@ -676,8 +679,9 @@ func (p *promAPI) mustQuery(expr string) []sample {
 }
 
 // waitScrapedAfter waits until Prometheus holds a scrape of acpgw taken
-// after t0, so that everything done before t0 is in it.
-func (p *promAPI) waitScrapedAfter(t0 time.Time, within time.Duration) {
+// after t0, so that everything done before t0 is in it, and returns the
+// scrape's time.
+func (p *promAPI) waitScrapedAfter(t0 time.Time, within time.Duration) time.Time {
 	p.t.Helper()
 	deadline := time.Now().Add(within)
 	var last string
@@ -691,13 +695,74 @@ func (p *promAPI) waitScrapedAfter(t0 time.Time, within time.Duration) {
 		default:
 			ts := time.Unix(0, int64(res[0].Value*1e9))
 			if ts.After(t0) {
-				return
+				return ts
 			}
 			last = "last scrape at " + ts.Format(time.RFC3339Nano)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	p.t.Fatalf("Prometheus did not scrape acpgw after %s within %s: %s", t0.Format(time.RFC3339Nano), within, last)
+	return time.Time{}
+}
+
+// waitRulesEvaluatedAfter waits until every rule group has been evaluated
+// after t0 (the groups' lastEvaluation in /api/v1/rules) and returns the
+// earliest of those evaluations.
+func (p *promAPI) waitRulesEvaluatedAfter(t0 time.Time, within time.Duration) time.Time {
+	p.t.Helper()
+	deadline := time.Now().Add(within)
+	var last string
+	for time.Now().Before(deadline) {
+		earliest, err := p.lastEvaluation()
+		switch {
+		case err != nil:
+			last = err.Error()
+		case earliest.After(t0):
+			return earliest
+		default:
+			last = "a group was last evaluated at " + earliest.Format(time.RFC3339Nano)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	p.t.Fatalf("Prometheus did not evaluate every rule group after %s within %s: %s", t0.Format(time.RFC3339Nano), within, last)
+	return time.Time{}
+}
+
+// lastEvaluation returns the earliest lastEvaluation of the rule groups.
+func (p *promAPI) lastEvaluation() (time.Time, error) {
+	ctx, cancel := context.WithTimeout(p.t.Context(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/api/v1/rules", nil)
+	if err != nil {
+		return time.Time{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer resp.Body.Close()
+	var r struct {
+		Status string `json:"status"`
+		Data   struct {
+			Groups []struct {
+				Name           string    `json:"name"`
+				LastEvaluation time.Time `json:"lastEvaluation"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return time.Time{}, fmt.Errorf("decode rules (HTTP %d): %w", resp.StatusCode, err)
+	}
+	if r.Status != "success" || len(r.Data.Groups) == 0 {
+		return time.Time{}, fmt.Errorf("rules: status %q, %d groups", r.Status, len(r.Data.Groups))
+	}
+	earliest := r.Data.Groups[0].LastEvaluation
+	for _, g := range r.Data.Groups[1:] {
+		if g.LastEvaluation.Before(earliest) {
+			earliest = g.LastEvaluation
+		}
+	}
+	return earliest, nil
 }
 
 // byLabel indexes samples by the values of labels.

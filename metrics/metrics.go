@@ -35,6 +35,7 @@ type Metrics struct {
 	TokensIssued        *prometheus.CounterVec
 	Webhooks            *prometheus.CounterVec
 	UnknownDeclineCodes *prometheus.CounterVec
+	ProcessorRetries    *prometheus.CounterVec
 	Build               *prometheus.GaugeVec
 }
 
@@ -125,6 +126,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "acpgw_unknown_decline_codes_total",
 			Help: "Processor decline codes acpgw's tables do not know (mapped to unknown), by processor.",
 		}, []string{"processor"}),
+		ProcessorRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_processor_retries_total",
+			Help: "Processor requests a provider re-sent by itself with the same idempotency key, by processor, operation and reason (in_progress).",
+		}, []string{"processor", "operation", "reason"}),
 		Build: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "acpgw_build_info",
 			Help: "Always 1; labels say the acpgw version and Go version.",
@@ -134,7 +139,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.HTTPRequests, m.HTTPDuration, m.ProcessorDuration, m.Payments, m.Declines,
 		m.PaymentAmount, m.Fees, m.FeeRate, m.RoutingDecisions, m.Failovers, m.ProcessorUp,
 		m.CircuitState, m.ConfigReloadSuccess, m.PendingAttempts, m.Reconciliations,
-		m.IdempotentReplays, m.TokensIssued, m.Webhooks, m.UnknownDeclineCodes, m.Build,
+		m.IdempotentReplays, m.TokensIssued, m.Webhooks, m.UnknownDeclineCodes, m.ProcessorRetries, m.Build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

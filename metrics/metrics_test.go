@@ -36,6 +36,7 @@ func touch(m *Metrics) {
 	m.TokensIssued.WithLabelValues(OtherMerchant).Inc()
 	m.Webhooks.WithLabelValues("stripe_us", "accepted").Inc()
 	m.UnknownDeclineCodes.WithLabelValues("stripe_us").Inc()
+	m.ProcessorRetries.WithLabelValues("adyen_eu", "authorize", "in_progress").Inc()
 	m.Build.WithLabelValues("dev", "go1.26").Set(1)
 }
 

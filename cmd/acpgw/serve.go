@@ -82,6 +82,13 @@ func newFactory(log *slog.Logger, m *metrics.Metrics) gateway.ProviderFactory {
 			log.Warn("unknown decline code", slog.String("processor", name), slog.String("code", code))
 		}
 	}
+	retried := func(name string) providers.RetryFunc {
+		return func(op providers.Operation, reason string) {
+			if m != nil {
+				m.ProcessorRetries.WithLabelValues(name, string(op), reason).Inc()
+			}
+		}
+	}
 	return func(p *config.Processor) (providers.Provider, error) {
 		switch p.Type {
 		case config.TypeMock:
@@ -95,6 +102,7 @@ func newFactory(log *slog.Logger, m *metrics.Metrics) gateway.ProviderFactory {
 				WebhookSecret: p.Stripe.WebhookSecret, SharedTokenParam: p.Stripe.SharedTokenParam,
 				APIVersion: p.Stripe.APIVersion, Timeout: p.Timeout, Currencies: p.Currencies,
 				Logger: log.With(slog.String("processor", p.Name)), OnUnknownDecline: unknownDecline(p.Name),
+				OnRetry: retried(p.Name),
 			})
 		case config.TypeAdyen:
 			a := p.Adyen
@@ -102,7 +110,7 @@ func newFactory(log *slog.Logger, m *metrics.Metrics) gateway.ProviderFactory {
 				Name: p.Name, APIKey: a.APIKey, MerchantAccount: a.MerchantAccount, Environment: a.Environment,
 				LiveURLPrefix: a.LiveURLPrefix, BaseURL: a.BaseURL, HMACKey: a.HMACKey, Timeout: p.Timeout,
 				Currencies: p.Currencies, Logger: log.With(slog.String("processor", p.Name)),
-				OnUnknownRefusal: unknownDecline(p.Name),
+				OnUnknownRefusal: unknownDecline(p.Name), OnRetry: retried(p.Name),
 			})
 		default:
 			return nil, fmt.Errorf("processor type %q is not available in this build", p.Type)
@@ -224,7 +232,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
-		MaxHeaderBytes:    32 << 10,
+		MaxHeaderBytes:    api.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	useTLS := cfg.Server.TLS.CertFile != ""

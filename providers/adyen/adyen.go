@@ -91,8 +91,14 @@ type Config struct {
 	// OnUnknownRefusal, if set, is called with every refusalReasonCode the
 	// mapping table does not know, e.g. to count it in a metric.
 	OnUnknownRefusal func(code string)
+	// OnRetry, if set, is told of every re-send the client makes by itself
+	// (a request Adyen reported in progress, errorCode 704), e.g. to count
+	// it in a metric; each is logged as well.
+	OnRetry providers.RetryFunc
 	// HTTPClient replaces the client New builds; its Transport should have
-	// dial and response-header timeouts. Nil builds one.
+	// dial and response-header timeouts. Nil builds one. Either way the
+	// client is used through providers.SendOnce: it never re-sends a
+	// request and follows no redirect.
 	HTTPClient *http.Client
 }
 
@@ -108,6 +114,7 @@ type Client struct {
 	currencies       map[string]bool // nil: every currency acpgw knows
 	logger           *slog.Logger
 	onUnknownRefusal func(string)
+	onRetry          providers.RetryFunc
 	http             *http.Client
 	ownTransport     *http.Transport
 }
@@ -151,6 +158,7 @@ func New(cfg Config) (*Client, error) {
 		returnURL:        cfg.ReturnURL,
 		logger:           cfg.Logger,
 		onUnknownRefusal: cfg.OnUnknownRefusal,
+		onRetry:          cfg.OnRetry,
 		http:             cfg.HTTPClient,
 	}
 	if c.name == "" {
@@ -181,6 +189,8 @@ func New(cfg Config) (*Client, error) {
 		// so that a timeout is told apart from a refused connection.
 		c.http = &http.Client{Transport: c.ownTransport}
 	}
+	// Every re-send is the client's own (see do), never net/http's.
+	c.http = providers.SendOnce(c.http)
 	return c, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -29,7 +30,9 @@ const errorCodeInProgress = "704"
 // re-sent, with inProgressBackoff times the attempt number between them,
 // before the caller is told the outcome is unknown. Each re-send carries the
 // same Idempotency-Key, so it can only ever replay the first request's
-// answer; the retries are acpgw's own, not the HTTP client's.
+// answer. These are the client's only re-sends (the HTTP client makes none,
+// see providers.SendOnce), and each is logged and reported to
+// Config.OnRetry.
 const (
 	inProgressRetries = 5
 	inProgressBackoff = 40 * time.Millisecond
@@ -99,13 +102,26 @@ func (cl *Client) do(ctx context.Context, c call, out any) error {
 		if attempt > inProgressRetries || !errors.As(err, &apiErr) || apiErr.Code != errorCodeInProgress {
 			return err
 		}
-		t := time.NewTimer(time.Duration(attempt) * inProgressBackoff)
+		wait := time.Duration(attempt) * inProgressBackoff
+		cl.retrying(ctx, c, attempt, wait)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return err // in progress: unknown, like the last answer
 		case <-t.C:
 		}
+	}
+}
+
+// retrying logs and reports the re-send of c after attempt answers "in
+// progress", before waiting wait.
+func (cl *Client) retrying(ctx context.Context, c call, attempt int, wait time.Duration) {
+	cl.logger.LogAttrs(ctx, slog.LevelInfo, "adyen: request in progress at Adyen; re-sending with the same Idempotency-Key",
+		slog.String("processor", cl.name), slog.String("operation", c.op), slog.String("reason", providers.RetryInProgress),
+		slog.String("idempotency_key", c.key), slog.Int("attempt", attempt), slog.Duration("wait", wait))
+	if cl.onRetry != nil {
+		cl.onRetry(providers.Operation(c.op), providers.RetryInProgress)
 	}
 }
 

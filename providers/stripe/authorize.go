@@ -51,7 +51,7 @@ func (c *Client) Authorize(ctx context.Context, req providers.AuthorizeRequest) 
 		params.PaymentMethod = stripego.String(pm)
 	}
 	var pi *stripego.PaymentIntent
-	sent, err := c.send(ctx, func(ctx context.Context) error {
+	sent, err := c.send(ctx, providers.OpAuthorize, req.IdempotencyKey, func(ctx context.Context) error {
 		params.Context = ctx
 		var err error
 		pi, err = c.api.PaymentIntents.New(params)
@@ -94,7 +94,7 @@ func (c *Client) paymentMethod(ctx context.Context, req providers.AuthorizeReque
 		p.SetIdempotencyKey(req.IdempotencyKey + "-pm")
 	}
 	var pm *stripego.PaymentMethod
-	sent, err := c.send(ctx, func(ctx context.Context) error {
+	sent, err := c.send(ctx, providers.OpAuthorize, req.IdempotencyKey+"-pm", func(ctx context.Context) error {
 		p.Context = ctx
 		var err error
 		pm, err = c.api.PaymentMethods.New(p)

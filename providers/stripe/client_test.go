@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -173,9 +174,9 @@ func TestErrorClasses(t *testing.T) {
 	}{
 		{"500 api_error", stripetest.Fault{Path: "/v1/payment_intents", Status: 500, Type: "api_error"}, providers.ErrOutcomeUnknown, "api_error", 0},
 		{"500 after processing", stripetest.Fault{Path: "/v1/payment_intents", Status: 500, Type: "api_error", After: true}, providers.ErrOutcomeUnknown, "api_error", 1},
-		// Times 2: Go's transport re-sends a request with an Idempotency-Key
-		// once by itself when a reused connection dies (safe: same key).
-		{"reset after processing", stripetest.Fault{Path: "/v1/payment_intents", Reset: true, Times: 2}, providers.ErrOutcomeUnknown, stripe.CodeNoAnswer, 1},
+		// Once: Go's transport does not re-send the request by itself when
+		// the reused connection dies (providers.SendOnce).
+		{"reset after processing", stripetest.Fault{Path: "/v1/payment_intents", Reset: true}, providers.ErrOutcomeUnknown, stripe.CodeNoAnswer, 1},
 		{"429 rate limit", stripetest.Fault{Status: 429, Type: "invalid_request_error", Code: "rate_limit"}, providers.ErrNotProcessed, "rate_limit", 0},
 		{"429 lock timeout", stripetest.Fault{Path: "/v1/payment_intents", Status: 429, Type: "invalid_request_error", Code: "lock_timeout"}, providers.ErrNotProcessed, "lock_timeout", 0},
 		{"400 invalid request", stripetest.Fault{Status: 400, Type: "invalid_request_error", Code: "parameter_unknown"}, providers.ErrNotProcessed, "parameter_unknown", 0},
@@ -211,14 +212,40 @@ func TestErrorClasses(t *testing.T) {
 	}
 }
 
+// TestKeyInUseIsRetried: a request whose key Stripe reports in use is
+// re-sent by the provider itself, and each re-send is counted and logged.
 func TestKeyInUseIsRetried(t *testing.T) {
 	t.Parallel()
 	fake := stripetest.New(t)
-	c := newClient(t, fake, nil)
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	var retries []string
+	c := newClient(t, fake, func(cfg *stripe.Config) {
+		cfg.Logger = slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+		cfg.OnRetry = func(op providers.Operation, reason string) {
+			mu.Lock()
+			defer mu.Unlock()
+			retries = append(retries, string(op)+"/"+reason)
+		}
+	})
 	fake.Inject(stripetest.Fault{Path: "/v1/payment_intents", Status: 409, Type: "invalid_request_error", Code: "idempotency_key_in_use", Times: 2})
-	res, err := c.Authorize(ctx(t), authReq("k", card(stripetest.CardVisa), payment.CaptureManual))
+	res, err := c.Authorize(ctx(t), authReq("acpgw_pay_1_1", card(stripetest.CardVisa), payment.CaptureManual))
 	if err != nil || res.Status != payment.StatusAuthorized {
 		t.Errorf("got %+v, %v; want authorized after two 409s", res, err)
+	}
+	if n := len(posts(fake, "/v1/payment_intents")); n != 3 {
+		t.Errorf("%d PaymentIntent requests, want 3 (two answered 409)", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"authorize/in_progress", "authorize/in_progress"}; !slices.Equal(retries, want) {
+		t.Errorf("OnRetry got %v, want %v", retries, want)
+	}
+	if n := strings.Count(buf.String(), `"idempotency_key":"acpgw_pay_1_1"`); n != 2 {
+		t.Errorf("%d log lines name the re-sent key, want 2:\n%s", n, buf.String())
+	}
+	if strings.Contains(buf.String(), stripetest.CardVisa) {
+		t.Error("the log contains the card number")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptrace"
@@ -60,7 +61,9 @@ var rejectedCodes = map[stripego.ErrorCode]bool{
 // idempotency_key_in_use): another request with the same key is still
 // executing at Stripe. Waiting and re-sending with the same key is safe (it
 // can only replay that request's answer) and turns a concurrent duplicate
-// into the original's result.
+// into the original's result. These are the provider's only re-sends
+// (stripe-go's MaxNetworkRetries is 0 and the HTTP client makes none, see
+// providers.SendOnce), and each is logged and reported to Config.OnRetry.
 const (
 	maxInUseRetries = 6
 	firstInUseDelay = 25 * time.Millisecond
@@ -77,10 +80,11 @@ func (t *sendTrace) context(ctx context.Context) context.Context {
 	})
 }
 
-// send runs one Stripe call under the processor's timeout, traced, and
-// re-sends it while Stripe reports its idempotency key in use. sent reports
-// whether any request of the call may have reached Stripe.
-func (c *Client) send(ctx context.Context, call func(ctx context.Context) error) (sent bool, err error) {
+// send runs one Stripe call of operation op with idempotency key key under
+// the processor's timeout, traced, and re-sends it while Stripe reports the
+// key in use. sent reports whether any request of the call may have reached
+// Stripe.
+func (c *Client) send(ctx context.Context, op providers.Operation, key string, call func(ctx context.Context) error) (sent bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -94,6 +98,7 @@ func (c *Client) send(ctx context.Context, call func(ctx context.Context) error)
 		if !keyInUse(err) || attempt == maxInUseRetries {
 			return sent, err
 		}
+		c.retrying(ctx, op, key, attempt+1, delay)
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -102,6 +107,17 @@ func (c *Client) send(ctx context.Context, call func(ctx context.Context) error)
 		case <-t.C:
 		}
 		delay *= 2
+	}
+}
+
+// retrying logs and reports the re-send of a request after attempt answers
+// "key in use", before waiting wait.
+func (c *Client) retrying(ctx context.Context, op providers.Operation, key string, attempt int, wait time.Duration) {
+	c.log.LogAttrs(ctx, slog.LevelInfo, "stripe: idempotency key in use at Stripe; re-sending with the same key",
+		slog.String("processor", c.name), slog.String("operation", string(op)), slog.String("reason", providers.RetryInProgress),
+		slog.String("idempotency_key", key), slog.Int("attempt", attempt), slog.Duration("wait", wait))
+	if c.onRetry != nil {
+		c.onRetry(op, providers.RetryInProgress)
 	}
 }
 

@@ -22,7 +22,7 @@ func (c *Client) Capture(ctx context.Context, req providers.ModifyRequest) (prov
 	p.AddExpand(expandFee)
 	p.SetIdempotencyKey(req.IdempotencyKey)
 	var pi *stripego.PaymentIntent
-	sent, err := c.send(ctx, func(ctx context.Context) error {
+	sent, err := c.send(ctx, providers.OpCapture, req.IdempotencyKey, func(ctx context.Context) error {
 		p.Context = ctx
 		var err error
 		pi, err = c.api.PaymentIntents.Capture(req.Reference, p)
@@ -48,7 +48,7 @@ func (c *Client) Void(ctx context.Context, req providers.ModifyRequest) (provide
 	p := &stripego.PaymentIntentCancelParams{}
 	p.SetIdempotencyKey(req.IdempotencyKey)
 	var pi *stripego.PaymentIntent
-	sent, err := c.send(ctx, func(ctx context.Context) error {
+	sent, err := c.send(ctx, providers.OpVoid, req.IdempotencyKey, func(ctx context.Context) error {
 		p.Context = ctx
 		var err error
 		pi, err = c.api.PaymentIntents.Cancel(req.Reference, p)
@@ -76,7 +76,7 @@ func (c *Client) Refund(ctx context.Context, req providers.ModifyRequest) (provi
 	p.AddMetadata(MetadataPaymentID, req.PaymentID)
 	p.SetIdempotencyKey(req.IdempotencyKey)
 	var re *stripego.Refund
-	sent, err := c.send(ctx, func(ctx context.Context) error {
+	sent, err := c.send(ctx, providers.OpRefund, req.IdempotencyKey, func(ctx context.Context) error {
 		p.Context = ctx
 		var err error
 		re, err = c.api.Refunds.New(p)
@@ -113,7 +113,7 @@ func (c *Client) Status(ctx context.Context, reference string) (providers.Result
 	p := &stripego.PaymentIntentParams{}
 	p.AddExpand(expandFee)
 	var pi *stripego.PaymentIntent
-	sent, err := c.send(ctx, func(ctx context.Context) error {
+	sent, err := c.send(ctx, providers.OpAuthorize, "", func(ctx context.Context) error {
 		p.Context = ctx
 		var err error
 		pi, err = c.api.PaymentIntents.Get(reference, p)

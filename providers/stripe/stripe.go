@@ -78,13 +78,20 @@ type Config struct {
 	// the processor takes.
 	Currencies []string
 	// Logger receives stripe-go's own messages at debug level, without
-	// bodies; nil discards them.
+	// bodies, and the provider's re-sends (see OnRetry) at info level; nil
+	// discards them.
 	Logger *slog.Logger
 	// OnUnknownDecline, when set, is called with Stripe's raw code each time
 	// a decline code outside the mapping table becomes payment.DeclineUnknown
 	// (wire it to a metric). It must be safe for concurrent use.
 	OnUnknownDecline func(code string)
-	// HTTPClient, when set, replaces the http.Client New builds (tests).
+	// OnRetry, if set, is told of every re-send the provider makes by
+	// itself (a request whose idempotency key Stripe reports in use), e.g.
+	// to count it in a metric; each is logged at info level as well.
+	OnRetry providers.RetryFunc
+	// HTTPClient, when set, replaces the http.Client New builds (tests). It
+	// is used through providers.SendOnce either way: no request is re-sent
+	// by net/http and no redirect is followed.
 	HTTPClient *http.Client
 }
 
@@ -98,6 +105,8 @@ type Client struct {
 	timeout          time.Duration
 	currencies       map[string]bool // nil: every currency acpgw knows
 	onUnknown        func(string)
+	onRetry          providers.RetryFunc
+	log              *slog.Logger
 	httpClient       *http.Client
 	ownTransport     *http.Transport // closed by Close; nil with Config.HTTPClient
 }
@@ -157,6 +166,7 @@ func New(cfg Config) (*Client, error) {
 		apiVersion:       cfg.APIVersion,
 		timeout:          cfg.Timeout,
 		onUnknown:        cfg.OnUnknownDecline,
+		onRetry:          cfg.OnRetry,
 		httpClient:       cfg.HTTPClient,
 	}
 	if c.name == "" {
@@ -181,11 +191,16 @@ func New(cfg Config) (*Client, error) {
 		c.ownTransport = newTransport(c.timeout)
 		c.httpClient = &http.Client{Transport: c.ownTransport, Timeout: c.timeout}
 	}
+	// stripe-go sends every POST with an Idempotency-Key header and a
+	// rewindable body, which net/http would re-send by itself when a reused
+	// connection fails; SendOnce leaves every re-send to send (errors.go).
+	c.httpClient = providers.SendOnce(c.httpClient)
 
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	c.log = logger
 	backend := func(tp stripego.SupportedBackend, base string) stripego.Backend {
 		bc := &stripego.BackendConfig{
 			HTTPClient:    c.httpClient,

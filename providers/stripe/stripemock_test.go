@@ -1,8 +1,15 @@
 package stripe_test
 
 import (
+	"bytes"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -86,13 +93,30 @@ func TestStripeMock(t *testing.T) {
 		return r
 	}
 	t.Run("shared token, default parameter", func(t *testing.T) {
-		_, err := c.Authorize(ctx(t), spt("sm_7"))
-		if err == nil {
-			t.Log("stripe-mock now accepts the granted-token parameter: make this subtest strict")
-			return
+		// Through a recording proxy, to see what reached stripe-mock.
+		rec := newRecordingProxy(t, base)
+		sc, err := stripe.New(stripe.Config{SecretKey: "sk_test_123", BaseURL: rec.url})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !errors.Is(err, providers.ErrNotProcessed) || !strings.Contains(err.Error(), "payment_method_data") {
-			t.Errorf("got %v; want stripe-mock to refuse only payment_method_data", err)
+		t.Cleanup(func() { _ = sc.Close() })
+		_, err = sc.Authorize(ctx(t), spt("sm_7"))
+		sent := rec.posts("/v1/payment_intents")
+		if len(sent) != 1 {
+			t.Fatalf("%d PaymentIntent requests reached stripe-mock, want 1", len(sent))
+		}
+		if got := sent[0].form.Get("payment_method_data[shared_payment_granted_token]"); got != "spt_123" {
+			t.Errorf("payment_method_data[shared_payment_granted_token] = %q, want spt_123 (form %v)", got, sent[0].form)
+		}
+		if got := sent[0].header.Get("Stripe-Version"); got != stripe.DefaultAPIVersion {
+			t.Errorf("Stripe-Version %q, want %q", got, stripe.DefaultAPIVersion)
+		}
+		// stripe-mock v0.203.0 refuses the parameter for exactly one
+		// reason; an acceptance means stripe-mock changed (then validate
+		// the parameter for real here) or the request lost it.
+		const refusal = "object property 'payment_method_data' validation failed: object property 'type' is required"
+		if !errors.Is(err, providers.ErrNotProcessed) || !strings.Contains(err.Error(), refusal) {
+			t.Errorf("got %v; want stripe-mock v0.203.0's refusal %q and nothing else", err, refusal)
 		}
 	})
 	t.Run("shared token, rest of the request", func(t *testing.T) {
@@ -115,4 +139,57 @@ func TestStripeMock(t *testing.T) {
 			t.Errorf("got %v, want stripe-mock's 400 as ErrNotProcessed", err)
 		}
 	})
+}
+
+// recordingProxy forwards to a server and keeps every request's form and
+// headers.
+type recordingProxy struct {
+	url  string
+	mu   sync.Mutex
+	seen []recorded
+}
+
+type recorded struct {
+	method, path string
+	header       http.Header
+	form         url.Values
+}
+
+func newRecordingProxy(t *testing.T, target string) *recordingProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &recordingProxy{}
+	fwd := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		form, _ := url.ParseQuery(string(body))
+		p.mu.Lock()
+		p.seen = append(p.seen, recorded{method: r.Method, path: r.URL.Path, header: r.Header.Clone(), form: form})
+		p.mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		fwd.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	p.url = srv.URL
+	return p
+}
+
+// posts returns the recorded POSTs to path.
+func (p *recordingProxy) posts(path string) []recorded {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []recorded
+	for _, r := range p.seen {
+		if r.method == http.MethodPost && r.path == path {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -68,16 +68,13 @@ type ClientConfig struct {
 //     other status, or an error body without that promise:
 //     providers.ErrOutcomeUnknown, the safe reading.
 //
-// The idempotency key travels in the JSON body, not in an Idempotency-Key
-// header, on purpose: net/http's Transport treats a POST with that header
-// as replayable and re-sends it by itself when a reused keep-alive
-// connection fails after the request was written. Without the header it
-// re-sends only a request of which nothing was written, which cannot
-// double-charge; so the only re-send of a written request is the gateway's
-// own (reconciliation), under the same key. Even a re-send would be safe
-// at the mock, which answers a known key with its first answer, but the
-// classification would then describe the last try rather than the first;
-// the written flag is therefore sticky across the Transport's tries.
+// The idempotency key travels in the JSON body, and the HTTP client is
+// wrapped by providers.SendOnce, so net/http never re-sends a request by
+// itself (it would re-send a POST with an Idempotency-Key header when a
+// reused keep-alive connection fails after the request was written): the
+// only re-send of a written request is the gateway's own (reconciliation),
+// under the same key, and the classification describes the one try there
+// was.
 type Client struct {
 	name       string
 	base       string
@@ -117,11 +114,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		}
 	}
 	c.transport = newTransport()
-	c.http = &http.Client{
-		Transport: c.transport,
-		// The Server never redirects; following one would re-send a POST.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	// SendOnce: no re-send by net/http, and no redirect followed (the
+	// Server never redirects; following one would re-send a POST).
+	c.http = providers.SendOnce(&http.Client{Transport: c.transport})
 	return c, nil
 }
 
@@ -202,8 +197,7 @@ func (c *Client) call(ctx context.Context, op providers.Operation, path string, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	// written is set once a try of this request was written in full; it is
-	// never cleared (see Client).
+	// written is set once the request was written in full.
 	var written atomic.Bool
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
