@@ -14,7 +14,7 @@ import (
 
 // BenchmarkPayEndToEnd is POST /v1/payments over real HTTP on loopback:
 // auth, idempotency, token consumption, routing, the mock processor at zero
-// latency and durable SQLite (WAL, synchronous=NORMAL). Tokens are issued
+// latency and durable SQLite (WAL, synchronous=FULL). Tokens are issued
 // before the timer starts. cmd/acpgw-load measures the same against the
 // binary, beside a bare Gin ceiling.
 func BenchmarkPayEndToEnd(b *testing.B) {

@@ -93,7 +93,7 @@ func TestParseDSN(t *testing.T) {
 		dsn, path, sync string
 		ok              bool
 	}{
-		{"./data/acpgw.db", "./data/acpgw.db", "NORMAL", true},
+		{"./data/acpgw.db", "./data/acpgw.db", "FULL", true},
 		{"acpgw.db?synchronous=FULL", "acpgw.db", "FULL", true},
 		{"acpgw.db?synchronous=extra", "acpgw.db", "EXTRA", true},
 		{"acpgw.db?synchronous=OFF", "", "", false},
