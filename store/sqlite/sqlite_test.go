@@ -129,6 +129,7 @@ func TestPragmas(t *testing.T) {
 			"foreign_keys":  int64(1),
 			"secure_delete": int64(1),
 			"busy_timeout":  busyTimeout.Milliseconds(),
+			"cache_size":    int64(-writerCacheKiB),
 		}
 		for name, w := range want {
 			var got any
