@@ -121,7 +121,7 @@ func TestPragmas(t *testing.T) {
 	for _, tc := range []struct {
 		query string
 		sync  int
-	}{{"", 1}, {"?synchronous=FULL", 2}} {
+	}{{"", 2}, {"?synchronous=NORMAL", 1}, {"?synchronous=FULL", 2}} {
 		s := openTest(t, filepath.Join(t.TempDir(), "acpgw.db")+tc.query)
 		want := map[string]any{
 			"journal_mode":  "wal",
