@@ -19,7 +19,7 @@ func (s *Server) delegate(c *gin.Context) {
 	version := c.GetString(ctxVersion)
 	req, aerr := acp.DecodeDelegateRequest(version, bodyOf(c), s.now())
 	if aerr != nil {
-		s.finish(c, idem, gateway.Answer{}, aerr)
+		s.refuse(c, idem, aerr)
 		return
 	}
 	ans, err := s.svc.Delegate(c.Request.Context(), gateway.DelegateInput{
@@ -41,7 +41,7 @@ func (s *Server) pay(c *gin.Context) {
 	}
 	req, aerr := acp.DecodePaymentRequest(bodyOf(c))
 	if aerr != nil {
-		s.finish(c, idem, gateway.Answer{}, aerr)
+		s.refuse(c, idem, aerr)
 		return
 	}
 	ans, err := s.svc.Pay(c.Request.Context(), gateway.PayInput{MerchantID: merchantOf(c), Request: req, Idempotency: idem})
@@ -70,7 +70,7 @@ func (s *Server) modification(op func(*gateway.Service, context.Context, gateway
 				"a void cancels the whole authorization and takes no amount")
 		}
 		if aerr != nil {
-			s.finish(c, idem, gateway.Answer{}, aerr)
+			s.refuse(c, idem, aerr)
 			return
 		}
 		ans, err := op(s.svc, c.Request.Context(), gateway.ModifyInput{

@@ -35,9 +35,10 @@ import (
 // claims it in the transaction of the request's first write, where a key
 // seen before is found and answered (replay, conflict, in flight), and
 // stores the answer with its last write, so a request costs no extra read
-// or commit for its key. A request that fails before its first write (the
-// token was consumed by the first request of a replay, a malformed body)
-// looks the key up in finish before its error is answered and stored.
+// or commit for its key. A request that fails before its first write looks
+// the key up before its error is answered: the service does so for its own
+// checks (a replayed payment finds its token consumed by the first run and
+// must get the first run's answer), refuse for a body that does not decode.
 
 // begin reads the request's Idempotency-Key and returns it (zero when the
 // request has none, which the version allows) for the service; false when
@@ -66,26 +67,32 @@ func (s *Server) begin(c *gin.Context) (gateway.Idempotency, bool) {
 	}, true
 }
 
-// finish sends the service's answer, or err as an ACP error. Before an
-// error is answered, the key is looked up: a request seen before gets that
-// request's answer instead. An error that is final is stored under the key,
-// so that a replay gets it again.
-func (s *Server) finish(c *gin.Context, idem gateway.Idempotency, ans gateway.Answer, err error) {
-	if err == nil {
-		s.countAnswer(c, idem, ans)
-		send(c, ans)
-		return
-	}
-	if idem.Key != "" && !isIdempotencyError(err) {
+// refuse answers a request the API refused before calling the service (its
+// body does not decode): a request seen before with the same key gets that
+// request's answer instead; otherwise err is answered, and stored if final.
+func (s *Server) refuse(c *gin.Context, idem gateway.Idempotency, err error) {
+	if idem.Key != "" {
 		prev, replay, lerr := s.svc.Replay(c.Request.Context(), idem)
 		switch {
 		case lerr != nil:
 			err = lerr
 		case replay:
-			s.countAnswer(c, idem, prev)
-			send(c, prev)
+			s.finish(c, idem, prev, nil)
 			return
 		}
+	}
+	s.finish(c, idem, gateway.Answer{}, err)
+}
+
+// finish sends the service's answer, or err as an ACP error. An error that
+// is final is stored under the key, so that a replay gets it again (unless
+// the key already holds an answer: the request's own, written with its side
+// effect).
+func (s *Server) finish(c *gin.Context, idem gateway.Idempotency, ans gateway.Answer, err error) {
+	if err == nil {
+		s.countAnswer(c, idem, ans)
+		send(c, ans)
+		return
 	}
 	if isIdempotencyError(err) {
 		s.idemError(c, err)

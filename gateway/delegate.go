@@ -33,7 +33,7 @@ func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error
 	rt := s.rt.Load()
 	req := in.Request
 	if _, ok := rt.Merchant(req.Allowance.MerchantID); !ok {
-		return Answer{}, fmt.Errorf("%w: %q", ErrUnknownMerchant, req.Allowance.MerchantID)
+		return s.beforeWrite(ctx, in.Idempotency, fmt.Errorf("%w: %q", ErrUnknownMerchant, req.Allowance.MerchantID))
 	}
 	pm := req.PaymentMethod
 	month, err1 := strconv.Atoi(pm.ExpMonth)
@@ -104,7 +104,7 @@ func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error
 		return tx.CompleteIdempotency(ctx, rec.Scope, rec.Key, ans.Status, ans.Body)
 	})
 	if err != nil {
-		return s.afterClaim(ctx, in.Idempotency, err)
+		return s.beforeWrite(ctx, in.Idempotency, err)
 	}
 	s.metrics.TokensIssued.WithLabelValues(rt.labels.Label(t.MerchantID)).Inc()
 	return ans, nil

@@ -209,17 +209,31 @@ func (s *Service) claim(ctx context.Context, tx store.Tx, idem Idempotency, rec 
 	return 0, &claimed{rec: old}
 }
 
-// afterClaim turns a *claimed error of a side effect's transaction into the
-// answer the existing record gives; other errors pass through.
-func (s *Service) afterClaim(ctx context.Context, idem Idempotency, err error) (Answer, error) {
+// beforeWrite answers a request that failed before its first write
+// committed (its checks failed, or its first transaction rolled back): a
+// request seen before with the same key gets that request's answer (a
+// replay of a payment finds its token consumed by the first run, and must
+// get the first run's answer, not token_consumed), a key held by another
+// request its in-flight or conflict error, and a new key err itself.
+func (s *Service) beforeWrite(ctx context.Context, idem Idempotency, err error) (Answer, error) {
 	var c *claimed
-	if !errors.As(err, &c) {
+	if errors.As(err, &c) {
+		ans, replay, err := s.existing(ctx, idem, c.rec)
+		if err == nil && !replay {
+			// Gone again between the claim and now: ask for a retry.
+			err = &InFlightError{RetryAfter: time.Second}
+		}
+		return ans, err
+	}
+	if idem.none() {
 		return Answer{}, err
 	}
-	ans, replay, err := s.existing(ctx, idem, c.rec)
-	if err == nil && !replay {
-		// Gone again between the claim and now: ask for a retry.
-		err = &InFlightError{RetryAfter: time.Second}
+	ans, replay, lerr := s.Replay(ctx, idem)
+	switch {
+	case lerr != nil:
+		return Answer{}, lerr
+	case replay:
+		return ans, nil
 	}
-	return ans, err
+	return Answer{}, err
 }

@@ -57,7 +57,7 @@ func (s *Service) modify(ctx context.Context, in ModifyInput, op providers.Opera
 	rt := s.rt.Load()
 	p, att, err := s.openModification(ctx, in, op)
 	if err != nil {
-		return s.afterClaim(ctx, in.Idempotency, err)
+		return s.beforeWrite(ctx, in.Idempotency, err)
 	}
 	prov, ok := rt.Providers.Get(p.Processor)
 	if !ok {

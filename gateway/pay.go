@@ -44,10 +44,10 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (Answer, error) {
 	rt := s.rt.Load()
 	pl, err := s.preparePay(ctx, rt, in)
 	if err != nil {
-		return Answer{}, err
+		return s.beforeWrite(ctx, in.Idempotency, err)
 	}
 	if err := s.openIntent(ctx, pl); err != nil {
-		return s.afterClaim(ctx, in.Idempotency, err)
+		return s.beforeWrite(ctx, in.Idempotency, err)
 	}
 	ctx, cancel := s.detach(ctx, rt)
 	defer cancel()

@@ -64,6 +64,20 @@ func TestCommitsPerRequest(t *testing.T) {
 			t.Fatalf("Replay: %v %v %d %s", err, replay, ans.Status, ans.Body)
 		}
 	})
+	// The same request sent again finds its token consumed by the first
+	// run; it gets the first run's answer, not token_consumed.
+	commits("payment sent again", 0, func() {
+		ans, err := r.svc.Pay(t.Context(), in)
+		if err != nil || !ans.Replayed || !bytes.Equal(ans.Body, first.Body) || ans.Status != first.Status {
+			t.Fatalf("Pay again: %v %v %d %s", err, ans.Replayed, ans.Status, ans.Body)
+		}
+	})
+	// Another body under the same key is a conflict, whatever it asks.
+	other := in
+	other.Idempotency.RequestHash = "another body"
+	if _, err := r.svc.Pay(t.Context(), other); !errors.Is(err, ErrIdempotencyConflict) {
+		t.Fatalf("Pay with another body under the same key: %v, want ErrIdempotencyConflict", err)
+	}
 }
 
 // TestPayClientHangsUp: the caller's context ends while the processor call
