@@ -82,6 +82,9 @@ func (s *syncBuffer) String() string {
 }
 
 type harnessOpts struct {
+	// served, if set, gets the path of every request whose handler has
+	// returned (after its answer was written or the client went away).
+	served chan<- string
 	// processors is the YAML of extra processors; the default is one mock.
 	processors string
 	// acmeProcessors is acme's processor list; default [mock].
@@ -152,7 +155,15 @@ processors:
 	m := metrics.New(h.reg)
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.svc = gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log, Now: h.clock.Now}, rt)
-	h.srv = httptest.NewServer(api.New(api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log, Now: h.clock.Now}))
+	var handler http.Handler = api.New(api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log, Now: h.clock.Now})
+	if o.served != nil {
+		inner := handler
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() { o.served <- r.URL.Path }()
+			inner.ServeHTTP(w, r)
+		})
+	}
+	h.srv = httptest.NewServer(handler)
 	t.Cleanup(func() {
 		h.srv.Close()
 		st.Close()
