@@ -151,8 +151,8 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) 
 		// fn failed, panicked or called runtime.Goexit: undo its writes and
 		// hand the transaction back.
 		if t.savepoint {
-			_, rbErr := t.tx.Exec("ROLLBACK TO fn")
-			_, relErr := t.tx.Exec("RELEASE fn")
+			_, rbErr := t.tx.Stmt(s.ws.rollbackTo).Exec()
+			_, relErr := t.tx.Stmt(s.ws.release).Exec()
 			if e := errors.Join(rbErr, relErr); e != nil && err == nil {
 				err = wrap("rollback", e)
 			}
@@ -163,7 +163,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) 
 		return wrap("begin", err)
 	}
 	if t.savepoint {
-		if _, err := t.tx.Exec("SAVEPOINT fn"); err != nil {
+		if _, err := t.tx.Stmt(s.ws.savepoint).Exec(); err != nil {
 			return wrap("savepoint", err)
 		}
 	}
@@ -171,7 +171,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) 
 		return err
 	}
 	if t.savepoint {
-		if _, err := t.tx.Exec("RELEASE fn"); err != nil {
+		if _, err := t.tx.Stmt(s.ws.release).Exec(); err != nil {
 			return wrap("release", err)
 		}
 	}

@@ -71,6 +71,12 @@ const (
 	qIdemPurge    = `DELETE FROM idempotency WHERE expires_at < ?`
 	qIdemLink     = `UPDATE idempotency SET resource_id = ? WHERE scope = ? AND key = ? AND state = 'in_flight'`
 
+	// The savepoint of each transaction that shares a group commit
+	// (batch.go); prepared like the rest, so that a batch compiles no SQL.
+	qSavepoint  = `SAVEPOINT fn`
+	qRelease    = `RELEASE fn`
+	qRollbackTo = `ROLLBACK TO fn`
+
 	qInsertEvent  = `INSERT INTO processor_events (processor, event_id, type, kind, reference, payment_id, result, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qInsertFee    = `INSERT INTO fee_records (source, source_ref, payment_id, processor, amount, currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	qListFees     = `SELECT source, source_ref, payment_id, processor, amount, currency, created_at FROM fee_records WHERE payment_id = ? ORDER BY created_at, source, source_ref`
@@ -93,6 +99,7 @@ type stmts struct {
 	idemInsert, idemReplace, idemTakeOver, idemComplete            *sql.Stmt
 	idemAbandon, idemPurge, idemLink, idemPend                     *sql.Stmt
 	insertEvent, insertFee, listFees                               *sql.Stmt
+	savepoint, release, rollbackTo                                 *sql.Stmt
 	paymentByRef, paymentByAtt, listPayments                       *sql.Stmt
 }
 
@@ -138,6 +145,9 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 			entry{&st.idemPurge, qIdemPurge},
 			entry{&st.idemLink, qIdemLink},
 			entry{&st.idemPend, qIdemPend},
+			entry{&st.savepoint, qSavepoint},
+			entry{&st.release, qRelease},
+			entry{&st.rollbackTo, qRollbackTo},
 			entry{&st.insertEvent, qInsertEvent},
 			entry{&st.insertFee, qInsertFee},
 		)
