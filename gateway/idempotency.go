@@ -131,6 +131,14 @@ func (s *Service) answerFrom(ctx context.Context, idem Idempotency, resourceID s
 	default:
 		err = fmt.Errorf("gateway: idempotency record names an unknown resource %q", resourceID)
 	}
+	if errors.Is(err, errRunAgain) {
+		// The request's processor call surely did nothing: its key is
+		// released and the request runs afresh.
+		err = s.store.Tx(context.WithoutCancel(ctx), func(tx store.Tx) error {
+			return tx.AbandonIdempotency(ctx, idem.Scope, idem.Key)
+		})
+		return Answer{}, false, err
+	}
 	if err != nil {
 		return Answer{}, false, err
 	}
@@ -143,6 +151,10 @@ func (s *Service) answerFrom(ctx context.Context, idem Idempotency, resourceID s
 	})
 	return ans, true, err
 }
+
+// errRunAgain: the resource a key names changed nothing (its processor call
+// was not processed), so the request it answered may run again.
+var errRunAgain = errors.New("gateway: the request changed nothing; run it again")
 
 // Remember stores a final error answer under the key of a request that
 // failed before it changed anything, so that a replay gets the same answer.

@@ -343,12 +343,12 @@ const CodeInvalidState = "invalid_state"
 // settled: rendered from v and stored under the key once final.
 func (s *Service) finalAnswer(ctx context.Context, idem Idempotency, v View, att store.Attempt) (Answer, error) {
 	ans, failure := modificationOutcome(v, att, errors.New("not processed"))
-	if failure != nil && ans.Body == nil {
+	if failure != nil && ans.Body == nil && att.State != store.AttemptNotProcessed {
 		return Answer{}, failure
 	}
-	if !idem.none() && ans.Status != statusAccepted {
+	if !idem.none() {
 		err := s.store.Tx(ctx, func(tx store.Tx) error {
-			return tx.CompleteIdempotency(ctx, idem.Scope, idem.Key, ans.Status, ans.Body)
+			return storeAnswer(ctx, tx, idem, ans, att.State == store.AttemptNotProcessed, s.now().UTC())
 		})
 		if err != nil {
 			return Answer{}, err

@@ -211,8 +211,11 @@ func (s *Service) attemptAnswer(ctx context.Context, id string) (Answer, error) 
 	if err != nil {
 		return Answer{}, err
 	}
-	if att.State == store.AttemptRejected {
+	switch att.State {
+	case store.AttemptRejected:
 		return jsonAnswer(rejectedError(att).Status, rejectedError(att))
+	case store.AttemptNotProcessed:
+		return Answer{}, errRunAgain
 	}
 	v, err := s.viewOf(ctx, att.PaymentID)
 	if err != nil {
