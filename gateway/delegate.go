@@ -52,6 +52,10 @@ func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error
 	if err != nil {
 		return Answer{}, err
 	}
+	cvc, err := s.sealCVC(id, card.CVC, now, req.Allowance.ExpiresAt)
+	if err != nil {
+		return Answer{}, err
+	}
 	iin := pm.IIN
 	if iin == "" && pm.CardNumberType == "fpan" && len(pm.Number) >= 6 {
 		iin = pm.Number[:6]
@@ -70,7 +74,7 @@ func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error
 		Reason:            req.Allowance.Reason,
 		KeyID:             sealed.KeyID,
 		Credential:        sealed.Credential,
-		CVC:               sealed.CVC,
+		CVC:               cvc,
 		Brand:             pm.DisplayBrand,
 		Funding:           pm.DisplayCardFundingType,
 		Last4:             last4,
@@ -104,6 +108,8 @@ func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error
 		return tx.CompleteIdempotency(ctx, rec.Scope, rec.Key, ans.Status, ans.Body)
 	})
 	if err != nil {
+		// No token: its CVC key is not kept either.
+		s.cvcs.Destroy(id)
 		return s.beforeWrite(ctx, in.Idempotency, err)
 	}
 	s.metrics.TokensIssued.WithLabelValues(rt.labels.Label(t.MerchantID)).Inc()

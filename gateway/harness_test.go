@@ -16,6 +16,8 @@ import (
 	"acpgw/providers"
 	"acpgw/providers/mock"
 	"acpgw/store"
+	"acpgw/store/postgres"
+	"acpgw/store/postgres/pgtest"
 	"acpgw/store/sqlite"
 )
 
@@ -44,6 +46,10 @@ type rig struct {
 	st    *countingStore
 	mocks map[string]*mock.Provider
 	seq   atomic.Int64
+	// dir holds the SQLite database and its -wal and -shm files.
+	dir string
+	// pgDSN is the database of a rig on PostgreSQL, "" on SQLite.
+	pgDSN string
 }
 
 type rigOpts struct {
@@ -55,6 +61,9 @@ type rigOpts struct {
 	build func(p *config.Processor) (providers.Provider, error)
 	// wrap wraps every provider built.
 	wrap func(p providers.Provider) providers.Provider
+	// postgres puts the rig's store on a PostgreSQL database of its own
+	// (skipped without ACPGW_TEST_POSTGRES_DSN) instead of SQLite.
+	postgres bool
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -65,7 +74,8 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	if o.merchantProcessors == "" {
 		o.merchantProcessors = "[mock]"
 	}
-	db := filepath.Join(t.TempDir(), "acpgw.db")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "acpgw.db")
 	y := fmt.Sprintf(`store: {driver: sqlite, dsn: %q}
 vault: {keys: [{id: k1, key: %q}]}
 agents: [{id: agent1, api_key: agent-key}]
@@ -78,12 +88,21 @@ processors:
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	sq, err := sqlite.Open(t.Context(), db)
-	if err != nil {
+	r := &rig{t: t, mocks: map[string]*mock.Provider{}, dir: dir}
+	var st store.Store
+	if o.postgres {
+		r.pgDSN = pgtest.NewDatabase(t)
+		if _, err := postgres.Migrate(t.Context(), r.pgDSN); err != nil {
+			t.Fatal(err)
+		}
+		if st, err = postgres.Open(t.Context(), r.pgDSN, postgres.Options{}); err != nil {
+			t.Fatal(err)
+		}
+	} else if st, err = sqlite.Open(t.Context(), db); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sq.Close() })
-	r := &rig{t: t, st: &countingStore{Store: sq}, mocks: map[string]*mock.Provider{}}
+	t.Cleanup(func() { st.Close() })
+	r.st = &countingStore{Store: st}
 	var mu sync.Mutex
 	rt, err := NewRuntime(cfg, func(p *config.Processor) (providers.Provider, error) {
 		var prov providers.Provider

@@ -468,11 +468,12 @@ func (s *Service) instrument(rt *Runtime, p store.Payment, tok store.Token) (pro
 	if p.TokenKind == string(acp.TokenSharedPayment) {
 		return providers.Instrument{Kind: providers.TokenSharedPayment, SharedToken: p.TokenID}, nil
 	}
-	card, err := rt.Vault.OpenCard(tok.ID, vault.SealedCard{KeyID: tok.KeyID, Credential: tok.Credential, CVC: tok.CVC})
+	card, err := rt.Vault.OpenCard(tok.ID, vault.SealedCard{KeyID: tok.KeyID, Credential: tok.Credential})
 	if err != nil {
 		return providers.Instrument{}, fmt.Errorf("gateway: token %s: %w", tok.ID, err)
 	}
 	card.Brand, card.Funding = tok.Brand, tok.Funding
+	card.CVC = s.openCVC(tok)
 	return providers.Instrument{Kind: providers.TokenVault, Card: &card}, nil
 }
 

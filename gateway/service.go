@@ -36,6 +36,9 @@ type Service struct {
 	health *routing.Breakers
 	// owner names this replica in reconciliation leases.
 	owner string
+	// cvcs holds the keys of the CVCs this process sealed (cvc.go); like
+	// health, it outlives reloads.
+	cvcs *vault.CVCKeys
 }
 
 // Options configures a Service.
@@ -52,7 +55,8 @@ type Options struct {
 
 // New returns a Service serving rt.
 func New(opts Options, rt *Runtime) *Service {
-	s := &Service{store: opts.Store, metrics: opts.Metrics, log: opts.Logger, now: opts.Now, owner: opts.Owner}
+	s := &Service{metrics: opts.Metrics, log: opts.Logger, now: opts.Now, owner: opts.Owner, cvcs: vault.NewCVCKeys()}
+	s.store = cvcStore{Store: opts.Store, keys: s.cvcs}
 	if s.now == nil {
 		s.now = time.Now
 	}

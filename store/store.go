@@ -37,12 +37,14 @@ type Token struct {
 	ExpiresAt         time.Time
 	// Reason is the allowance reason (one_time).
 	Reason string
-	// KeyID names the vault key that sealed Credential and CVC.
+	// KeyID names the vault key that sealed Credential.
 	KeyID string
 	// Credential is the AES-GCM sealed card (number, expiry, name,
 	// cryptogram); never plaintext.
 	Credential []byte
-	// CVC is the sealed CVC, nil once it has been used.
+	// CVC is the sealed CVC, nil once it has been used or its retention
+	// ended. It is sealed under a data key held only in the memory of the
+	// process that issued the token (vault.CVCKeys), not under KeyID.
 	CVC []byte
 	// Display fields, safe to show.
 	Brand    string

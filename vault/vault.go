@@ -2,6 +2,10 @@
 // issues the unguessable vt_ tokens that stand for them. The key id is stored
 // beside every sealed value, so keys can rotate: the first configured key
 // seals, every configured key opens.
+//
+// The CVC is not sealed under those keys, which live as long as the
+// tokens: CVCKeys seals each CVC under a short-lived data key of its own,
+// so that erasing a CVC can destroy every copy of it (crypto-shredding).
 package vault
 
 import (
@@ -97,8 +101,8 @@ func (v *Vault) Open(keyID, aad string, sealed []byte) ([]byte, error) {
 	return pt, nil
 }
 
-// credential is the sealed part of a card; the CVC is sealed apart so that
-// it can be erased after its first use.
+// credential is the sealed part of a card; the CVC is sealed apart, by
+// CVCKeys, so that it can be erased after its first use.
 type credential struct {
 	NumberType string `json:"t"`
 	Number     string `json:"n"`
@@ -109,15 +113,15 @@ type credential struct {
 	ECI        string `json:"e,omitempty"`
 }
 
-// SealedCard is a card sealed for storage.
+// SealedCard is a card's credential sealed for storage: everything but the
+// CVC, which CVCKeys seals.
 type SealedCard struct {
 	KeyID      string
 	Credential []byte
-	// CVC is nil when the card had none.
-	CVC []byte
 }
 
-// SealCard seals c for the token tokenID.
+// SealCard seals c for the token tokenID, all but its CVC: c.CVC is left
+// out, for CVCKeys.Seal.
 func (v *Vault) SealCard(tokenID string, c providers.Card) (SealedCard, error) {
 	pt, err := json.Marshal(credential{
 		NumberType: c.NumberType, Number: c.Number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear,
@@ -131,17 +135,12 @@ func (v *Vault) SealCard(tokenID string, c providers.Card) (SealedCard, error) {
 	if err != nil {
 		return SealedCard{}, err
 	}
-	out := SealedCard{KeyID: keyID, Credential: cred}
-	if c.CVC != "" {
-		if _, out.CVC, err = v.Seal(tokenID+"/cvc", []byte(c.CVC)); err != nil {
-			return SealedCard{}, err
-		}
-	}
-	return out, nil
+	return SealedCard{KeyID: keyID, Credential: cred}, nil
 }
 
-// OpenCard opens a card sealed by SealCard for tokenID. Brand and funding are
-// not secret and are not sealed; the caller fills them in from the token.
+// OpenCard opens a card sealed by SealCard for tokenID, without a CVC (see
+// CVCKeys.Open). Brand and funding are not secret and are not sealed; the
+// caller fills them in from the token.
 func (v *Vault) OpenCard(tokenID string, s SealedCard) (providers.Card, error) {
 	pt, err := v.Open(s.KeyID, tokenID, s.Credential)
 	if err != nil {
@@ -153,18 +152,10 @@ func (v *Vault) OpenCard(tokenID string, s SealedCard) (providers.Card, error) {
 	if err != nil {
 		return providers.Card{}, fmt.Errorf("%w: credential does not decode", ErrOpen)
 	}
-	card := providers.Card{
+	return providers.Card{
 		NumberType: c.NumberType, Number: c.Number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear,
 		Name: c.Name, Cryptogram: c.Cryptogram, ECI: c.ECI,
-	}
-	if s.CVC != nil {
-		cvc, err := v.Open(s.KeyID, tokenID+"/cvc", s.CVC)
-		if err != nil {
-			return providers.Card{}, err
-		}
-		card.CVC = string(cvc)
-	}
-	return card, nil
+	}, nil
 }
 
 var tokenEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)

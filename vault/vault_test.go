@@ -25,21 +25,18 @@ func TestSealOpenCard(t *testing.T) {
 	if s.KeyID != "k1" {
 		t.Fatalf("key id %q", s.KeyID)
 	}
-	if bytes.Contains(s.Credential, []byte("4242424242424242")) || bytes.Contains(s.CVC, []byte("123")) {
+	if bytes.Contains(s.Credential, []byte("4242424242424242")) || bytes.Contains(s.Credential, []byte(`"123"`)) {
 		t.Fatal("sealed value contains plaintext")
 	}
 	got, err := v.OpenCard("vt_a", s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != card {
+	// The CVC is not sealed with the credential: CVCKeys seals it.
+	want := card
+	want.CVC = ""
+	if got != want {
 		t.Fatalf("round trip: got %+v", got)
-	}
-	// Without the CVC (erased after first use) the card still opens.
-	s.CVC = nil
-	got, err = v.OpenCard("vt_a", s)
-	if err != nil || got.CVC != "" || got.Number != card.Number {
-		t.Fatalf("without cvc: %v %+v", err, got)
 	}
 	// Bound to the token id.
 	if _, err := v.OpenCard("vt_b", s); !errors.Is(err, ErrOpen) {

@@ -184,8 +184,9 @@ func (t *txn) ReleaseToken(ctx context.Context, id, paymentID string) error {
 }
 
 // DeleteTokenCVC sets the sealed CVC to NULL. The old row version stays in
-// the table file until VACUUM reclaims it; the CVC is sealed, and the key is
-// not in the database.
+// the table file until VACUUM reclaims it (and in the WAL and backups
+// longer): the CVC is sealed under a key that is not in the database and
+// that the gateway destroys with it (vault.CVCKeys).
 func (t *txn) DeleteTokenCVC(ctx context.Context, id string) error {
 	return t.execOne(ctx, "delete token cvc", qDeleteCVC, id)
 }

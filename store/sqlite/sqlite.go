@@ -149,6 +149,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	// The -wal file of a run that crashed (or of the migrations just
+	// applied) holds old page images, erased values among them: copy what
+	// it holds into the database, where secure_delete has zeroed them, and
+	// empty it. Best effort: another process reading the file makes it
+	// wait, and the next start tries again.
+	_, _ = w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 
 	rq := url.Values{}
 	rq.Set("_busy_timeout", ms)

@@ -428,3 +428,45 @@ func processCPU(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestOpenErasesLegacyCVCs: CVCs sealed before 0003 were sealed under a
+// vault key that stays. Opening the database migrates them away, and no
+// file of the store (database, -wal, -shm) keeps their bytes, even when
+// the -wal of an earlier run held them.
+func TestOpenErasesLegacyCVCs(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "acpgw.db")
+	old := openTest(t, path)
+	legacy := bytes.Repeat([]byte{0xc7, 0x1d}, 16) // stands for a CVC sealed under a vault key
+	tok := store.Token{ID: "vt_legacy", Credential: []byte{1}, CVC: legacy}
+	if err := old.Tx(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, tok) }); err != nil {
+		t.Fatalf("InsertToken: %v", err)
+	}
+	// The database as an acpgw before 0003 left it.
+	if _, err := old.w.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 3`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.w.ExecContext(ctx, `UPDATE tokens SET cvc = ? WHERE id = ?`, legacy, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	s := openTest(t, path) // the old store stays open, its -wal in place
+	got, err := s.GetToken(ctx, tok.ID)
+	if err != nil || got.CVC != nil {
+		t.Fatalf("legacy token after Open: CVC %d bytes, %v", len(got.CVC), err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i := bytes.Index(b, legacy); i >= 0 {
+			t.Errorf("%s still holds the legacy sealed CVC at offset %d", e.Name(), i)
+		}
+	}
+}

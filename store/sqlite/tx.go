@@ -108,7 +108,10 @@ func (t *txn) ReleaseToken(ctx context.Context, id, paymentID string) error {
 }
 
 // DeleteTokenCVC sets the sealed CVC to NULL; with secure_delete on, SQLite
-// zeroes the old bytes in the page it rewrites.
+// zeroes the old bytes in the page it rewrites. Old images of the page stay
+// in the -wal file until it is overwritten: the CVC is sealed under a key
+// that is not in the database and that the gateway destroys with it
+// (vault.CVCKeys).
 func (t *txn) DeleteTokenCVC(ctx context.Context, id string) error {
 	return t.execOne(ctx, "delete token cvc", t.s.ws.deleteCVC, id)
 }
