@@ -112,10 +112,18 @@ func (s Store) String() string { return s.Driver + " " + redactDSN(s.DSN) }
 // GoString is String, so that %#v does not print the DSN's password.
 func (s Store) GoString() string { return s.String() }
 
-// Vault holds the credential encryption keys.
+// Vault holds the credential encryption keys and how long card data is
+// kept.
 type Vault struct {
 	// Keys has at least one key; the first encrypts, all decrypt.
 	Keys []VaultKey
+	// MaxTokenTTL is max_token_ttl, the longest allowance a token may have:
+	// delegate_payment refuses an allowance.expires_at further away;
+	// default 720h (30 days).
+	MaxTokenTTL time.Duration
+	// CVCTTL is cvc_ttl, how long a token keeps its CVC: after it the CVC is
+	// erased and a payment goes without it; default 24h.
+	CVCTTL time.Duration
 }
 
 // VaultKey is one AES-256 key with the id stored beside what it encrypted.

@@ -76,6 +76,9 @@ func TestLoadExample(t *testing.T) {
 	if c.Store.Driver != "sqlite" || c.Store.DSN != "./data/acpgw.db" {
 		t.Errorf("store = %v", c.Store)
 	}
+	if c.Vault.MaxTokenTTL != 720*time.Hour || c.Vault.CVCTTL != 24*time.Hour {
+		t.Errorf("vault max_token_ttl %v cvc_ttl %v", c.Vault.MaxTokenTTL, c.Vault.CVCTTL)
+	}
 	if len(c.Vault.Keys) != 2 || c.Vault.Keys[0].ID != "k2" || !bytes.Equal(c.Vault.Keys[0].Key, bytes.Repeat([]byte{0x42}, 32)) ||
 		!bytes.Equal(c.Vault.Keys[1].Key, bytes.Repeat([]byte{0x17}, 32)) {
 		t.Errorf("vault keys wrong: %v", c.Vault.Keys)
@@ -130,6 +133,7 @@ func TestLoadExample(t *testing.T) {
 		"merchants[0].routing.max_attempts":     "      max_attempts:",
 		"merchants[1].routing.max_attempts":     "      strategy: weighted", // defaulted: the routing key's line
 		"reconcile.lease":                       "  lease:",
+		"vault.cvc_ttl":                         "  cvc_ttl:",
 		"processors.stripe_us.fees.currency":    "      currency: usd",
 		"merchants[1].routing.weights.whatever": "      weights:",
 	} {
@@ -176,6 +180,9 @@ func TestDefaults(t *testing.T) {
 	if c.Metrics.Listen != "" || c.Idempotency.TTL != 24*time.Hour || c.Idempotency.InFlightLock != 60*time.Second ||
 		c.Reconcile != (Reconcile{Interval: 10 * time.Second, After: 5 * time.Second, Lease: 60 * time.Second}) {
 		t.Errorf("metrics %+v idempotency %+v reconcile %+v", c.Metrics, c.Idempotency, c.Reconcile)
+	}
+	if c.Vault.MaxTokenTTL != 30*24*time.Hour || c.Vault.CVCTTL != 24*time.Hour {
+		t.Errorf("vault max_token_ttl %v cvc_ttl %v, want 720h and 24h", c.Vault.MaxTokenTTL, c.Vault.CVCTTL)
 	}
 	if len(c.Agents) != 0 || c.Demo || c.Path != "d.yaml" {
 		t.Errorf("agents %v demo %v path %q", c.Agents, c.Demo, c.Path)
@@ -382,6 +389,7 @@ func TestRedacted(t *testing.T) {
 		"secret_key: '[redacted]'", "hmac_key: '[redacted]'", "merchant_account: AcmeECOM", "percent: 2.9\n",
 		"interchange_percent: 0.3\n", "latency: 5ms", "processors: [stripe_us, adyen_eu, mock]", "- id: k2",
 		"weights:\n", "stripe_us: 90", "max_attempts: 2", "per_merchant: true", "ttl: 24h0m0s", "body_limit: 65536\n", "debug_listen: \"\"\n",
+		"max_token_ttl: 720h0m0s", "cvc_ttl: 24h0m0s",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("Redacted() lacks %q:\n%s", want, out)

@@ -484,7 +484,11 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			}, nil)
 		}},
 		{"vault", func(n *yaml.Node, p string) {
-			d.object(n, p, []field{{"keys", func(n *yaml.Node, p string) { d.vaultKeys(n, p, &c.Vault) }}}, nil)
+			d.object(n, p, []field{
+				{"keys", func(n *yaml.Node, p string) { d.vaultKeys(n, p, &c.Vault) }},
+				{"max_token_ttl", d.duration(&c.Vault.MaxTokenTTL)},
+				{"cvc_ttl", d.duration(&c.Vault.CVCTTL)},
+			}, nil)
 		}},
 		{"agents", func(n *yaml.Node, p string) { c.Agents = d.callers(n, p, true) }},
 		{"reports", func(n *yaml.Node, p string) { c.Reports = d.callers(n, p, false) }},

@@ -31,6 +31,8 @@ const (
 	DefaultReconcileInterval = 10 * time.Second
 	DefaultReconcileAfter    = 5 * time.Second
 	DefaultReconcileLease    = 60 * time.Second
+	DefaultMaxTokenTTL       = 30 * 24 * time.Hour
+	DefaultCVCTTL            = 24 * time.Hour
 )
 
 // Store drivers.
@@ -97,6 +99,8 @@ func (d *decoder) defaults(c *Config) {
 			m.Routing.MaxAttempts = DefaultMaxAttempts
 		}
 	}
+	d.defaultDuration("vault.max_token_ttl", &c.Vault.MaxTokenTTL, DefaultMaxTokenTTL)
+	d.defaultDuration("vault.cvc_ttl", &c.Vault.CVCTTL, DefaultCVCTTL)
 	d.defaultDuration("idempotency.ttl", &c.Idempotency.TTL, DefaultIdempotencyTTL)
 	d.defaultDuration("idempotency.in_flight_lock", &c.Idempotency.InFlightLock, DefaultInFlightLock)
 	d.defaultDuration("reconcile.interval", &c.Reconcile.Interval, DefaultReconcileInterval)
@@ -178,6 +182,9 @@ func (d *decoder) validate(c *Config) {
 	}
 	d.validateCallers(c.Agents, "agents", "agent")
 	d.validateCallers(c.Reports, "reports", "report reader")
+
+	d.positive("vault.max_token_ttl", c.Vault.MaxTokenTTL)
+	d.positive("vault.cvc_ttl", c.Vault.CVCTTL)
 
 	for _, name := range c.ProcessorOrder {
 		d.validateProcessor(c.Processors[name], "processors."+name)

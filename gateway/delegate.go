@@ -47,12 +47,15 @@ func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error
 		Name: pm.Name, CVC: pm.CVC, Cryptogram: pm.Cryptogram, ECI: pm.ECIValue,
 	}
 	now := s.now().UTC()
+	if err := checkTokenTTL(rt, req.Allowance.ExpiresAt, now); err != nil {
+		return s.beforeWrite(ctx, in.Idempotency, err)
+	}
 	id := vault.NewTokenID()
 	sealed, err := rt.Vault.SealCard(id, card)
 	if err != nil {
 		return Answer{}, err
 	}
-	cvc, err := s.sealCVC(id, card.CVC, now, req.Allowance.ExpiresAt)
+	cvc, err := s.sealCVC(id, card.CVC, now, cvcEnd(rt, now, req.Allowance.ExpiresAt))
 	if err != nil {
 		return Answer{}, err
 	}

@@ -64,6 +64,10 @@ type rigOpts struct {
 	// postgres puts the rig's store on a PostgreSQL database of its own
 	// (skipped without ACPGW_TEST_POSTGRES_DSN) instead of SQLite.
 	postgres bool
+	// vault is more flow-style keys of the vault section (", cvc_ttl: 1m").
+	vault string
+	// now is the service's clock; time.Now when nil.
+	now func() time.Time
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -77,13 +81,13 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "acpgw.db")
 	y := fmt.Sprintf(`store: {driver: sqlite, dsn: %q}
-vault: {keys: [{id: k1, key: %q}]}
+vault: {keys: [{id: k1, key: %q}]%s}
 agents: [{id: agent1, api_key: agent-key}]
 processors:
 %smerchants:
   - {id: acme, api_key: acme-key, processors: %s}
   - {id: other, api_key: other-key, processors: %s}
-`, db, testVaultKey, o.processors, o.merchantProcessors, o.merchantProcessors)
+`, db, testVaultKey, o.vault, o.processors, o.merchantProcessors, o.merchantProcessors)
 	cfg, err := config.Parse([]byte(y), "rig.yaml")
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -125,7 +129,7 @@ processors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.svc = New(Options{Store: r.st}, rt)
+	r.svc = New(Options{Store: r.st, Now: o.now}, rt)
 	t.Cleanup(func() { rt.Providers.Close() })
 	return r
 }
@@ -148,19 +152,7 @@ func (r *rig) key(caller, path string, body any) Idempotency {
 // checkout session cs_1, and returns its id.
 func (r *rig) delegate(card string, max int64) string {
 	r.t.Helper()
-	body := fmt.Sprintf(`{"payment_method": {"type": "card", "card_number_type": "fpan", "number": %q,
-  "exp_month": "12", "exp_year": "2034", "name": "Jane Doe", "cvc": "737", "checks_performed": ["cvv"],
-  "display_card_funding_type": "credit", "display_brand": "visa", "display_last4": %q, "metadata": {}},
- "allowance": {"reason": "one_time", "max_amount": %d, "currency": "usd", "checkout_session_id": "cs_1",
-  "merchant_id": "acme", "expires_at": %q},
- "risk_signals": [{"type": "card_testing", "score": 3, "action": "authorized"}], "metadata": {}}`,
-		card, card[len(card)-4:], max, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
-	req, aerr := acp.DecodeDelegateRequest(acp.Version20260417, []byte(body), time.Now())
-	if aerr != nil {
-		r.t.Fatalf("delegate request: %v", aerr)
-	}
-	ans, err := r.svc.Delegate(r.t.Context(), DelegateInput{AgentID: "agent1", Request: req,
-		Idempotency: r.key("agent:agent1", "/agentic_commerce/delegate_payment", body)})
+	ans, err := r.delegateUntil(card, max, time.Now().Add(time.Hour))
 	if err != nil {
 		r.t.Fatalf("Delegate: %v", err)
 	}
@@ -169,6 +161,25 @@ func (r *rig) delegate(card string, max int64) string {
 		r.t.Fatalf("Delegate answer %d %s: %v", ans.Status, ans.Body, err)
 	}
 	return out.ID
+}
+
+// delegateUntil is delegate with an allowance that ends at expires; it
+// returns what the service answered.
+func (r *rig) delegateUntil(card string, max int64, expires time.Time) (Answer, error) {
+	r.t.Helper()
+	body := fmt.Sprintf(`{"payment_method": {"type": "card", "card_number_type": "fpan", "number": %q,
+  "exp_month": "12", "exp_year": "2034", "name": "Jane Doe", "cvc": "737", "checks_performed": ["cvv"],
+  "display_card_funding_type": "credit", "display_brand": "visa", "display_last4": %q, "metadata": {}},
+ "allowance": {"reason": "one_time", "max_amount": %d, "currency": "usd", "checkout_session_id": "cs_1",
+  "merchant_id": "acme", "expires_at": %q},
+ "risk_signals": [{"type": "card_testing", "score": 3, "action": "authorized"}], "metadata": {}}`,
+		card, card[len(card)-4:], max, expires.UTC().Format(time.RFC3339))
+	req, aerr := acp.DecodeDelegateRequest(acp.Version20260417, []byte(body), time.Now())
+	if aerr != nil {
+		r.t.Fatalf("delegate request: %v", aerr)
+	}
+	return r.svc.Delegate(r.t.Context(), DelegateInput{AgentID: "agent1", Request: req,
+		Idempotency: r.key("agent:agent1", "/agentic_commerce/delegate_payment", body)})
 }
 
 // payInput is acme's payment of amount usd with token.

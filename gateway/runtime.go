@@ -156,6 +156,22 @@ func (rt *Runtime) settleTimeout() time.Duration {
 	return config.DefaultSettleTimeout
 }
 
+// maxTokenTTL is the longest allowance a token may have.
+func (rt *Runtime) maxTokenTTL() time.Duration {
+	if d := rt.Config.Vault.MaxTokenTTL; d > 0 {
+		return d
+	}
+	return config.DefaultMaxTokenTTL
+}
+
+// cvcTTL is how long a token keeps its CVC.
+func (rt *Runtime) cvcTTL() time.Duration {
+	if d := rt.Config.Vault.CVCTTL; d > 0 {
+		return d
+	}
+	return config.DefaultCVCTTL
+}
+
 func (rt *Runtime) timeout(processor string) time.Duration {
 	if p, ok := rt.Config.Processors[processor]; ok && p.Timeout > 0 {
 		return p.Timeout

@@ -286,6 +286,11 @@ type Store interface {
 	// how many.
 	PurgeIdempotency(ctx context.Context, now time.Time) (int64, error)
 
+	// EraseCVCs sets to NULL the sealed CVC of up to limit tokens created
+	// before createdBefore that still have one, in one transaction, and
+	// returns how many it erased; fewer than limit means none is left.
+	EraseCVCs(ctx context.Context, createdBefore time.Time, limit int) (int64, error)
+
 	// LeasePendingAttempts claims up to limit attempts in state pending that
 	// started before startedBefore and whose lease is free or expired, for
 	// owner until leaseUntil, and returns them. Two replicas never get the

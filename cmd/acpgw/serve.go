@@ -287,6 +287,15 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer wg.Done()
 		purgeIdempotency(bg, st, log)
 	}()
+	// CVCs past vault.cvc_ttl are out of use at once (their keys expire);
+	// the sweep erases them from the store and memory.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(cvcSweepEvery)
+		defer t.Stop()
+		svc.RunCVCSweep(bg, t.C)
+	}()
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -337,6 +346,9 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	servers.shutdown(sctx, log)
 	return serveErr
 }
+
+// cvcSweepEvery is how often CVCs past vault.cvc_ttl are erased.
+const cvcSweepEvery = time.Minute
 
 func purgeIdempotency(ctx context.Context, st store.Store, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)

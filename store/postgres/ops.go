@@ -182,6 +182,20 @@ func (s *Store) PurgeIdempotency(ctx context.Context, now time.Time) (int64, err
 	return tag.RowsAffected(), nil
 }
 
+// EraseCVCs nulls the sealed CVC of up to limit tokens created before
+// createdBefore, oldest first, in one statement; tokens locked by a payment
+// are left to the next call.
+func (s *Store) EraseCVCs(ctx context.Context, createdBefore time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, qEraseCVCs, createdBefore.UnixNano(), limit)
+	if err != nil {
+		return 0, wrap("erase cvcs", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // LeasePendingAttempts claims up to limit pending attempts, oldest first, in
 // a single UPDATE over a SELECT ... FOR UPDATE SKIP LOCKED (see qLease): two
 // leasers, on one replica or several, never claim the same attempt while its

@@ -58,6 +58,10 @@ var (
 	qReleaseToken = `UPDATE tokens SET consumed_at = NULL, payment_id = ''
 	WHERE id = $1 AND consumed_at IS NOT NULL AND payment_id = $2`
 	qDeleteCVC = `UPDATE tokens SET cvc = NULL WHERE id = $1`
+	// qEraseCVCs finds its rows through the partial index tokens_cvc and
+	// skips a token a payment holds locked: the next sweep takes it.
+	qEraseCVCs = `UPDATE tokens SET cvc = NULL WHERE id IN (SELECT id FROM tokens
+		WHERE cvc IS NOT NULL AND created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`
 
 	qInsertPayment = `INSERT INTO payments (` + paymentCols + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`

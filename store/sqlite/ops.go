@@ -156,6 +156,21 @@ func (s *Store) PurgeIdempotency(ctx context.Context, now time.Time) (int64, err
 	return n, err
 }
 
+// EraseCVCs nulls the sealed CVC of up to limit tokens created before
+// createdBefore, oldest first; secure_delete zeroes the old bytes.
+func (s *Store) EraseCVCs(ctx context.Context, createdBefore time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.(*txn).exec(ctx, "erase cvcs", s.ws.eraseCVCs, createdBefore.UnixNano(), limit)
+		return err
+	})
+	return n, err
+}
+
 // LeasePendingAttempts claims up to limit pending attempts, oldest first,
 // in a single UPDATE ... RETURNING: SQLite runs it as one write transaction,
 // so two leasers (in this process or another) never claim the same attempt.

@@ -443,9 +443,11 @@ func TestOpenErasesLegacyCVCs(t *testing.T) {
 	if err := old.Tx(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, tok) }); err != nil {
 		t.Fatalf("InsertToken: %v", err)
 	}
-	// The database as an acpgw before 0003 left it.
-	if _, err := old.w.ExecContext(ctx, `DELETE FROM schema_migrations WHERE version >= 3`); err != nil {
-		t.Fatal(err)
+	// The database as an acpgw before 0003 left it (0004 undone too).
+	for _, q := range []string{`DELETE FROM schema_migrations WHERE version >= 3`, `DROP INDEX IF EXISTS tokens_cvc`} {
+		if _, err := old.w.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := old.w.ExecContext(ctx, `UPDATE tokens SET cvc = ? WHERE id = ?`, legacy, tok.ID); err != nil {
 		t.Fatal(err)

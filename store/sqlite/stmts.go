@@ -38,6 +38,9 @@ const (
 	qTokenOwner   = `SELECT consumed_at IS NOT NULL, payment_id FROM tokens WHERE id = ?`
 	qReleaseToken = `UPDATE tokens SET consumed_at = NULL, payment_id = '' WHERE id = ? AND consumed_at IS NOT NULL AND payment_id = ?`
 	qDeleteCVC    = `UPDATE tokens SET cvc = NULL WHERE id = ?`
+	// qEraseCVCs finds its rows through the partial index tokens_cvc.
+	qEraseCVCs = `UPDATE tokens SET cvc = NULL WHERE id IN (SELECT id FROM tokens
+		WHERE cvc IS NOT NULL AND created_at < ? ORDER BY created_at LIMIT ?)`
 
 	qInsertPayment = `INSERT INTO payments (` + paymentCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdatePayment = `UPDATE payments SET status = ?, processor = ?, processor_type = ?, processor_reference = ?,
@@ -93,6 +96,7 @@ type stmts struct {
 	getToken, getPayment, getAttempt, listAttempts, listRefunds, getIdem *sql.Stmt
 
 	insertToken, consumeToken, tokenOwner, releaseToken, deleteCVC *sql.Stmt
+	eraseCVCs                                                      *sql.Stmt
 	insertPayment, updatePayment                                   *sql.Stmt
 	insertAttempt, updateAttempt, settleAttempt, lease             *sql.Stmt
 	insertRefund, updateRefund                                     *sql.Stmt
@@ -129,6 +133,7 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 			entry{&st.tokenOwner, qTokenOwner},
 			entry{&st.releaseToken, qReleaseToken},
 			entry{&st.deleteCVC, qDeleteCVC},
+			entry{&st.eraseCVCs, qEraseCVCs},
 			entry{&st.insertPayment, qInsertPayment},
 			entry{&st.updatePayment, qUpdatePayment},
 			entry{&st.insertAttempt, qInsertAttempt},

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConsumeTokenConcurrent", testConsumeTokenConcurrent},
 		{"ReleaseToken", testReleaseToken},
 		{"DeleteTokenCVC", testDeleteTokenCVC},
+		{"EraseCVCs", testEraseCVCs},
 		{"PaymentRoundTrip", testPaymentRoundTrip},
 		{"Attempts", testAttempts},
 		{"Refunds", testRefunds},
@@ -431,6 +432,51 @@ func testDeleteTokenCVC(t *testing.T, s store.Store) {
 	want := tok
 	want.CVC = nil
 	same(t, "token without CVC", got, want)
+}
+
+func testEraseCVCs(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	cutoff := base.Add(-time.Hour)
+	token := func(created time.Time, cvc bool) store.Token {
+		tok := newToken(uid("vt"))
+		tok.CreatedAt = created
+		if !cvc {
+			tok.CVC = nil
+		}
+		insertToken(t, s, tok)
+		return tok
+	}
+	old := []store.Token{token(cutoff.Add(-3*time.Hour), true), token(cutoff.Add(-2*time.Hour), true), token(cutoff.Add(-time.Nanosecond), true)}
+	token(cutoff.Add(-time.Hour), false)
+	young := token(cutoff, true)
+
+	if n, err := s.EraseCVCs(ctx, cutoff, 2); err != nil || n != 2 {
+		t.Fatalf("EraseCVCs(limit 2) = %d, %v; want 2", n, err)
+	}
+	if got, _ := s.GetToken(ctx, old[2].ID); got.CVC == nil {
+		t.Error("the youngest old token lost its CVC before the older ones")
+	}
+	if n, err := s.EraseCVCs(ctx, cutoff, 2); err != nil || n != 1 {
+		t.Fatalf("second EraseCVCs = %d, %v; want 1", n, err)
+	}
+	if n, err := s.EraseCVCs(ctx, cutoff, 2); err != nil || n != 0 {
+		t.Fatalf("third EraseCVCs = %d, %v; want 0", n, err)
+	}
+	for _, tok := range old {
+		got, err := s.GetToken(ctx, tok.ID)
+		if err != nil || got.CVC != nil {
+			t.Errorf("token created %v: CVC %d bytes, %v; want erased", tok.CreatedAt, len(got.CVC), err)
+		}
+		want := tok
+		want.CVC = nil
+		same(t, "token with its CVC erased", got, want)
+	}
+	if got, err := s.GetToken(ctx, young.ID); err != nil || !bytes.Equal(got.CVC, young.CVC) {
+		t.Errorf("token created at the cut-off: CVC %x, %v; want it kept", got.CVC, err)
+	}
+	if n, err := s.EraseCVCs(ctx, cutoff, 0); err != nil || n != 0 {
+		t.Errorf("EraseCVCs(limit 0) = %d, %v", n, err)
+	}
 }
 
 func testPaymentRoundTrip(t *testing.T, s store.Store) {
