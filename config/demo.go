@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -98,8 +100,23 @@ func demoVaultKey(path string) (string, error) {
 	return key, nil
 }
 
+// readDemoKey reads the key at path. A file that group or others may read or
+// change is refused: the key opens every card the demo stored.
 func readDemoKey(path string) (string, error) {
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
+		return "", fmt.Errorf("%s can be read or changed by group or others (mode %04o), and it holds the vault key that opens every card stored beside it; "+
+			"make it private with `chmod 600 %s` and start again", path, perm, path)
+	}
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return "", err
 	}

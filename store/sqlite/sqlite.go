@@ -30,8 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -99,8 +97,9 @@ type Store struct {
 	closed bool
 }
 
-// Open opens (creating it and its directory if needed) the database file at
-// dsn, applies pending migrations and returns the store. dsn is a file path,
+// Open opens (creating it and its directory if needed, both private to the
+// owner: 0600 files in a 0700 folder) the database file at dsn, applies
+// pending migrations and returns the store. dsn is a file path,
 // optionally followed by ?synchronous=NORMAL|FULL|EXTRA (default FULL; see
 // the package documentation for the trade-off). Open fails with an error
 // wrapping ErrSchemaTooNew if the file's schema is newer than this binary.
@@ -109,10 +108,8 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("sqlite: create database directory: %w", err)
-		}
+	if err := prepareFiles(path); err != nil {
+		return nil, err
 	}
 
 	ms := strconv.FormatInt(busyTimeout.Milliseconds(), 10)
