@@ -193,6 +193,13 @@ func TestDefaults(t *testing.T) {
 	if err != nil || len(c.Processors) != 0 || len(c.Merchants) != 0 {
 		t.Fatalf("vault-only config: %v, %v", c, err)
 	}
+	// SQLite paths that look a little like URLs but are not.
+	for _, dsn := range []string{`C:\\acpgw\\acpgw.db`, "D:/acpgw/acpgw.db", "./odd:name.db", "data/odd:name.db", "acpgw.db?synchronous=FULL"} {
+		c, err = parse([]byte(vaultOK+fmt.Sprintf("store: {driver: sqlite, dsn: %q}\n", dsn)), "s.yaml", testEnv)
+		if err != nil || c.Store.DSN != dsn {
+			t.Errorf("sqlite dsn %q: %v", dsn, err)
+		}
+	}
 	// Postgres keeps its DSN and gets no sqlite default.
 	c, err = parse([]byte(vaultOK+"store: {driver: postgres, dsn: \"postgresql://u@db/acpgw\"}\n"), "p.yaml", testEnv)
 	if err != nil || c.Store.DSN != "postgresql://u@db/acpgw" {

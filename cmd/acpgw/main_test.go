@@ -51,6 +51,35 @@ func TestConfigCheck(t *testing.T) {
 	}
 }
 
+// TestConfigCheckSQLiteURL: a URL given to the sqlite driver fails `config
+// check` with the file, line and key, without the DSN's password, and
+// creates nothing (it once made a folder named "postgres:").
+func TestConfigCheckSQLiteURL(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	path := filepath.Join(dir, "url.yaml")
+	y := `vault: {keys: [{id: k1, key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}]}
+store:
+  driver: sqlite
+  dsn: "postgres://acpgw:hunter2secret@db:5432/acpgw"
+`
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"config", "check", "--config", path}, &out, &errb); code != 1 {
+		t.Fatalf("config check exit %d: %s %s", code, out.String(), errb.String())
+	}
+	msg := errb.String()
+	if !strings.Contains(msg, "url.yaml:4: store.dsn:") || !strings.Contains(msg, "not a URL") || strings.Contains(msg, "hunter2secret") {
+		t.Errorf("message must name file, line and key, and hide the password: %s", msg)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("config check left files behind: %v", entries)
+	}
+}
+
 func writeConfig(t *testing.T, path, dir, processors string) {
 	t.Helper()
 	y := fmt.Sprintf(`store: {driver: sqlite, dsn: %q}

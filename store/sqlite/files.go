@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // The database holds sealed cards: its files are the owner's alone. SQLite
@@ -19,12 +20,12 @@ const (
 
 // prepareFiles creates the folder of the database at path (0700) and the
 // empty database file (0600) if they do not exist. Existing ones keep
-// their modes.
+// their modes. Only the last folder is created: a missing parent is more
+// likely a mistyped path (or a mounted volume that is not there) than a
+// wish for a tree of new folders.
 func prepareFiles(path string) error {
-	if dir := filepath.Dir(path); dir != "" {
-		if err := os.MkdirAll(dir, dirMode); err != nil {
-			return fmt.Errorf("sqlite: create database directory: %w", err)
-		}
+	if err := prepareDir(filepath.Dir(path)); err != nil {
+		return err
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
 	switch {
@@ -34,4 +35,49 @@ func prepareFiles(path string) error {
 		return fmt.Errorf("sqlite: create database file: %w", err)
 	}
 	return f.Close()
+}
+
+// prepareDir makes sure dir is a folder, creating it if its parent exists.
+func prepareDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("sqlite: %s, the database's folder, is not a folder", dir)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sqlite: database folder: %w", err)
+	}
+	err = os.Mkdir(dir, dirMode)
+	switch {
+	case err == nil, errors.Is(err, fs.ErrExist):
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sqlite: cannot create the database folder %s: its parent %s does not exist; "+
+			"create it first (acpgw creates only the last folder of store.dsn)", dir, filepath.Dir(dir))
+	default:
+		return fmt.Errorf("sqlite: create the database folder: %w", err)
+	}
+}
+
+// urlScheme returns the scheme s starts with ("postgres" of
+// "postgres://db/x", "file" of "file:x.db"), or "" when s does not start
+// with one (RFC 3986: a letter, then letters, digits, "+", "-" or ".",
+// then ":"). A drive letter (C:\x, C:/x) is not a scheme. config checks
+// store.dsn with the same rule.
+func urlScheme(s string) string {
+	i := strings.IndexByte(s, ':')
+	if i <= 0 {
+		return ""
+	}
+	for j, c := range s[:i] {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (j == 0 || (c < '0' || c > '9') && c != '+' && c != '-' && c != '.') {
+			return ""
+		}
+	}
+	if i == 1 && (len(s) == 2 || s[2] == '\\' || s[2] == '/') {
+		return ""
+	}
+	return s[:i]
 }

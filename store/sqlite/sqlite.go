@@ -97,11 +97,12 @@ type Store struct {
 	closed bool
 }
 
-// Open opens (creating it and its directory if needed, both private to the
+// Open opens (creating it and its folder if needed, both private to the
 // owner: 0600 files in a 0700 folder) the database file at dsn, applies
-// pending migrations and returns the store. dsn is a file path,
+// pending migrations and returns the store. dsn is a file path, not a URL,
 // optionally followed by ?synchronous=NORMAL|FULL|EXTRA (default FULL; see
-// the package documentation for the trade-off). Open fails with an error
+// the package documentation for the trade-off). Only the last folder of the
+// path is created: its parent must exist. Open fails with an error
 // wrapping ErrSchemaTooNew if the file's schema is newer than this binary.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	path, sync, err := parseDSN(dsn)
@@ -218,12 +219,16 @@ func (s *Store) checkpointLoop(ctx context.Context) {
 
 // parseDSN splits dsn into the file path and the synchronous level.
 func parseDSN(dsn string) (path, sync string, err error) {
+	if scheme := urlScheme(dsn); scheme != "" {
+		// Never quote the DSN: a URL may hold a password.
+		return "", "", fmt.Errorf("sqlite: the DSN is a file path, not a URL (%q); PostgreSQL is the postgres driver", scheme+":")
+	}
 	path, query, _ := strings.Cut(dsn, "?")
 	if path == "" {
 		return "", "", errors.New("sqlite: empty database path")
 	}
-	if strings.HasPrefix(path, "file:") || path == ":memory:" {
-		return "", "", errors.New("sqlite: the DSN must be a plain file path")
+	if path == ":memory:" {
+		return "", "", errors.New("sqlite: the DSN must be a plain file path, not :memory:")
 	}
 	q, err := url.ParseQuery(query)
 	if err != nil {

@@ -38,7 +38,7 @@ func TestStore(t *testing.T) {
 
 func TestOpenCreatesDirectoryAndMigratesOnce(t *testing.T) {
 	ctx := t.Context()
-	path := filepath.Join(t.TempDir(), "data", "nested", "acpgw.db")
+	path := filepath.Join(t.TempDir(), "data", "acpgw.db")
 	s, err := Open(ctx, path)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -470,5 +470,55 @@ func TestOpenErasesLegacyCVCs(t *testing.T) {
 		if i := bytes.Index(b, legacy); i >= 0 {
 			t.Errorf("%s still holds the legacy sealed CVC at offset %d", e.Name(), i)
 		}
+	}
+}
+
+// TestOpenDSNChecks: Open takes a file path, not a URL, and creates only the
+// last folder of it: a missing parent is an error that says so, and
+// nothing is created. It changes the working directory, so it does not run
+// in parallel.
+func TestOpenDSNChecks(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, dsn := range []string{"postgres://u@db:5432/acpgw", "postgresql://db/acpgw?sslmode=disable", "file:acpgw.db", "sqlite:///acpgw.db"} {
+		s, err := Open(t.Context(), dsn)
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", dsn)
+		} else if !strings.Contains(err.Error(), "file path, not a URL") {
+			t.Errorf("Open(%q): %v", dsn, err)
+		}
+	}
+	missing := filepath.Join(dir, "missing", "data", "acpgw.db")
+	if s, err := Open(t.Context(), missing); err == nil {
+		s.Close()
+		t.Errorf("Open under a missing parent folder succeeded")
+	} else if msg := err.Error(); !strings.Contains(msg, filepath.Join(dir, "missing")) || !strings.Contains(msg, "does not exist") ||
+		!strings.Contains(msg, "only the last folder") {
+		t.Errorf("Open under a missing parent folder: %v", err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("Open left %q behind after refusing", e.Name())
+	}
+	// The last folder alone is created, relative paths included.
+	s, err := Open(t.Context(), filepath.Join("data", "acpgw.db"))
+	if err != nil {
+		t.Fatalf("Open of a new last folder: %v", err)
+	}
+	s.Close()
+	if fi, err := os.Stat(filepath.Join(dir, "data")); err != nil || !fi.IsDir() {
+		t.Errorf("data folder: %v", err)
+	}
+	// A file where the folder should be is an error, not a crash.
+	if err := os.WriteFile(filepath.Join(dir, "plain"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Open(t.Context(), filepath.Join("plain", "acpgw.db")); err == nil {
+		s.Close()
+		t.Error("Open under a file succeeded")
 	}
 }
