@@ -7,7 +7,7 @@ import (
 	"strconv"
 
 	"acpgw/acp"
-	"acpgw/providers"
+	"acpgw/payment"
 	"acpgw/store"
 	"acpgw/vault"
 )
@@ -42,7 +42,7 @@ func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error
 		// acp validated the expiry; this is a programming error.
 		return Answer{}, fmt.Errorf("gateway: expiry not numeric after validation")
 	}
-	card := providers.Card{
+	card := payment.Card{
 		NumberType: pm.CardNumberType, Number: pm.Number, ExpMonth: month, ExpYear: year,
 		Name: pm.Name, CVC: pm.CVC, Cryptogram: pm.Cryptogram, ECI: pm.ECIValue,
 	}

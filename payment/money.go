@@ -1,6 +1,7 @@
 // Package payment holds the domain types every other acpgw package shares:
-// money in integer minor units, payment statuses, the decline taxonomy and
-// the sentinel errors. It imports nothing of acpgw's own.
+// money in integer minor units, payment statuses, the decline taxonomy, the
+// card credential that the vault seals and the providers charge, and the
+// sentinel errors. It imports nothing of acpgw's own.
 package payment
 
 import (

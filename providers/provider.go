@@ -25,35 +25,6 @@ const (
 	TokenSharedPayment TokenKind = "spt"
 )
 
-// Card is a decrypted card credential. It lives in memory only for the
-// duration of one processor call; never log or store it.
-type Card struct {
-	// NumberType is "fpan" or "network_token".
-	NumberType string
-	Number     string
-	ExpMonth   int
-	ExpYear    int
-	Name       string
-	// CVC is empty after the credential's first use.
-	CVC        string
-	Cryptogram string
-	ECI        string
-	Brand      string
-	Funding    string
-}
-
-// String hides the card so that a stray %v never prints a PAN.
-func (c Card) String() string {
-	last4 := ""
-	if len(c.Number) >= 4 {
-		last4 = c.Number[len(c.Number)-4:]
-	}
-	return fmt.Sprintf("card(%s ****%s)", c.Brand, last4)
-}
-
-// GoString hides the card from %#v as well.
-func (c Card) GoString() string { return c.String() }
-
 // Address is a billing address as ACP sends it.
 type Address struct {
 	Name       string
@@ -69,7 +40,7 @@ type Address struct {
 type Instrument struct {
 	Kind TokenKind
 	// Card is set for TokenVault.
-	Card *Card
+	Card *payment.Card
 	// SharedToken is the spt_ value for TokenSharedPayment.
 	SharedToken string
 	Billing     *Address

@@ -18,7 +18,7 @@ import (
 	"fmt"
 	"time"
 
-	"acpgw/providers"
+	"acpgw/payment"
 )
 
 // Key is one AES-256 key with its id.
@@ -122,7 +122,7 @@ type SealedCard struct {
 
 // SealCard seals c for the token tokenID, all but its CVC: c.CVC is left
 // out, for CVCKeys.Seal.
-func (v *Vault) SealCard(tokenID string, c providers.Card) (SealedCard, error) {
+func (v *Vault) SealCard(tokenID string, c payment.Card) (SealedCard, error) {
 	pt, err := json.Marshal(credential{
 		NumberType: c.NumberType, Number: c.Number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear,
 		Name: c.Name, Cryptogram: c.Cryptogram, ECI: c.ECI,
@@ -141,18 +141,18 @@ func (v *Vault) SealCard(tokenID string, c providers.Card) (SealedCard, error) {
 // OpenCard opens a card sealed by SealCard for tokenID, without a CVC (see
 // CVCKeys.Open). Brand and funding are not secret and are not sealed; the
 // caller fills them in from the token.
-func (v *Vault) OpenCard(tokenID string, s SealedCard) (providers.Card, error) {
+func (v *Vault) OpenCard(tokenID string, s SealedCard) (payment.Card, error) {
 	pt, err := v.Open(s.KeyID, tokenID, s.Credential)
 	if err != nil {
-		return providers.Card{}, err
+		return payment.Card{}, err
 	}
 	var c credential
 	err = json.Unmarshal(pt, &c)
 	clear(pt)
 	if err != nil {
-		return providers.Card{}, fmt.Errorf("%w: credential does not decode", ErrOpen)
+		return payment.Card{}, fmt.Errorf("%w: credential does not decode", ErrOpen)
 	}
-	return providers.Card{
+	return payment.Card{
 		NumberType: c.NumberType, Number: c.Number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear,
 		Name: c.Name, Cryptogram: c.Cryptogram, ECI: c.ECI,
 	}, nil

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"acpgw/providers"
+	"acpgw/payment"
 )
 
 func key(id string, b byte) Key { return Key{ID: id, Secret: bytes.Repeat([]byte{b}, 32)} }
@@ -17,7 +17,7 @@ func TestSealOpenCard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	card := providers.Card{NumberType: "fpan", Number: "4242424242424242", ExpMonth: 12, ExpYear: 2030, Name: "Jane", CVC: "123"}
+	card := payment.Card{NumberType: "fpan", Number: "4242424242424242", ExpMonth: 12, ExpYear: 2030, Name: "Jane", CVC: "123"}
 	s, err := v.SealCard("vt_a", card)
 	if err != nil {
 		t.Fatal(err)
@@ -114,15 +114,5 @@ func TestNewID(t *testing.T) {
 	a, b := NewID("x_"), NewID("x_")
 	if a[2+10:] == b[2+10:] {
 		t.Fatalf("ids %q and %q share their random part", a, b)
-	}
-}
-
-func TestCardNeverPrinted(t *testing.T) {
-	t.Parallel()
-	c := providers.Card{Number: "4242424242424242", CVC: "987", Brand: "visa"}
-	for _, s := range []string{c.String(), c.GoString()} {
-		if strings.Contains(s, "424242424242") || strings.Contains(s, "987") {
-			t.Fatalf("card printed: %s", s)
-		}
 	}
 }

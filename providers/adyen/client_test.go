@@ -76,7 +76,7 @@ func TestUnknownRefusalKeepsCode(t *testing.T) {
 	}
 }
 
-func authReq(key string, c providers.Card, capture payment.CaptureMode) providers.AuthorizeRequest {
+func authReq(key string, c payment.Card, capture payment.CaptureMode) providers.AuthorizeRequest {
 	return providers.AuthorizeRequest{
 		PaymentID: "pay_test", AttemptID: key, IdempotencyKey: key, MerchantID: "acme",
 		Amount: payment.Money{Amount: 2599, Currency: "eur"}, Capture: capture,
@@ -91,12 +91,12 @@ func TestPaymentRequestShapes(t *testing.T) {
 	// Manual capture with a CVC; automatic capture after first use (no
 	// CVC); a network token with its cryptogram. The fake fails the test
 	// if any request breaks the spec or lacks what it needs.
-	nt := providers.Card{NumberType: "network_token", Number: "4895370012003478", ExpMonth: 3, ExpYear: 2030,
+	nt := payment.Card{NumberType: "network_token", Number: "4895370012003478", ExpMonth: 3, ExpYear: 2030,
 		Cryptogram: "AAABAWFlmQAAAABjRWWZEEFgFz8=", ECI: "05", Brand: "visa", Name: "Ada Lovelace"}
 	noCVC := card(adyentest.CardApproved)
 	noCVC.CVC = ""
 	for i, tc := range []struct {
-		card    providers.Card
+		card    payment.Card
 		capture payment.CaptureMode
 		want    payment.Status
 	}{

@@ -4,18 +4,17 @@ import (
 	"testing"
 
 	"acpgw/payment"
-	"acpgw/providers"
 	"acpgw/providers/adyen"
 	"acpgw/providers/adyen/adyentest"
 	"acpgw/providers/providertest"
 )
 
-func card(number string) providers.Card {
-	return providers.Card{NumberType: "fpan", Number: number, ExpMonth: 12, ExpYear: 2034, CVC: "123", Name: "Ada Lovelace", Brand: "visa"}
+func card(number string) payment.Card {
+	return payment.Card{NumberType: "fpan", Number: number, ExpMonth: 12, ExpYear: 2034, CVC: "123", Name: "Ada Lovelace", Brand: "visa"}
 }
 
 // declineCards are the fake's decline cards with the codes they must map to.
-var declineCards = map[payment.DeclineCode]providers.Card{
+var declineCards = map[payment.DeclineCode]payment.Card{
 	payment.DeclineCardDeclined:           card(adyentest.CardRefused),
 	payment.DeclineInsufficientFunds:      card(adyentest.CardNotEnough),
 	payment.DeclineExpiredCard:            card(adyentest.CardExpired),

@@ -12,7 +12,7 @@ import (
 	"acpgw/providers"
 )
 
-// Card number types of providers.Card.NumberType.
+// Card number types of payment.Card.NumberType.
 const (
 	numberTypeFPAN         = "fpan"
 	numberTypeNetworkToken = "network_token"

@@ -14,12 +14,12 @@ import (
 	"acpgw/providers/providertest"
 )
 
-func card(number string) providers.Card {
-	return providers.Card{NumberType: "fpan", Number: number, ExpMonth: 12, ExpYear: 2034, CVC: "123", Brand: "visa"}
+func card(number string) payment.Card {
+	return payment.Card{NumberType: "fpan", Number: number, ExpMonth: 12, ExpYear: 2034, CVC: "123", Brand: "visa"}
 }
 
 // declineCards is the decline part of the test-card table.
-var declineCards = map[payment.DeclineCode]providers.Card{
+var declineCards = map[payment.DeclineCode]payment.Card{
 	payment.DeclineCardDeclined:           card("4000000000000002"),
 	payment.DeclineInsufficientFunds:      card("4000000000009995"),
 	payment.DeclineExpiredCard:            card("4000000000000069"),

@@ -35,13 +35,13 @@ type Harness struct {
 	// Currency is the payment currency of the suite, e.g. "usd".
 	Currency string
 	// ApproveCard is a card the provider approves.
-	ApproveCard providers.Card
+	ApproveCard payment.Card
 	// DeclineCards gives the expected decline code per card; for real
 	// processors it may be a subset of the taxonomy.
-	DeclineCards map[payment.DeclineCode]providers.Card
+	DeclineCards map[payment.DeclineCode]payment.Card
 	// TimeoutCard, if set, is a card whose charge is made but whose answer
 	// does not arrive before a short deadline.
-	TimeoutCard *providers.Card
+	TimeoutCard *payment.Card
 	// ChargeCount, if set, returns how many charges the processor side
 	// recorded (used to prove idempotent replay and timeout make one
 	// charge). It must count only this harness's charges.
@@ -160,7 +160,7 @@ func (s *suite) money(n int64) payment.Money {
 }
 
 // authReq builds the request of p's next attempt.
-func (s *suite) authReq(p *pay, card providers.Card, capture payment.CaptureMode) providers.AuthorizeRequest {
+func (s *suite) authReq(p *pay, card payment.Card, capture payment.CaptureMode) providers.AuthorizeRequest {
 	key := p.nextKey()
 	return providers.AuthorizeRequest{
 		PaymentID:      p.id,
@@ -338,8 +338,8 @@ func (s *suite) checkAnswer(res providers.Result, err error) {
 	}
 }
 
-func (s *suite) cards() []providers.Card {
-	cards := []providers.Card{s.h.ApproveCard}
+func (s *suite) cards() []payment.Card {
+	cards := []payment.Card{s.h.ApproveCard}
 	for _, c := range s.h.DeclineCards {
 		cards = append(cards, c)
 	}

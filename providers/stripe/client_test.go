@@ -18,7 +18,7 @@ import (
 	"acpgw/providers/stripe/stripetest"
 )
 
-func authReq(key string, c providers.Card, capture payment.CaptureMode) providers.AuthorizeRequest {
+func authReq(key string, c payment.Card, capture payment.CaptureMode) providers.AuthorizeRequest {
 	return providers.AuthorizeRequest{
 		PaymentID: "pay_1", AttemptID: key, IdempotencyKey: key, MerchantID: "acme",
 		Amount: payment.Money{Amount: 2599, Currency: "usd"}, Capture: capture,

@@ -5,14 +5,13 @@ import (
 	"time"
 
 	"acpgw/payment"
-	"acpgw/providers"
 	"acpgw/providers/providertest"
 	"acpgw/providers/stripe"
 	"acpgw/providers/stripe/stripetest"
 )
 
-func card(number string) providers.Card {
-	return providers.Card{NumberType: "fpan", Number: number, ExpMonth: 12, ExpYear: 2034, CVC: "123", Brand: "visa"}
+func card(number string) payment.Card {
+	return payment.Card{NumberType: "fpan", Number: number, ExpMonth: 12, ExpYear: 2034, CVC: "123", Brand: "visa"}
 }
 
 // newClient returns a provider pointed at fake, failing the test on error.
@@ -49,7 +48,7 @@ func TestConformance(t *testing.T) {
 					Provider:    newClient(t, fake, nil),
 					Currency:    currency,
 					ApproveCard: card(stripetest.CardVisa),
-					DeclineCards: map[payment.DeclineCode]providers.Card{
+					DeclineCards: map[payment.DeclineCode]payment.Card{
 						payment.DeclineCardDeclined:           card(stripetest.CardDeclined),
 						payment.DeclineInsufficientFunds:      card(stripetest.CardInsufficientFunds),
 						payment.DeclineExpiredCard:            card(stripetest.CardExpired),

@@ -173,7 +173,7 @@ func (b authorizeBody) request() providers.AuthorizeRequest {
 		Metadata:       b.Metadata,
 	}
 	if c := b.Instrument.Card; c != nil {
-		r.Instrument.Card = &providers.Card{
+		r.Instrument.Card = &payment.Card{
 			NumberType: c.NumberType, Number: c.Number, ExpMonth: c.ExpMonth, ExpYear: c.ExpYear, Name: c.Name,
 			CVC: c.CVC, Cryptogram: c.Cryptogram, ECI: c.ECI, Brand: c.Brand, Funding: c.Funding,
 		}
