@@ -28,51 +28,6 @@ type Rule struct {
 	Line int
 }
 
-// Match is what a payment must have for a rule to apply. Empty fields match
-// everything; set fields must all match.
-type Match struct {
-	Currencies []string
-	// AmountMin and AmountMax bound the amount in minor units, inclusive;
-	// nil means unbounded.
-	AmountMin *int64
-	AmountMax *int64
-	// Brands and Funding as the card's display_brand and
-	// display_card_funding_type (lowercase: visa, mastercard; credit, debit).
-	Brands  []string
-	Funding []string
-	// CardCountries are upper-case ISO alpha-2 codes.
-	CardCountries []string
-	// IIN are card-number prefix ranges: "4" (a prefix) or "510000-559999"
-	// (a range of equal-length prefixes).
-	IIN []IINRange
-	// TokenKind is "vault" (vt_) or "spt" (Stripe Shared Payment Token).
-	TokenKind string
-	// Metadata pairs must all be in the payment's metadata.
-	Metadata map[string]string
-}
-
-// IINRange is an inclusive range of card-number prefixes of one length.
-type IINRange struct {
-	Low, High string
-}
-
-// Contains reports whether the card number (or its IIN) falls in r.
-func (r IINRange) Contains(number string) bool {
-	if len(number) < len(r.Low) {
-		return false
-	}
-	p := number[:len(r.Low)]
-	return p >= r.Low && p <= r.High
-}
-
-// within reports whether r lies wholly inside o.
-func (r IINRange) within(o IINRange) bool {
-	if len(r.Low) < len(o.Low) {
-		return false
-	}
-	return r.Low[:len(o.Low)] >= o.Low && r.High[:len(o.Low)] <= o.High
-}
-
 // Circuit tunes a processor's circuit breaker. The breaker counts outcomes
 // (declines are not failures) over Window; with at least MinRequests and a
 // failure share of FailureRatio or more it opens for OpenFor, then lets
@@ -254,7 +209,7 @@ func (d *decoder) validateRouting(c *Config, m *Merchant, listed map[string]bool
 			d.check(false, p+".match.amount", ErrInvalid, "no payment can reach this rule: amount min %d is above max %d", *mt.AmountMin, *mt.AmountMax)
 		}
 		for j := 0; j < i; j++ {
-			if covers(r.Rules[j].Match, rule.Match) {
+			if r.Rules[j].Match.covers(&rule.Match) {
 				d.check(false, p, ErrInvalid, "no payment can reach rule %q: rule %q (line %d) matches every payment it would", rule.Name, r.Rules[j].Name, r.Rules[j].Line)
 				break
 			}
@@ -282,59 +237,4 @@ func (d *decoder) validateMatch(m Match, path string) {
 	if m.AmountMin != nil {
 		d.check(*m.AmountMin >= 0, path+".amount.min", ErrInvalid, "amount min must not be negative")
 	}
-}
-
-// covers reports whether every payment b matches is also matched by a, so
-// that a rule b after a can never be reached.
-func covers(a, b Match) bool {
-	setCovers := func(as, bs []string) bool {
-		if len(as) == 0 {
-			return true
-		}
-		if len(bs) == 0 {
-			return false
-		}
-		for _, x := range bs {
-			if !slices.Contains(as, x) {
-				return false
-			}
-		}
-		return true
-	}
-	if !setCovers(a.Currencies, b.Currencies) || !setCovers(a.Brands, b.Brands) ||
-		!setCovers(a.Funding, b.Funding) || !setCovers(a.CardCountries, b.CardCountries) {
-		return false
-	}
-	if a.AmountMin != nil && (b.AmountMin == nil || *b.AmountMin < *a.AmountMin) {
-		return false
-	}
-	if a.AmountMax != nil && (b.AmountMax == nil || *b.AmountMax > *a.AmountMax) {
-		return false
-	}
-	if a.TokenKind != "" && a.TokenKind != b.TokenKind {
-		return false
-	}
-	for k, v := range a.Metadata {
-		if bv, ok := b.Metadata[k]; !ok || bv != v {
-			return false
-		}
-	}
-	if len(a.IIN) > 0 {
-		if len(b.IIN) == 0 {
-			return false
-		}
-		for _, br := range b.IIN {
-			in := false
-			for _, ar := range a.IIN {
-				if br.within(ar) {
-					in = true
-					break
-				}
-			}
-			if !in {
-				return false
-			}
-		}
-	}
-	return true
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"acpgw/payment"
 )
 
 const routingBase = `vault: {keys: [{id: k1, key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}]}
@@ -127,10 +129,47 @@ func TestCovers(t *testing.T) {
 		{Match{IIN: []IINRange{{"424242", "424242"}}}, Match{IIN: []IINRange{{"4", "4"}}}, false},
 		{Match{Metadata: map[string]string{"a": "1"}}, Match{Metadata: map[string]string{"a": "1", "b": "2"}}, true},
 		{Match{TokenKind: "spt"}, Match{}, false},
+		{Match{TokenKind: "vault"}, Match{TokenKind: "vault"}, true},
+		{Match{Metadata: map[string]string{"a": ""}}, Match{}, false},
+		{Match{IIN: []IINRange{{"4", "4"}}}, Match{IIN: []IINRange{{"400000", "499999"}, {"42", "43"}}}, true},
+		{Match{IIN: []IINRange{{"40", "41"}, {"43", "49"}}}, Match{IIN: []IINRange{{"40", "49"}}}, false},
 	}
 	for i, tt := range tests {
-		if got := covers(tt.a, tt.b); got != tt.want {
+		if got := tt.a.covers(&tt.b); got != tt.want {
 			t.Errorf("%d: covers = %v", i, got)
+		}
+	}
+}
+
+func TestMatches(t *testing.T) {
+	t.Parallel()
+	i64 := func(v int64) *int64 { return &v }
+	usd := func(n int64) payment.Money { return payment.Money{Amount: n, Currency: "usd"} }
+	tests := []struct {
+		name string
+		m    Match
+		f    Facts
+		want bool
+	}{
+		{"empty takes all", Match{}, Facts{Amount: usd(1)}, true},
+		{"currency", Match{Currencies: []string{"eur", "usd"}}, Facts{Amount: usd(1)}, true},
+		{"other currency", Match{Currencies: []string{"eur"}}, Facts{Amount: usd(1)}, false},
+		{"amount at min", Match{AmountMin: i64(100)}, Facts{Amount: usd(100)}, true},
+		{"amount below min", Match{AmountMin: i64(100)}, Facts{Amount: usd(99)}, false},
+		{"amount at max", Match{AmountMax: i64(100)}, Facts{Amount: usd(100)}, true},
+		{"amount above max", Match{AmountMax: i64(100)}, Facts{Amount: usd(101)}, false},
+		{"unknown brand", Match{Brands: []string{"visa"}}, Facts{Amount: usd(1)}, false},
+		{"funding and country", Match{Funding: []string{"debit"}, CardCountries: []string{"DE"}}, Facts{Amount: usd(1), Funding: "debit", CardCountry: "DE"}, true},
+		{"vault token", Match{TokenKind: "vault"}, Facts{Amount: usd(1)}, true},
+		{"spt rule, vault token", Match{TokenKind: "spt"}, Facts{Amount: usd(1)}, false},
+		{"iin range", Match{IIN: []IINRange{{"510000", "559999"}}}, Facts{Amount: usd(1), IIN: "55550000"}, true},
+		{"no iin", Match{IIN: []IINRange{{"4", "4"}}}, Facts{Amount: usd(1)}, false},
+		{"metadata", Match{Metadata: map[string]string{"tier": "vip"}}, Facts{Amount: usd(1), Metadata: map[string]string{"tier": "vip", "x": "y"}}, true},
+		{"empty metadata value needs the key", Match{Metadata: map[string]string{"tier": ""}}, Facts{Amount: usd(1)}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.m.Matches(&tt.f); got != tt.want {
+			t.Errorf("%s: Matches = %v", tt.name, got)
 		}
 	}
 }

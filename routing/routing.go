@@ -79,6 +79,14 @@ type Request struct {
 	Metadata map[string]string
 }
 
+// facts is what the merchant's rules see of the request.
+func (r *Request) facts() config.Facts {
+	return config.Facts{
+		Amount: r.Amount, SharedToken: r.SharedToken, CardCountry: r.CardCountry, CardBrand: r.CardBrand,
+		Funding: r.Funding, IIN: r.IIN, Metadata: r.Metadata,
+	}
+}
+
 // Candidate is a processor to try, with its estimated fee in the payment's
 // currency.
 type Candidate struct {
@@ -324,8 +332,9 @@ func (t *Table) Route(req *Request, h Health, d *Decision) error {
 	d.Skipped = d.Skipped[:0]
 	r := &m.def
 	d.Rule, d.Reason = "", ReasonDefault
+	facts := req.facts()
 	for i := range m.rules {
-		if matches(&m.rules[i].match, req) {
+		if m.rules[i].match.Matches(&facts) {
 			r = &m.rules[i].route
 			d.Rule, d.Reason = r.name, ReasonRule
 			break
@@ -423,55 +432,4 @@ func fnv1a(s string) uint64 {
 	h *= 0x94d049bb133111eb
 	h ^= h >> 31
 	return h
-}
-
-func matches(m *config.Match, req *Request) bool {
-	if len(m.Currencies) > 0 && !contains(m.Currencies, req.Amount.Currency) {
-		return false
-	}
-	if m.AmountMin != nil && req.Amount.Amount < *m.AmountMin {
-		return false
-	}
-	if m.AmountMax != nil && req.Amount.Amount > *m.AmountMax {
-		return false
-	}
-	if len(m.Brands) > 0 && !contains(m.Brands, req.CardBrand) {
-		return false
-	}
-	if len(m.Funding) > 0 && !contains(m.Funding, req.Funding) {
-		return false
-	}
-	if len(m.CardCountries) > 0 && !contains(m.CardCountries, req.CardCountry) {
-		return false
-	}
-	if m.TokenKind != "" && (m.TokenKind == "spt") != req.SharedToken {
-		return false
-	}
-	if len(m.IIN) > 0 {
-		in := false
-		for _, r := range m.IIN {
-			if r.Contains(req.IIN) {
-				in = true
-				break
-			}
-		}
-		if !in {
-			return false
-		}
-	}
-	for k, v := range m.Metadata {
-		if req.Metadata[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
