@@ -39,11 +39,14 @@ const (
 // harness is one gateway on a temporary SQLite file with mock processors,
 // served over a real HTTP listener.
 type harness struct {
-	t      testing.TB
-	yaml   string
-	build  gateway.ProviderFactory
-	srv    *httptest.Server
-	svc    *gateway.Service
+	t     testing.TB
+	yaml  string
+	build gateway.ProviderFactory
+	srv   *httptest.Server
+	svc   *gateway.Service
+	// st is the service's store, for tests that set up records the API
+	// cannot make (another replica's) or break it.
+	st     *sqlite.Store
 	mocks  map[string]*mock.Provider
 	dbPath string
 	logs   *syncBuffer
@@ -134,7 +137,7 @@ processors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, mocks: map[string]*mock.Provider{}, dbPath: dbPath, logs: &syncBuffer{}, yaml: yaml, clock: &clock{}}
+	h := &harness{t: t, st: st, mocks: map[string]*mock.Provider{}, dbPath: dbPath, logs: &syncBuffer{}, yaml: yaml, clock: &clock{}}
 	var mu sync.Mutex
 	build := func(p *config.Processor) (providers.Provider, error) {
 		m := mock.New(mock.Config{Name: p.Name, FeeRatePPM: int64(p.Fees.Percent), FeeFixed: p.Fees.Fixed})

@@ -32,7 +32,7 @@ func (s *Server) feeReport(c *gin.Context) {
 		return
 	}
 	q.MerchantID = c.Query("merchant")
-	rep, err := gateway.BuildFeeReport(c.Request.Context(), s.svc.Store(), q)
+	rep, err := s.svc.FeeReport(c.Request.Context(), q)
 	if err != nil {
 		if errors.Is(err, gateway.ErrBadReportQuery) {
 			fail(c, acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest, "", "%s", err.Error()))

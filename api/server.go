@@ -5,6 +5,7 @@
 package api
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -116,13 +117,12 @@ func (s *Server) ready(c *gin.Context) {
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "draining"})
 		return
 	}
-	if err := s.svc.Store().Ping(c.Request.Context()); err != nil {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "store unavailable"})
-		return
-	}
-	if s.svc.Runtime() == nil {
+	switch err := s.svc.Ready(c.Request.Context()); {
+	case err == nil:
+		c.JSON(http.StatusOK, gin.H{"status": "ready"})
+	case errors.Is(err, gateway.ErrNoConfig):
 		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "no config"})
-		return
+	default:
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "store unavailable"})
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready"})
 }

@@ -40,7 +40,7 @@ func TestDelegateAnswersMatchSpec(t *testing.T) {
 			inflightKey := newKey()
 			// An in-flight record from "another replica" for this caller and path.
 			now := time.Now()
-			_, _, err = h.svc.Store().BeginIdempotency(context.Background(), store.IdemRecord{
+			_, _, err = h.st.BeginIdempotency(context.Background(), store.IdemRecord{
 				Scope: "agent:agent1 POST " + path, Key: inflightKey, RequestHash: canonical(t, valid),
 				APIVersion: version, State: store.IdemInFlight, LockedUntil: now.Add(time.Minute),
 				CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour),

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -128,4 +129,21 @@ func FuzzParseReportQuery(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReady: the service is ready while its store answers, and says why
+// not once it does not.
+func TestReady(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOpts{})
+	ctx := context.Background()
+	if err := r.svc.Ready(ctx); err != nil {
+		t.Fatalf("Ready = %v", err)
+	}
+	if err := r.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.svc.Ready(ctx); !errors.Is(err, ErrStoreUnreachable) {
+		t.Fatalf("Ready after the store closed = %v, want ErrStoreUnreachable", err)
+	}
 }

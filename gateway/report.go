@@ -128,7 +128,15 @@ func counted(p store.Payment) bool {
 	return false
 }
 
-// BuildFeeReport reads the payments of q page by page and totals them.
+// FeeReport totals the fees of the payments q selects, from the service's
+// ledger.
+func (s *Service) FeeReport(ctx context.Context, q ReportQuery) (Report, error) {
+	return BuildFeeReport(ctx, s.store, q)
+}
+
+// BuildFeeReport reads the payments of q from st page by page and totals
+// them. The fees report command calls it on a store of its own, without a
+// Service.
 func BuildFeeReport(ctx context.Context, st store.Store, q ReportQuery) (Report, error) {
 	rep := Report{From: q.From, To: q.To, GroupBy: append([]string{}, q.GroupBy...)}
 	rows := map[ReportRow]*ReportRow{}

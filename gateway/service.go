@@ -107,8 +107,26 @@ func (s *Service) Swap(rt *Runtime) *Runtime {
 	return s.rt.Swap(rt)
 }
 
-// Store returns the service's store.
-func (s *Service) Store() store.Store { return s.store }
+// Errors of Ready: why the service cannot take requests now.
+var (
+	// ErrStoreUnreachable: the store does not answer.
+	ErrStoreUnreachable = errors.New("store unavailable")
+	// ErrNoConfig: no config is in service.
+	ErrNoConfig = errors.New("no config")
+)
+
+// Ready returns nil when the service can take requests: its store answers
+// and a config is in service. Otherwise the error wraps
+// ErrStoreUnreachable or ErrNoConfig.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreUnreachable, err)
+	}
+	if s.Runtime() == nil {
+		return ErrNoConfig
+	}
+	return nil
+}
 
 type requestIDKey struct{}
 
