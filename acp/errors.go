@@ -84,9 +84,10 @@ const (
 //   - CodeTokenInvalid, 422: a payment token without a known prefix or with
 //     characters a token never has.
 //
-// The remaining token codes are for the gateway's allowance checks (DESIGN
-// "Contract: HTTP API"); the api package maps the payment sentinel errors
-// to them.
+// The remaining codes are for the gateway's checks of the token, its
+// allowance and the operations on a payment (DESIGN "Contract: HTTP API"):
+// the gateway makes its errors with them where it decides them, each
+// wrapping the payment sentinel error it stands for.
 const (
 	// CodeInvalidRequest is a malformed or schema-violating body (400).
 	CodeInvalidRequest = "invalid_request"
@@ -112,6 +113,21 @@ const (
 	CodeCheckoutSessionMismatch = "checkout_session_mismatch"
 	// CodeTokenNotRoutable is a token kind no processor of the merchant takes (422).
 	CodeTokenNotRoutable = "token_not_routable"
+	// CodeAmountTooLarge is a capture or refund above what the payment allows (422).
+	CodeAmountTooLarge = "amount_too_large"
+	// CodeInvalidState is an operation the payment's status does not allow (409).
+	CodeInvalidState = "invalid_state"
+	// CodeOperationInProgress is an operation while another on the same payment is pending (409).
+	CodeOperationInProgress = "operation_in_progress"
+	// CodeNotFound is a payment (or route) that does not exist for the caller (404).
+	CodeNotFound = "not_found"
+	// CodeForbidden is a merchant_id other than the authenticated merchant's (403).
+	CodeForbidden = "forbidden"
+	// CodeUnknownMerchant is a merchant this gateway does not serve (422).
+	CodeUnknownMerchant = "unknown_merchant"
+	// CodeServiceUnavailable goes with TypeServiceUnavailable on a 503: no
+	// processor could take the payment, or the store is down.
+	CodeServiceUnavailable = "service_unavailable"
 )
 
 // DelegateErrorTypes lists, per API version, the values the Delegate

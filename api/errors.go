@@ -3,91 +3,43 @@ package api
 import (
 	"errors"
 	"net/http"
-	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"acpgw/acp"
-	"acpgw/gateway"
 	"acpgw/payment"
-	"acpgw/store"
 )
 
 // Codes acpgw's own API adds to the ACP ones, for errors that are not about
-// the request body.
+// the request body. The gateway makes its errors with acp's codes; the
+// ones the api makes too are named here after them.
 const (
 	codeUnauthorized        = "unauthorized"
-	codeForbidden           = "forbidden"
-	codeNotFound            = "not_found"
+	codeNotFound            = acp.CodeNotFound
 	codeUnsupportedVersion  = "unsupported_api_version"
 	codeUnsupportedMedia    = "unsupported_media_type"
 	codeBodyTooLarge        = "request_too_large"
-	codeInvalidState        = gateway.CodeInvalidState
-	codeAmountTooLarge      = "amount_too_large"
-	codeOperationInProgress = "operation_in_progress"
-	codeServiceUnavailable  = "service_unavailable"
+	codeOperationInProgress = acp.CodeOperationInProgress
+	codeServiceUnavailable  = acp.CodeServiceUnavailable
 	codeInternal            = "internal_error"
-	codeUnknownMerchant     = "unknown_merchant"
+	codeUnknownMerchant     = acp.CodeUnknownMerchant
 )
 
 // errorFor maps any error to the status and ACP error object sent for it.
-// It is the one place where errors become HTTP.
+// It is the one place where errors become HTTP: an *acp.Error, made where
+// the error arose with its status, code and a message for the caller, is
+// sent as it is; any other error is the gateway's own failure, and its text
+// goes to the logs only.
 func errorFor(err error) *acp.Error {
 	var ae *acp.Error
-	if errors.As(err, &ae) {
-		return ae
-	}
-	msg := publicMessage(err)
 	switch {
-	case errors.Is(err, payment.ErrTokenInvalid):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeTokenInvalid, "$.payment_data", "%s", msg)
-	case errors.Is(err, payment.ErrTokenExpired):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeTokenExpired, "$.payment_data", "%s", msg)
-	case errors.Is(err, payment.ErrTokenConsumed):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeTokenConsumed, "$.payment_data", "%s", msg)
-	case errors.Is(err, payment.ErrAllowanceExceeded):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeAllowanceExceeded, "$.amount", "%s", msg)
-	case errors.Is(err, payment.ErrCurrencyMismatch):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeCurrencyMismatch, "$.currency", "%s", msg)
-	case errors.Is(err, payment.ErrMerchantMismatch):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeMerchantMismatch, "$.payment_data", "%s", msg)
-	case errors.Is(err, payment.ErrCheckoutSessionMismatch):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeCheckoutSessionMismatch, "$.checkout_session_id", "%s", msg)
-	case errors.Is(err, payment.ErrTokenNotRoutable):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeTokenNotRoutable, "$.payment_data", "%s", msg)
-	case errors.Is(err, payment.ErrInvalidAmount), errors.Is(err, payment.ErrOverflow):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeInvalidAmount, "$.amount", "%s", msg)
-	case errors.Is(err, payment.ErrUnknownCurrency):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeInvalidCurrency, "$.currency", "%s", msg)
-	case errors.Is(err, payment.ErrAmountTooLarge):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, codeAmountTooLarge, "$.amount", "%s", msg)
-	case errors.Is(err, payment.ErrInvalidState):
-		return acp.Errorf(http.StatusConflict, acp.TypeInvalidRequest, codeInvalidState, "", "%s", msg)
-	case errors.Is(err, payment.ErrConflict):
-		return acp.Errorf(http.StatusConflict, acp.TypeInvalidRequest, codeOperationInProgress, "", "%s", msg)
-	case errors.Is(err, payment.ErrNotFound):
-		return acp.Errorf(http.StatusNotFound, acp.TypeInvalidRequest, codeNotFound, "", "no such payment")
-	case errors.Is(err, gateway.ErrForbidden):
-		return acp.Errorf(http.StatusForbidden, acp.TypeInvalidRequest, codeForbidden, "$.merchant_id", "%s", msg)
-	case errors.Is(err, gateway.ErrUnknownMerchant):
-		return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, codeUnknownMerchant, "$.merchant_id", "%s", msg)
-	case errors.Is(err, payment.ErrNoProcessor):
-		return acp.Errorf(http.StatusServiceUnavailable, acp.TypeServiceUnavailable, codeServiceUnavailable, "", "no processor could take the payment now; nothing was charged and the token can be used again")
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, payment.ErrUnavailable):
 		return acp.Errorf(http.StatusServiceUnavailable, acp.TypeServiceUnavailable, codeServiceUnavailable, "", "storage is unavailable; retry shortly (a POST with the same Idempotency-Key)")
 	default:
 		return acp.Errorf(http.StatusInternalServerError, acp.TypeProcessingError, codeInternal, "", "internal error; retry shortly (a POST with the same Idempotency-Key)")
 	}
-}
-
-// publicMessage is the part of an error's text safe to show: the text after
-// the sentinel prefix, which acpgw's own packages write without card data.
-func publicMessage(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, ": "); i >= 0 && i+2 < len(msg) {
-		return msg[i+2:]
-	}
-	return msg
 }
 
 // fail aborts the request with err rendered as an ACP error. On the

@@ -99,11 +99,20 @@ func (s *Server) recover(c *gin.Context) {
 }
 
 func logError(c *gin.Context, err error) {
-	if s, ok := c.Get(ctxServer); ok {
-		s.(*Server).log.LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
-			slog.String("request_id", gateway.RequestID(c.Request.Context())),
-			slog.String("route", c.FullPath()), slog.String("error", err.Error()))
+	s, ok := c.Get(ctxServer)
+	if !ok {
+		return
 	}
+	attrs := []slog.Attr{
+		slog.String("request_id", gateway.RequestID(c.Request.Context())),
+		slog.String("route", c.FullPath()), slog.String("error", err.Error()),
+	}
+	// A public error's text is what the caller saw; its cause says why.
+	var ae *acp.Error
+	if errors.As(err, &ae) && ae.Cause != nil {
+		attrs = append(attrs, slog.String("cause", ae.Cause.Error()))
+	}
+	s.(*Server).log.LogAttrs(c.Request.Context(), slog.LevelError, "request failed", attrs...)
 }
 
 func (s *Server) markDelegate(c *gin.Context) {

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
-	"acpgw/acp"
 	"acpgw/gateway"
 )
 
@@ -27,17 +25,12 @@ func (s *Server) authReports(c *gin.Context) {
 func (s *Server) feeReport(c *gin.Context) {
 	q, err := gateway.ParseReportQuery(c.Query("from"), c.Query("to"), c.Query("group_by"), s.now())
 	if err != nil {
-		fail(c, acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest, "", "%s",
-			strings.TrimPrefix(err.Error(), gateway.ErrBadReportQuery.Error()+": ")))
+		fail(c, err)
 		return
 	}
 	q.MerchantID = c.Query("merchant")
 	rep, err := s.svc.FeeReport(c.Request.Context(), q)
 	if err != nil {
-		if errors.Is(err, gateway.ErrBadReportQuery) {
-			fail(c, acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest, "", "%s", err.Error()))
-			return
-		}
 		fail(c, err)
 		return
 	}

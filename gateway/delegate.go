@@ -33,7 +33,7 @@ func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error
 	rt := s.rt.Load()
 	req := in.Request
 	if _, ok := rt.Merchant(req.Allowance.MerchantID); !ok {
-		return s.beforeWrite(ctx, in.Idempotency, fmt.Errorf("%w: %q", ErrUnknownMerchant, req.Allowance.MerchantID))
+		return s.beforeWrite(ctx, in.Idempotency, publicError(ErrUnknownMerchant, "merchant %q is not served by this gateway", req.Allowance.MerchantID))
 	}
 	pm := req.PaymentMethod
 	month, err1 := strconv.Atoi(pm.ExpMonth)

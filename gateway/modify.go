@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"reflect"
 	"time"
 
@@ -63,7 +62,8 @@ func (s *Service) modify(ctx context.Context, in ModifyInput, op providers.Opera
 	if !ok {
 		// The processor was removed from config while the payment lived; the
 		// attempt stays pending until it is configured again.
-		return Answer{}, fmt.Errorf("%w: processor %q is no longer configured", payment.ErrNoProcessor, p.Processor)
+		return Answer{}, publicError(fmt.Errorf("%w: processor %q is no longer configured", payment.ErrNoProcessor, p.Processor),
+			"the payment's processor cannot be reached now; nothing was changed, retry later")
 	}
 	ctx, cancel := s.detach(ctx, rt)
 	defer cancel()
@@ -87,11 +87,12 @@ func (s *Service) openModification(ctx context.Context, in ModifyInput, op provi
 			return err
 		}
 		var err error
-		if p, err = tx.GetPaymentForUpdate(ctx, in.PaymentID); err != nil {
-			return err
+		p, err = tx.GetPaymentForUpdate(ctx, in.PaymentID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && p.MerchantID != in.MerchantID {
+			return publicError(payment.ErrNotFound, msgNoSuchPayment)
 		}
-		if p.MerchantID != in.MerchantID {
-			return fmt.Errorf("payment %s: %w", in.PaymentID, payment.ErrNotFound)
+		if err != nil {
+			return err
 		}
 		atts, err := tx.ListAttempts(ctx, p.ID)
 		if err != nil {
@@ -126,42 +127,42 @@ func (s *Service) openModification(ctx context.Context, in ModifyInput, op provi
 func checkModification(p store.Payment, atts []store.Attempt, op providers.Operation, amount *int64) (int64, error) {
 	for _, a := range atts {
 		if a.State == store.AttemptPending && a.Operation != string(providers.OpRefund) {
-			return 0, fmt.Errorf("%w: a %s of this payment is still pending", payment.ErrConflict, a.Operation)
+			return 0, publicError(payment.ErrConflict, "a %s of this payment is still pending", a.Operation)
 		}
 	}
 	if amount != nil && *amount <= 0 {
-		return 0, fmt.Errorf("%w: amount must be positive", payment.ErrInvalidAmount)
+		return 0, publicError(payment.ErrInvalidAmount, "amount must be positive")
 	}
 	switch op {
 	case providers.OpCapture:
 		if p.Status != payment.StatusAuthorized {
-			return 0, fmt.Errorf("%w: cannot capture a %s payment", payment.ErrInvalidState, p.Status)
+			return 0, publicError(payment.ErrInvalidState, "cannot capture a payment that is %s", p.Status)
 		}
 		if amount == nil {
 			return p.Amount, nil
 		}
 		if *amount > p.Amount {
-			return 0, fmt.Errorf("%w: capture of %d is above the authorized %d", payment.ErrAmountTooLarge, *amount, p.Amount)
+			return 0, publicError(payment.ErrAmountTooLarge, "capture of %d is above the authorized %d", *amount, p.Amount)
 		}
 		return *amount, nil
 	case providers.OpVoid:
 		if p.Status != payment.StatusAuthorized {
-			return 0, fmt.Errorf("%w: cannot void a %s payment", payment.ErrInvalidState, p.Status)
+			return 0, publicError(payment.ErrInvalidState, "cannot void a payment that is %s", p.Status)
 		}
 		return p.Amount, nil
 	default:
 		if p.Status != payment.StatusCaptured && p.Status != payment.StatusPartiallyRefunded {
-			return 0, fmt.Errorf("%w: cannot refund a %s payment", payment.ErrInvalidState, p.Status)
+			return 0, publicError(payment.ErrInvalidState, "cannot refund a payment that is %s", p.Status)
 		}
 		left := p.CapturedAmount - p.RefundedAmount - p.RefundPending
 		if amount == nil {
 			if left <= 0 {
-				return 0, fmt.Errorf("%w: nothing left to refund", payment.ErrAmountTooLarge)
+				return 0, publicError(payment.ErrAmountTooLarge, "nothing left to refund")
 			}
 			return left, nil
 		}
 		if *amount > left {
-			return 0, fmt.Errorf("%w: refund of %d is above the %d left to refund", payment.ErrAmountTooLarge, *amount, left)
+			return 0, publicError(payment.ErrAmountTooLarge, "refund of %d is above the %d left to refund", *amount, left)
 		}
 		return *amount, nil
 	}
@@ -319,25 +320,17 @@ func modificationOutcome(v View, att store.Attempt, callErr error) (Answer, erro
 		}
 		return ans, e
 	case store.AttemptNotProcessed:
-		return Answer{}, fmt.Errorf("%w: %s", payment.ErrNoProcessor, errorText(callErr))
+		return Answer{}, publicError(fmt.Errorf("%w: %s", payment.ErrNoProcessor, errorText(callErr)),
+			"the processor did not take the %s; nothing was changed, retry shortly", att.Operation)
 	}
 	return modificationAnswer(v, att)
 }
 
 // rejectedError is the answer to a modification the processor refused.
 func rejectedError(att store.Attempt) *acp.Error {
-	return &acp.Error{
-		Status:  http.StatusConflict,
-		Type:    acp.TypeInvalidRequest,
-		Code:    CodeInvalidState,
-		Message: fmt.Sprintf("the processor refused the %s: %s", att.Operation, att.Error),
-		Cause:   payment.ErrInvalidState,
-	}
+	f, _ := formOf(payment.ErrInvalidState)
+	return f.errorf(payment.ErrInvalidState, "the processor refused the %s: %s", att.Operation, att.Error)
 }
-
-// CodeInvalidState is the error code of an operation the payment's state
-// does not allow.
-const CodeInvalidState = "invalid_state"
 
 // finalAnswer is the answer of a request whose attempt att someone else
 // settled: rendered from v and stored under the key once final.

@@ -75,15 +75,16 @@ func (pl *payPlan) att() *store.Attempt { return &pl.atts[len(pl.atts)-1] }
 func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*payPlan, error) {
 	req := in.Request
 	if req.MerchantID != in.MerchantID {
-		return nil, ErrForbidden
+		return nil, publicError(ErrForbidden, "merchant may not act for another merchant")
 	}
 	merchant, ok := rt.Merchant(req.MerchantID)
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownMerchant, req.MerchantID)
+		return nil, publicError(ErrUnknownMerchant, "merchant %q is not served by this gateway", req.MerchantID)
 	}
 	amount, err := payment.New(req.Amount, req.Currency)
 	if err != nil {
-		return nil, err
+		// The request decoder has checked both already.
+		return nil, publicError(err, "amount must be a positive integer of minor units of a currency acpgw supports")
 	}
 	capture := payment.CaptureMode(req.Capture)
 	if capture == "" {
@@ -91,13 +92,13 @@ func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*pa
 	}
 	kind, ok := acp.KindOf(req.PaymentData.Token)
 	if !ok {
-		return nil, fmt.Errorf("%w: unrecognised token", payment.ErrTokenInvalid)
+		return nil, publicError(payment.ErrTokenInvalid, "unrecognised token")
 	}
 	pl := &payPlan{idem: in.Idempotency, merchant: merchant, now: s.now().UTC()}
 	if kind == acp.TokenVault {
 		if pl.tok, err = s.store.GetToken(ctx, req.PaymentData.Token); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return nil, fmt.Errorf("%w: unknown token", payment.ErrTokenInvalid)
+				return nil, publicError(payment.ErrTokenInvalid, "unknown token")
 			}
 			return nil, err
 		}
@@ -123,9 +124,9 @@ func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*pa
 	if len(pl.decision.Candidates) == 0 {
 		s.metrics.RoutingDecisions.WithLabelValues(string(pl.decision.Strategy), "none", routing.ReasonNoneViable).Inc()
 		if pl.decision.OnlyUnroutable() {
-			return nil, fmt.Errorf("%w: no processor of merchant %q takes this token and currency", payment.ErrTokenNotRoutable, merchant.ID)
+			return nil, publicError(payment.ErrTokenNotRoutable, "no processor of merchant %q takes this token and currency", merchant.ID)
 		}
-		return nil, payment.ErrNoProcessor
+		return nil, publicError(payment.ErrNoProcessor, msgNoProcessor)
 	}
 	first := pl.decision.Candidates[0]
 	prov, _ := rt.Providers.Get(first.Processor)
@@ -191,7 +192,7 @@ func (s *Service) openIntent(ctx context.Context, pl *payPlan) error {
 		return tx.InsertAttempt(ctx, *pl.att())
 	})
 	if errors.Is(err, store.ErrTokenConsumed) {
-		return fmt.Errorf("%w: the token was already used", payment.ErrTokenConsumed)
+		return publicError(payment.ErrTokenConsumed, msgTokenConsumed)
 	}
 	if err == nil {
 		s.metrics.RoutingDecisions.WithLabelValues(string(pl.decision.Strategy), pl.p.Processor, pl.decision.Reason).Inc()
@@ -403,7 +404,7 @@ func (s *Service) settlePayment(ctx context.Context, rt *Runtime, pl *payPlan, o
 	}
 	s.recordPayment(ctx, rt, *p, out.latency)
 	if notProcessed {
-		return Answer{}, fmt.Errorf("%w: %s", payment.ErrNoProcessor, errorText(out.err))
+		return Answer{}, publicError(fmt.Errorf("%w: %s", payment.ErrNoProcessor, errorText(out.err)), msgNoProcessor)
 	}
 	return ans, nil
 }
@@ -448,17 +449,17 @@ func checkAllowance(tok store.Token, req acp.PaymentRequest, now time.Time) erro
 	case tok.MerchantID != req.MerchantID:
 		// Said before anything else so another merchant learns nothing more
 		// about the token.
-		return fmt.Errorf("%w: the token was delegated to another merchant", payment.ErrMerchantMismatch)
+		return publicError(payment.ErrMerchantMismatch, "the token was delegated to another merchant")
 	case tok.CheckoutSessionID != req.CheckoutSessionID:
-		return fmt.Errorf("%w: the token belongs to another checkout session", payment.ErrCheckoutSessionMismatch)
+		return publicError(payment.ErrCheckoutSessionMismatch, "the token belongs to another checkout session")
 	case tok.ConsumedAt != nil:
-		return fmt.Errorf("%w: the token was already used", payment.ErrTokenConsumed)
+		return publicError(payment.ErrTokenConsumed, msgTokenConsumed)
 	case !now.Before(tok.ExpiresAt):
-		return fmt.Errorf("%w: the allowance expired at %s", payment.ErrTokenExpired, tok.ExpiresAt.Format(time.RFC3339))
+		return publicError(payment.ErrTokenExpired, "the allowance expired at %s", tok.ExpiresAt.Format(time.RFC3339))
 	case tok.Currency != req.Currency:
-		return fmt.Errorf("%w: the allowance is in %s", payment.ErrCurrencyMismatch, tok.Currency)
+		return publicError(payment.ErrCurrencyMismatch, "the allowance is in %s", tok.Currency)
 	case req.Amount > tok.MaxAmount:
-		return fmt.Errorf("%w: the amount %d is above the allowance's max_amount %d", payment.ErrAllowanceExceeded, req.Amount, tok.MaxAmount)
+		return publicError(payment.ErrAllowanceExceeded, "the amount %d is above the allowance's max_amount %d", req.Amount, tok.MaxAmount)
 	}
 	return nil
 }

@@ -43,16 +43,16 @@ func ParseReportQuery(from, to, groupBy string, now time.Time) (ReportQuery, err
 	var q ReportQuery
 	var err error
 	if q.From, err = parseReportTime(from, now.AddDate(0, 0, -30)); err != nil {
-		return q, fmt.Errorf("%w: from: %v", ErrBadReportQuery, err)
+		return q, publicError(ErrBadReportQuery, "from: %v", err)
 	}
 	if q.To, err = parseReportTime(to, now); err != nil {
-		return q, fmt.Errorf("%w: to: %v", ErrBadReportQuery, err)
+		return q, publicError(ErrBadReportQuery, "to: %v", err)
 	}
 	if !q.From.Before(q.To) {
-		return q, fmt.Errorf("%w: from must be before to", ErrBadReportQuery)
+		return q, publicError(ErrBadReportQuery, "from must be before to")
 	}
 	if q.To.Sub(q.From) > 366*24*time.Hour {
-		return q, fmt.Errorf("%w: the range may span at most 366 days", ErrBadReportQuery)
+		return q, publicError(ErrBadReportQuery, "the range may span at most 366 days")
 	}
 	if groupBy == "" {
 		groupBy = GroupProcessor
@@ -66,7 +66,7 @@ func ParseReportQuery(from, to, groupBy string, now time.Time) (ReportQuery, err
 			}
 		case GroupCurrency:
 		default:
-			return q, fmt.Errorf("%w: group_by %q (want processor, currency, merchant, day)", ErrBadReportQuery, g)
+			return q, publicError(ErrBadReportQuery, "group_by %q (want processor, currency, merchant, day)", g)
 		}
 	}
 	return q, nil
@@ -175,7 +175,7 @@ func BuildFeeReport(ctx context.Context, st store.Store, q ReportQuery) (Report,
 			}
 			for _, row := range []*ReportRow{r, t} {
 				if err := addPayment(row, p); err != nil {
-					return Report{}, err
+					return Report{}, publicError(err, "the report's totals overflow 64-bit minor units; ask for a shorter range")
 				}
 			}
 		}

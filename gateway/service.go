@@ -145,11 +145,11 @@ func RequestID(ctx context.Context) string {
 // ErrNotFound, indistinguishable from a payment that does not exist.
 func (s *Service) Get(ctx context.Context, merchantID, id string) (View, error) {
 	p, err := s.store.GetPayment(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && p.MerchantID != merchantID {
+		return View{}, publicError(payment.ErrNotFound, msgNoSuchPayment)
+	}
 	if err != nil {
 		return View{}, err
-	}
-	if p.MerchantID != merchantID {
-		return View{}, fmt.Errorf("payment %s: %w", id, payment.ErrNotFound)
 	}
 	return s.view(ctx, p)
 }
