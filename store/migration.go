@@ -1,15 +1,12 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
-
-	"acpgw/payment"
 )
 
 // Migration is one embedded schema step of a backend.
@@ -48,51 +45,4 @@ func Migrations(fsys fs.FS) ([]Migration, error) {
 		}
 	}
 	return ms, nil
-}
-
-// EncodeMetadata encodes metadata as the JSON text backends store; nil
-// stays "null" so that it reads back as nil.
-func EncodeMetadata(m map[string]string) (string, error) {
-	b, err := json.Marshal(m)
-	if err != nil {
-		return "", fmt.Errorf("encode metadata: %w", err)
-	}
-	return string(b), nil
-}
-
-// DecodeMetadata reverses EncodeMetadata.
-func DecodeMetadata(s string) (map[string]string, error) {
-	if s == "" || s == "null" {
-		return nil, nil
-	}
-	var m map[string]string
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, fmt.Errorf("decode metadata: %w", err)
-	}
-	return m, nil
-}
-
-// EncodeDecline encodes a decline as JSON text, nil for none.
-func EncodeDecline(d *payment.Decline) (*string, error) {
-	if d == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(d)
-	if err != nil {
-		return nil, fmt.Errorf("encode decline: %w", err)
-	}
-	s := string(b)
-	return &s, nil
-}
-
-// DecodeDecline reverses EncodeDecline.
-func DecodeDecline(s *string) (*payment.Decline, error) {
-	if s == nil {
-		return nil, nil
-	}
-	var d payment.Decline
-	if err := json.Unmarshal([]byte(*s), &d); err != nil {
-		return nil, fmt.Errorf("decode decline: %w", err)
-	}
-	return &d, nil
 }

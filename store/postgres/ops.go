@@ -11,17 +11,18 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"acpgw/store"
+	"acpgw/store/rowcodec"
 )
 
 // GetToken reads a committed token.
 func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
-	t, err := scanToken(s.pool.QueryRow(ctx, qGetToken, id))
+	t, err := rowcodec.ScanToken(s.pool.QueryRow(ctx, qGetToken, id))
 	return t, wrap("get token", err)
 }
 
 // GetPayment reads a committed payment.
 func (s *Store) GetPayment(ctx context.Context, id string) (store.Payment, error) {
-	p, err := scanPayment(s.pool.QueryRow(ctx, qGetPayment, id))
+	p, err := rowcodec.ScanPayment(s.pool.QueryRow(ctx, qGetPayment, id))
 	return p, wrap("get payment", err)
 }
 
@@ -29,24 +30,24 @@ func (s *Store) GetPayment(ctx context.Context, id string) (store.Payment, error
 // empty list, not an error.
 func (s *Store) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {
 	rows, err := s.pool.Query(ctx, qListAttempts, paymentID)
-	return collect("list attempts", rows, err, scanAttempt)
+	return collect("list attempts", rows, err, rowcodec.ScanAttempt)
 }
 
 // GetAttempt reads a committed attempt.
 func (s *Store) GetAttempt(ctx context.Context, id string) (store.Attempt, error) {
-	a, err := scanAttempt(s.pool.QueryRow(ctx, qGetAttempt, id))
+	a, err := rowcodec.ScanAttempt(s.pool.QueryRow(ctx, qGetAttempt, id))
 	return a, wrap("get attempt", err)
 }
 
 // ListRefunds returns the payment's committed refunds, oldest first.
 func (s *Store) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
 	rows, err := s.pool.Query(ctx, qListRefunds, paymentID)
-	return collect("list refunds", rows, err, scanRefund)
+	return collect("list refunds", rows, err, rowcodec.ScanRefund)
 }
 
 // GetIdempotency reads the record of (scope, key), expired or not.
 func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (store.IdemRecord, error) {
-	r, err := scanIdem(s.pool.QueryRow(ctx, qGetIdem, scope, key))
+	r, err := rowcodec.ScanIdem(s.pool.QueryRow(ctx, qGetIdem, scope, key))
 	return r, wrap("get idempotency", err)
 }
 
@@ -69,8 +70,8 @@ func (s *Store) BeginIdempotency(ctx context.Context, rec store.IdemRecord, now 
 		rec.CreatedAt = now
 	}
 	// Return times as they read back from the database: UTC.
-	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = utc(rec.LockedUntil), utc(rec.CreatedAt), utc(rec.ExpiresAt)
-	args := idemArgs(rec)
+	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = rowcodec.UTC(rec.LockedUntil), rowcodec.UTC(rec.CreatedAt), rowcodec.UTC(rec.ExpiresAt)
+	args := rowcodec.IdemArgs(rec)
 	tag, err := s.pool.Exec(ctx, qIdemInsert, args...)
 	if err != nil {
 		return store.IdemRecord{}, 0, wrap("begin idempotency", err)
@@ -101,8 +102,8 @@ func (t *txn) ClaimIdempotency(ctx context.Context, rec store.IdemRecord, now ti
 	if rec.CreatedAt.IsZero() {
 		rec.CreatedAt = now
 	}
-	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = utc(rec.LockedUntil), utc(rec.CreatedAt), utc(rec.ExpiresAt)
-	args := idemArgs(rec)
+	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = rowcodec.UTC(rec.LockedUntil), rowcodec.UTC(rec.CreatedAt), rowcodec.UTC(rec.ExpiresAt)
+	args := rowcodec.IdemArgs(rec)
 	n, err := t.exec(ctx, "begin idempotency", qIdemInsert, args...)
 	if err != nil {
 		return store.IdemRecord{}, 0, err
@@ -117,7 +118,7 @@ func (t *txn) ClaimIdempotency(ctx context.Context, rec store.IdemRecord, now ti
 // (scope, key) means for rec.
 func beginExisting(ctx context.Context, t *txn, rec store.IdemRecord, args []any, now time.Time) (store.IdemRecord, store.IdemBegin, error) {
 	for range maxClaimRounds {
-		old, err := scanIdem(t.tx.QueryRow(ctx, qGetIdemLocked, rec.Scope, rec.Key))
+		old, err := rowcodec.ScanIdem(t.tx.QueryRow(ctx, qGetIdemLocked, rec.Scope, rec.Key))
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			// Abandoned or purged since the INSERT: claim it again. Each
@@ -141,7 +142,7 @@ func beginExisting(ctx context.Context, t *txn, rec store.IdemRecord, args []any
 		case old.State == store.IdemInFlight && !old.LockedUntil.After(now):
 			// The first request crashed: take over, keeping its ResourceID.
 			if err := t.execOne(ctx, "begin idempotency", qIdemTakeOver, rec.Scope, rec.Key, rec.RequestHash,
-				nanos(rec.LockedUntil), nanos(rec.ExpiresAt)); err != nil {
+				rowcodec.Nanos(rec.LockedUntil), rowcodec.Nanos(rec.ExpiresAt)); err != nil {
 				return store.IdemRecord{}, 0, err
 			}
 			return old, store.IdemTakenOver, nil
@@ -156,7 +157,7 @@ func beginExisting(ctx context.Context, t *txn, rec store.IdemRecord, args []any
 // CompleteIdempotency stores the response and marks the record done; a
 // missing record is store.ErrNotFound.
 func (s *Store) CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error {
-	tag, err := s.pool.Exec(ctx, qIdemComplete, scope, key, status, blob(body))
+	tag, err := s.pool.Exec(ctx, qIdemComplete, scope, key, status, rowcodec.Blob(body))
 	if err != nil {
 		return wrap("complete idempotency", err)
 	}
@@ -204,8 +205,8 @@ func (s *Store) LeasePendingAttempts(ctx context.Context, owner string, startedB
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, qLease, owner, nanos(leaseUntil), startedBefore.UnixNano(), now.UnixNano(), limit)
-	out, err := collect("lease attempts", rows, err, scanAttempt)
+	rows, err := s.pool.Query(ctx, qLease, owner, rowcodec.Nanos(leaseUntil), startedBefore.UnixNano(), now.UnixNano(), limit)
+	out, err := collect("lease attempts", rows, err, rowcodec.ScanAttempt)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +223,7 @@ func (s *Store) FindPaymentByReference(ctx context.Context, processor, reference
 	if reference == "" {
 		return store.Payment{}, fmt.Errorf("postgres: find payment by reference: empty reference: %w", store.ErrNotFound)
 	}
-	p, err := scanPayment(s.pool.QueryRow(ctx, qPaymentByRef, processor, reference))
+	p, err := rowcodec.ScanPayment(s.pool.QueryRow(ctx, qPaymentByRef, processor, reference))
 	return p, wrap("find payment by reference", err)
 }
 
@@ -239,11 +240,11 @@ func (s *Store) ListPayments(ctx context.Context, f store.PaymentFilter) ([]stor
 	}
 	rows, err := s.pool.Query(ctx, qListPayments, f.From.UnixNano(), f.To.UnixNano(), f.MerchantID,
 		after.UnixNano(), afterID, f.Limit)
-	return collect("list payments", rows, err, scanPayment)
+	return collect("list payments", rows, err, rowcodec.ScanPayment)
 }
 
 // ListFeeRecords returns the payment's committed fee records.
 func (s *Store) ListFeeRecords(ctx context.Context, paymentID string) ([]store.FeeRecord, error) {
 	rows, err := s.pool.Query(ctx, qListFees, paymentID)
-	return collect("list fee records", rows, err, scanFee)
+	return collect("list fee records", rows, err, rowcodec.ScanFee)
 }

@@ -13,8 +13,9 @@
 //
 // The schema is the one of store/sqlite with Postgres types: timestamps are
 // BIGINT unix nanoseconds UTC (a zero time.Time is NULL and reads back as the
-// zero time), maps and the decline JSON text, byte slices BYTEA. Open never
-// changes the schema: Migrate does, once, for all replicas.
+// zero time), maps and the decline JSON text, byte slices BYTEA; the rows
+// are written and read by store/rowcodec, the codec store/sqlite shares.
+// Open never changes the schema: Migrate does, once, for all replicas.
 //
 // Errors map onto the store sentinels: a unique violation is
 // store.ErrDuplicate, no row store.ErrNotFound, and everything that says

@@ -1,21 +1,20 @@
 package postgres
 
-import "strings"
+import (
+	"strings"
 
-// Column lists, in the order the scan functions read them.
+	"acpgw/store/rowcodec"
+)
+
+// Column lists, in the order of the shared row codec.
 const (
-	tokenCols = `id, merchant_id, checkout_session_id, max_amount, currency, expires_at, reason, key_id,
-	credential, cvc, brand, funding, last4, iin, country, metadata, agent_id, idempotency_key,
-	created_at, consumed_at, payment_id`
-	paymentCols = `id, merchant_id, checkout_session_id, token_id, token_kind, amount, currency, capture,
-	status, processor, processor_type, processor_reference, decline, captured_amount, refunded_amount,
-	refund_pending, fee_estimated, fee_actual, fee_currency, routing, metadata, created_at, updated_at`
-	attemptCols = `id, payment_id, seq, processor, operation, idempotency_key, amount, currency, refund_id,
-	state, outcome, reference, error, latency_ms, started_at, finished_at, lease_owner, lease_until`
-	refundCols = `id, payment_id, amount, currency, status, reference, created_at, updated_at`
-	idemCols   = `scope, key, request_hash, api_version, state, resource_id, status, body, locked_until,
-	created_at, expires_at`
-	feeCols = `source, source_ref, payment_id, processor, amount, currency, created_at`
+	tokenCols   = rowcodec.TokenColumns
+	paymentCols = rowcodec.PaymentColumns
+	attemptCols = rowcodec.AttemptColumns
+	refundCols  = rowcodec.RefundColumns
+	idemCols    = rowcodec.IdemColumns
+	feeCols     = rowcodec.FeeColumns
+	eventCols   = rowcodec.EventColumns
 )
 
 // qualify prefixes every column of cols with alias.
@@ -104,10 +103,9 @@ var (
 	qIdemPurge    = `DELETE FROM idempotency WHERE expires_at < $1`
 	qIdemLink     = `UPDATE idempotency SET resource_id = $3 WHERE scope = $1 AND key = $2 AND state = 'in_flight'`
 
-	qInsertEvent = `INSERT INTO processor_events (processor, event_id, type, kind, reference, payment_id, result, raw,
-	received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
-	qInsertFee = `INSERT INTO fee_records (` + feeCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	qListFees  = `SELECT ` + feeCols + ` FROM fee_records WHERE payment_id = $1 ORDER BY created_at, source, source_ref`
+	qInsertEvent = `INSERT INTO processor_events (` + eventCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+	qInsertFee   = `INSERT INTO fee_records (` + feeCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	qListFees    = `SELECT ` + feeCols + ` FROM fee_records WHERE payment_id = $1 ORDER BY created_at, source, source_ref`
 	// qPaymentByRef looks in one round trip for the payment's own reference
 	// first, then an attempt's.
 	qPaymentByRef = `SELECT ` + paymentCols + ` FROM (

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"acpgw/store"
+	"acpgw/store/rowcodec"
 )
 
 // Tx retries. A deadlock (40P01) or serialization failure (40001) rolls the
@@ -129,7 +130,7 @@ func (t *txn) execOne(ctx context.Context, op, q string, args ...any) error {
 
 // InsertToken stores a new token; an existing id is store.ErrDuplicate.
 func (t *txn) InsertToken(ctx context.Context, tok store.Token) error {
-	args, err := tokenArgs(tok)
+	args, err := rowcodec.TokenArgs(tok)
 	if err != nil {
 		return err
 	}
@@ -140,14 +141,14 @@ func (t *txn) InsertToken(ctx context.Context, tok store.Token) error {
 // GetTokenForUpdate reads a token and locks its row until the transaction
 // ends.
 func (t *txn) GetTokenForUpdate(ctx context.Context, id string) (store.Token, error) {
-	tok, err := scanToken(t.tx.QueryRow(ctx, qGetTokenLocked, id))
+	tok, err := rowcodec.ScanToken(t.tx.QueryRow(ctx, qGetTokenLocked, id))
 	return tok, wrap("get token for update", err)
 }
 
 // ConsumeToken marks the token consumed with one conditional UPDATE, so the
 // check and the write are a single step that the row lock serialises.
 func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Time) error {
-	n, err := t.exec(ctx, "consume token", qConsumeToken, nanos(at), paymentID, id)
+	n, err := t.exec(ctx, "consume token", qConsumeToken, rowcodec.Nanos(at), paymentID, id)
 	if err != nil || n == 1 {
 		return err
 	}
@@ -193,7 +194,7 @@ func (t *txn) DeleteTokenCVC(ctx context.Context, id string) error {
 
 // InsertPayment stores a new payment; an existing id is store.ErrDuplicate.
 func (t *txn) InsertPayment(ctx context.Context, p store.Payment) error {
-	args, err := paymentArgs(p)
+	args, err := rowcodec.PaymentArgs(p)
 	if err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func (t *txn) InsertPayment(ctx context.Context, p store.Payment) error {
 // GetPaymentForUpdate reads a payment and locks its row until the
 // transaction ends.
 func (t *txn) GetPaymentForUpdate(ctx context.Context, id string) (store.Payment, error) {
-	p, err := scanPayment(t.tx.QueryRow(ctx, qGetPaymentLock, id))
+	p, err := rowcodec.ScanPayment(t.tx.QueryRow(ctx, qGetPaymentLock, id))
 	return p, wrap("get payment for update", err)
 }
 
@@ -212,37 +213,30 @@ func (t *txn) GetPaymentForUpdate(ctx context.Context, id string) (store.Payment
 // and reference, decline, captured, refunded and pending amounts, fees,
 // routing and updated_at.
 func (t *txn) UpdatePayment(ctx context.Context, p store.Payment) error {
-	dec, err := encodeDecline(p.Decline)
+	args, err := rowcodec.PaymentUpdateArgs(p)
 	if err != nil {
 		return err
 	}
-	return t.execOne(ctx, "update payment", qUpdatePayment,
-		string(p.Status), p.Processor, p.ProcessorType, p.ProcessorReference, dec, p.CapturedAmount,
-		p.RefundedAmount, p.RefundPending, p.FeeEstimated, p.FeeActual, p.FeeCurrency, blob(p.Routing),
-		nanos(p.UpdatedAt), p.ID)
+	return t.execOne(ctx, "update payment", qUpdatePayment, args...)
 }
 
 // InsertAttempt stores a new attempt of an existing payment; a taken id,
 // idempotency key or (payment, seq) is store.ErrDuplicate.
 func (t *txn) InsertAttempt(ctx context.Context, a store.Attempt) error {
-	_, err := t.exec(ctx, "insert attempt", qInsertAttempt, attemptArgs(a)...)
+	_, err := t.exec(ctx, "insert attempt", qInsertAttempt, rowcodec.AttemptArgs(a)...)
 	return err
 }
 
 // UpdateAttempt writes state, outcome, reference, error, latency,
 // finished_at and the lease of a.
 func (t *txn) UpdateAttempt(ctx context.Context, a store.Attempt) error {
-	return t.execOne(ctx, "update attempt", qUpdateAttempt,
-		string(a.State), a.Outcome, a.Reference, a.Error, a.LatencyMS, nanosPtr(a.FinishedAt), a.LeaseOwner,
-		nanosPtr(a.LeaseUntil), a.ID)
+	return t.execOne(ctx, "update attempt", qUpdateAttempt, rowcodec.AttemptUpdateArgs(a)...)
 }
 
 // SettleAttempt updates a only while it is pending; store.ErrSettled
 // otherwise.
 func (t *txn) SettleAttempt(ctx context.Context, a store.Attempt) error {
-	n, err := t.exec(ctx, "settle attempt", qSettleAttempt,
-		string(a.State), a.Outcome, a.Reference, a.Error, a.LatencyMS, nanosPtr(a.FinishedAt), a.LeaseOwner,
-		nanosPtr(a.LeaseUntil), a.ID)
+	n, err := t.exec(ctx, "settle attempt", qSettleAttempt, rowcodec.AttemptUpdateArgs(a)...)
 	if err == nil && n == 0 {
 		err = fmt.Errorf("postgres: settle attempt %s: %w", a.ID, store.ErrSettled)
 	}
@@ -253,30 +247,30 @@ func (t *txn) SettleAttempt(ctx context.Context, a store.Attempt) error {
 // transaction wrote.
 func (t *txn) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {
 	rows, err := t.tx.Query(ctx, qListAttempts, paymentID)
-	return collect("list attempts", rows, err, scanAttempt)
+	return collect("list attempts", rows, err, rowcodec.ScanAttempt)
 }
 
 // InsertRefund stores a new refund of an existing payment.
 func (t *txn) InsertRefund(ctx context.Context, r store.Refund) error {
-	_, err := t.exec(ctx, "insert refund", qInsertRefund, refundArgs(r)...)
+	_, err := t.exec(ctx, "insert refund", qInsertRefund, rowcodec.RefundArgs(r)...)
 	return err
 }
 
 // UpdateRefund writes the status, reference and updated_at of r.
 func (t *txn) UpdateRefund(ctx context.Context, r store.Refund) error {
-	return t.execOne(ctx, "update refund", qUpdateRefund, r.Status, r.Reference, nanos(r.UpdatedAt), r.ID)
+	return t.execOne(ctx, "update refund", qUpdateRefund, r.Status, r.Reference, rowcodec.Nanos(r.UpdatedAt), r.ID)
 }
 
 // ListRefunds returns the payment's refunds, oldest first.
 func (t *txn) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
 	rows, err := t.tx.Query(ctx, qListRefunds, paymentID)
-	return collect("list refunds", rows, err, scanRefund)
+	return collect("list refunds", rows, err, rowcodec.ScanRefund)
 }
 
 // CompleteIdempotency stores the response and marks the record done, in
 // this transaction; a missing record is store.ErrNotFound.
 func (t *txn) CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error {
-	n, err := t.exec(ctx, "complete idempotency", qIdemComplete, scope, key, status, blob(body))
+	n, err := t.exec(ctx, "complete idempotency", qIdemComplete, scope, key, status, rowcodec.Blob(body))
 	if err != nil {
 		return err
 	}
@@ -308,14 +302,13 @@ func (t *txn) LinkIdempotency(ctx context.Context, scope, key, resourceID string
 // InsertEvent stores a processor event once; a redelivery is
 // store.ErrDuplicate.
 func (t *txn) InsertEvent(ctx context.Context, e store.ProcessorEvent) error {
-	_, err := t.exec(ctx, "insert event", qInsertEvent, e.Processor, e.EventID, e.Type, e.Kind, e.Reference,
-		e.PaymentID, e.Result, blob(e.Raw), nanos(e.ReceivedAt))
+	_, err := t.exec(ctx, "insert event", qInsertEvent, rowcodec.EventArgs(e)...)
 	return err
 }
 
 // InsertFeeRecord stores an actual fee once; a repeat is store.ErrDuplicate.
 func (t *txn) InsertFeeRecord(ctx context.Context, f store.FeeRecord) error {
-	_, err := t.exec(ctx, "insert fee record", qInsertFee, feeArgs(f)...)
+	_, err := t.exec(ctx, "insert fee record", qInsertFee, rowcodec.FeeArgs(f)...)
 	return err
 }
 
@@ -323,11 +316,11 @@ func (t *txn) InsertFeeRecord(ctx context.Context, f store.FeeRecord) error {
 // transaction's.
 func (t *txn) ListFeeRecords(ctx context.Context, paymentID string) ([]store.FeeRecord, error) {
 	rows, err := t.tx.Query(ctx, qListFees, paymentID)
-	return collect("list fee records", rows, err, scanFee)
+	return collect("list fee records", rows, err, rowcodec.ScanFee)
 }
 
 // collect scans every row, closing rows.
-func collect[T any](op string, rows pgx.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+func collect[T any](op string, rows pgx.Rows, err error, scan func(rowcodec.Scanner) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, wrap(op, err)
 	}

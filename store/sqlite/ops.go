@@ -9,17 +9,18 @@ import (
 	"time"
 
 	"acpgw/store"
+	"acpgw/store/rowcodec"
 )
 
 // GetToken reads a committed token.
 func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
-	t, err := scanToken(s.rs.getToken.QueryRowContext(ctx, id))
+	t, err := rowcodec.ScanToken(s.rs.getToken.QueryRowContext(ctx, id))
 	return t, wrap("get token", err)
 }
 
 // GetPayment reads a committed payment.
 func (s *Store) GetPayment(ctx context.Context, id string) (store.Payment, error) {
-	p, err := scanPayment(s.rs.getPayment.QueryRowContext(ctx, id))
+	p, err := rowcodec.ScanPayment(s.rs.getPayment.QueryRowContext(ctx, id))
 	return p, wrap("get payment", err)
 }
 
@@ -27,24 +28,24 @@ func (s *Store) GetPayment(ctx context.Context, id string) (store.Payment, error
 // empty list, not an error.
 func (s *Store) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {
 	rows, err := s.rs.listAttempts.QueryContext(ctx, paymentID)
-	return collect("list attempts", rows, err, scanAttempt)
+	return collect("list attempts", rows, err, rowcodec.ScanAttempt)
 }
 
 // ListRefunds returns the payment's committed refunds, oldest first.
 func (s *Store) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
 	rows, err := s.rs.listRefunds.QueryContext(ctx, paymentID)
-	return collect("list refunds", rows, err, scanRefund)
+	return collect("list refunds", rows, err, rowcodec.ScanRefund)
 }
 
 // GetAttempt returns the attempt id.
 func (s *Store) GetAttempt(ctx context.Context, id string) (store.Attempt, error) {
-	a, err := scanAttempt(s.rs.getAttempt.QueryRowContext(ctx, id))
+	a, err := rowcodec.ScanAttempt(s.rs.getAttempt.QueryRowContext(ctx, id))
 	return a, wrap("get attempt", err)
 }
 
 // GetIdempotency reads the record of (scope, key), expired or not.
 func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (store.IdemRecord, error) {
-	r, err := scanIdem(s.rs.getIdem.QueryRowContext(ctx, scope, key))
+	r, err := rowcodec.ScanIdem(s.rs.getIdem.QueryRowContext(ctx, scope, key))
 	return r, wrap("get idempotency", err)
 }
 
@@ -78,8 +79,8 @@ func (t *txn) ClaimIdempotency(ctx context.Context, rec store.IdemRecord, now ti
 		rec.CreatedAt = now
 	}
 	// Return times as they read back from the database: UTC.
-	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = utc(rec.LockedUntil), utc(rec.CreatedAt), utc(rec.ExpiresAt)
-	n, err := t.exec(ctx, "begin idempotency", t.s.ws.idemInsert, idemArgs(rec)...)
+	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = rowcodec.UTC(rec.LockedUntil), rowcodec.UTC(rec.CreatedAt), rowcodec.UTC(rec.ExpiresAt)
+	n, err := t.exec(ctx, "begin idempotency", t.s.ws.idemInsert, rowcodec.IdemArgs(rec)...)
 	if err != nil {
 		return store.IdemRecord{}, 0, err
 	}
@@ -97,11 +98,11 @@ func (t *txn) ClaimIdempotency(ctx context.Context, rec store.IdemRecord, now ti
 // beginExisting decides, inside the writer's transaction, what an existing
 // (scope, key) means for rec.
 func (s *Store) beginExisting(ctx context.Context, t *txn, rec store.IdemRecord, now time.Time, out *store.IdemRecord, begin *store.IdemBegin) error {
-	old, err := scanIdem(t.stmt(ctx, s.ws.getIdem).QueryRowContext(detach(ctx), rec.Scope, rec.Key))
+	old, err := rowcodec.ScanIdem(t.stmt(ctx, s.ws.getIdem).QueryRowContext(detach(ctx), rec.Scope, rec.Key))
 	switch {
-	case isNoRows(err):
+	case errors.Is(err, sql.ErrNoRows):
 		// Purged or abandoned since the INSERT above.
-		if _, err := t.exec(ctx, "begin idempotency", s.ws.idemInsert, idemArgs(rec)...); err != nil {
+		if _, err := t.exec(ctx, "begin idempotency", s.ws.idemInsert, rowcodec.IdemArgs(rec)...); err != nil {
 			return err
 		}
 		*out, *begin = rec, store.IdemStarted
@@ -109,16 +110,14 @@ func (s *Store) beginExisting(ctx context.Context, t *txn, rec store.IdemRecord,
 		return wrap("begin idempotency", err)
 	case !old.ExpiresAt.IsZero() && !old.ExpiresAt.After(now):
 		// Expired: replaced as if absent.
-		if err := t.execOne(ctx, "begin idempotency", s.ws.idemReplace, rec.RequestHash, rec.APIVersion,
-			string(rec.State), rec.ResourceID, rec.Status, blob(rec.Body), nanos(rec.LockedUntil),
-			nanos(rec.CreatedAt), nanos(rec.ExpiresAt), rec.Scope, rec.Key); err != nil {
+		if err := t.execOne(ctx, "begin idempotency", s.ws.idemReplace, rowcodec.IdemArgs(rec)...); err != nil {
 			return err
 		}
 		*out, *begin = rec, store.IdemStarted
 	case old.State == store.IdemInFlight && !old.LockedUntil.After(now):
 		// The first request crashed: take over, keeping its ResourceID.
 		if err := t.execOne(ctx, "begin idempotency", s.ws.idemTakeOver, rec.RequestHash,
-			nanos(rec.LockedUntil), nanos(rec.ExpiresAt), rec.Scope, rec.Key); err != nil {
+			rowcodec.Nanos(rec.LockedUntil), rowcodec.Nanos(rec.ExpiresAt), rec.Scope, rec.Key); err != nil {
 			return err
 		}
 		*out, *begin = old, store.IdemTakenOver
@@ -132,7 +131,7 @@ func (s *Store) beginExisting(ctx context.Context, t *txn, rec store.IdemRecord,
 // missing record is store.ErrNotFound.
 func (s *Store) CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error {
 	return s.Tx(ctx, func(tx store.Tx) error {
-		return tx.(*txn).execOne(ctx, "complete idempotency", s.ws.idemComplete, status, blob(body), scope, key)
+		return tx.(*txn).execOne(ctx, "complete idempotency", s.ws.idemComplete, status, rowcodec.Blob(body), scope, key)
 	})
 }
 
@@ -181,8 +180,8 @@ func (s *Store) LeasePendingAttempts(ctx context.Context, owner string, startedB
 	var out []store.Attempt
 	err := s.Tx(ctx, func(tx store.Tx) error {
 		t := tx.(*txn)
-		rows, err := t.stmt(ctx, s.ws.lease).QueryContext(detach(ctx), owner, nanos(leaseUntil), startedBefore.UnixNano(), now.UnixNano(), limit)
-		out, err = collect("lease attempts", rows, err, scanAttempt)
+		rows, err := t.stmt(ctx, s.ws.lease).QueryContext(detach(ctx), owner, rowcodec.Nanos(leaseUntil), startedBefore.UnixNano(), now.UnixNano(), limit)
+		out, err = collect("lease attempts", rows, err, rowcodec.ScanAttempt)
 		return err
 	})
 	if err != nil {
@@ -201,7 +200,7 @@ func (s *Store) FindPaymentByReference(ctx context.Context, processor, reference
 	if reference == "" {
 		return store.Payment{}, store.ErrNotFound
 	}
-	p, err := scanPayment(s.rs.paymentByRef.QueryRowContext(ctx, processor, reference))
+	p, err := rowcodec.ScanPayment(s.rs.paymentByRef.QueryRowContext(ctx, processor, reference))
 	if err == nil {
 		return p, nil
 	}
@@ -227,11 +226,11 @@ func (s *Store) ListPayments(ctx context.Context, f store.PaymentFilter) ([]stor
 	}
 	rows, err := s.rs.listPayments.QueryContext(ctx, f.From.UnixNano(), f.To.UnixNano(), f.MerchantID, f.MerchantID,
 		after.UnixNano(), after.UnixNano(), f.AfterID, f.Limit)
-	return collect("list payments", rows, err, scanPayment)
+	return collect("list payments", rows, err, rowcodec.ScanPayment)
 }
 
 // ListFeeRecords returns the payment's committed fee records.
 func (s *Store) ListFeeRecords(ctx context.Context, paymentID string) ([]store.FeeRecord, error) {
 	rows, err := s.rs.listFees.QueryContext(ctx, paymentID)
-	return collect("list fee records", rows, err, scanFee)
+	return collect("list fee records", rows, err, rowcodec.ScanFee)
 }

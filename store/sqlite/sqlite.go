@@ -11,6 +11,8 @@
 // Timestamps are stored as INTEGER unix nanoseconds UTC, so they keep full
 // precision between the years 1678 and 2262; a zero time.Time is stored as
 // NULL and reads back as the zero time. Maps and the decline are JSON text.
+// The rows are written and read by store/rowcodec, the codec store/postgres
+// shares.
 //
 // Durability: by default the database runs with synchronous=FULL: every
 // commit fsyncs the WAL before Tx returns, so a payment answered 2xx (and

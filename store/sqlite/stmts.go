@@ -4,21 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"acpgw/store/rowcodec"
 )
 
-// Column lists, in the order the scan functions read them.
+// Column lists, in the order of the shared row codec.
 const (
-	tokenCols = `id, merchant_id, checkout_session_id, max_amount, currency, expires_at, reason, key_id,
-	credential, cvc, brand, funding, last4, iin, country, metadata, agent_id, idempotency_key,
-	created_at, consumed_at, payment_id`
-	paymentCols = `id, merchant_id, checkout_session_id, token_id, token_kind, amount, currency, capture,
-	status, processor, processor_type, processor_reference, decline, captured_amount, refunded_amount,
-	refund_pending, fee_estimated, fee_actual, fee_currency, routing, metadata, created_at, updated_at`
-	attemptCols = `id, payment_id, seq, processor, operation, idempotency_key, amount, currency, refund_id,
-	state, outcome, reference, error, latency_ms, started_at, finished_at, lease_owner, lease_until`
-	refundCols = `id, payment_id, amount, currency, status, reference, created_at, updated_at`
-	idemCols   = `scope, key, request_hash, api_version, state, resource_id, status, body, locked_until,
-	created_at, expires_at`
+	tokenCols   = rowcodec.TokenColumns
+	paymentCols = rowcodec.PaymentColumns
+	attemptCols = rowcodec.AttemptColumns
+	refundCols  = rowcodec.RefundColumns
+	idemCols    = rowcodec.IdemColumns
+	feeCols     = rowcodec.FeeColumns
+	eventCols   = rowcodec.EventColumns
 )
 
 // The statements. Every one is prepared once per pool at Open: the write
@@ -64,8 +62,9 @@ const (
 
 	qIdemInsert = `INSERT INTO idempotency (` + idemCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (scope, key) DO NOTHING`
-	qIdemReplace = `UPDATE idempotency SET request_hash = ?, api_version = ?, state = ?, resource_id = ?, status = ?,
-	body = ?, locked_until = ?, created_at = ?, expires_at = ? WHERE scope = ? AND key = ?`
+	// qIdemReplace takes the arguments of qIdemInsert.
+	qIdemReplace = `UPDATE idempotency SET request_hash = ?3, api_version = ?4, state = ?5, resource_id = ?6,
+	status = ?7, body = ?8, locked_until = ?9, created_at = ?10, expires_at = ?11 WHERE scope = ?1 AND key = ?2`
 	qIdemTakeOver = `UPDATE idempotency SET request_hash = ?, locked_until = ?, expires_at = ?
 	WHERE scope = ? AND key = ?`
 	qIdemComplete = `UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?`
@@ -80,9 +79,9 @@ const (
 	qRelease    = `RELEASE fn`
 	qRollbackTo = `ROLLBACK TO fn`
 
-	qInsertEvent  = `INSERT INTO processor_events (processor, event_id, type, kind, reference, payment_id, result, raw, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qInsertFee    = `INSERT INTO fee_records (source, source_ref, payment_id, processor, amount, currency, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	qListFees     = `SELECT source, source_ref, payment_id, processor, amount, currency, created_at FROM fee_records WHERE payment_id = ? ORDER BY created_at, source, source_ref`
+	qInsertEvent  = `INSERT INTO processor_events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertFee    = `INSERT INTO fee_records (` + feeCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qListFees     = `SELECT ` + feeCols + ` FROM fee_records WHERE payment_id = ? ORDER BY created_at, source, source_ref`
 	qPaymentByRef = `SELECT ` + paymentCols + ` FROM payments WHERE processor = ? AND processor_reference = ? LIMIT 1`
 	qPaymentByAtt = `SELECT payment_id FROM attempts WHERE reference = ? AND processor = ? LIMIT 1`
 	qListPayments = `SELECT ` + paymentCols + ` FROM payments WHERE created_at >= ? AND created_at < ? AND (? = '' OR merchant_id = ?) AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`

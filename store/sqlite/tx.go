@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"acpgw/store"
+	"acpgw/store/rowcodec"
 )
 
 // txn is the store.Tx of one transaction.
@@ -53,7 +54,7 @@ func (t *txn) execOne(ctx context.Context, op string, st *sql.Stmt, args ...any)
 
 // InsertToken stores a new token; an existing id is store.ErrDuplicate.
 func (t *txn) InsertToken(ctx context.Context, tok store.Token) error {
-	args, err := tokenArgs(tok)
+	args, err := rowcodec.TokenArgs(tok)
 	if err != nil {
 		return err
 	}
@@ -64,14 +65,14 @@ func (t *txn) InsertToken(ctx context.Context, tok store.Token) error {
 // GetTokenForUpdate reads a token. SQLite needs no row lock: the IMMEDIATE
 // transaction already excludes every other writer.
 func (t *txn) GetTokenForUpdate(ctx context.Context, id string) (store.Token, error) {
-	tok, err := scanToken(t.stmt(ctx, t.s.ws.getToken).QueryRowContext(detach(ctx), id))
+	tok, err := rowcodec.ScanToken(t.stmt(ctx, t.s.ws.getToken).QueryRowContext(detach(ctx), id))
 	return tok, wrap("get token", err)
 }
 
 // ConsumeToken marks the token consumed with one conditional UPDATE, so the
 // check and the write are a single step.
 func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Time) error {
-	n, err := t.exec(ctx, "consume token", t.s.ws.consumeToken, nanos(at), paymentID, id)
+	n, err := t.exec(ctx, "consume token", t.s.ws.consumeToken, rowcodec.Nanos(at), paymentID, id)
 	if err != nil || n == 1 {
 		return err
 	}
@@ -118,7 +119,7 @@ func (t *txn) DeleteTokenCVC(ctx context.Context, id string) error {
 
 // InsertPayment stores a new payment; an existing id is store.ErrDuplicate.
 func (t *txn) InsertPayment(ctx context.Context, p store.Payment) error {
-	args, err := paymentArgs(p)
+	args, err := rowcodec.PaymentArgs(p)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func (t *txn) InsertPayment(ctx context.Context, p store.Payment) error {
 
 // GetPaymentForUpdate reads a payment; see GetTokenForUpdate on locking.
 func (t *txn) GetPaymentForUpdate(ctx context.Context, id string) (store.Payment, error) {
-	p, err := scanPayment(t.stmt(ctx, t.s.ws.getPayment).QueryRowContext(detach(ctx), id))
+	p, err := rowcodec.ScanPayment(t.stmt(ctx, t.s.ws.getPayment).QueryRowContext(detach(ctx), id))
 	return p, wrap("get payment", err)
 }
 
@@ -136,37 +137,30 @@ func (t *txn) GetPaymentForUpdate(ctx context.Context, id string) (store.Payment
 // and reference, decline, captured, refunded and pending amounts, fees,
 // routing and updated_at.
 func (t *txn) UpdatePayment(ctx context.Context, p store.Payment) error {
-	dec, err := encodeDecline(p.Decline)
+	args, err := rowcodec.PaymentUpdateArgs(p)
 	if err != nil {
 		return err
 	}
-	return t.execOne(ctx, "update payment", t.s.ws.updatePayment,
-		string(p.Status), p.Processor, p.ProcessorType, p.ProcessorReference, dec, p.CapturedAmount,
-		p.RefundedAmount, p.RefundPending, p.FeeEstimated, feeArg(p.FeeActual), p.FeeCurrency, blob(p.Routing),
-		nanos(p.UpdatedAt), p.ID)
+	return t.execOne(ctx, "update payment", t.s.ws.updatePayment, args...)
 }
 
 // InsertAttempt stores a new attempt of an existing payment; a taken id,
 // idempotency key or (payment, seq) is store.ErrDuplicate.
 func (t *txn) InsertAttempt(ctx context.Context, a store.Attempt) error {
-	_, err := t.exec(ctx, "insert attempt", t.s.ws.insertAttempt, attemptArgs(a)...)
+	_, err := t.exec(ctx, "insert attempt", t.s.ws.insertAttempt, rowcodec.AttemptArgs(a)...)
 	return err
 }
 
 // UpdateAttempt writes state, outcome, reference, error, latency,
 // finished_at and the lease of a.
 func (t *txn) UpdateAttempt(ctx context.Context, a store.Attempt) error {
-	return t.execOne(ctx, "update attempt", t.s.ws.updateAttempt,
-		string(a.State), a.Outcome, a.Reference, a.Error, a.LatencyMS, nanosPtr(a.FinishedAt), a.LeaseOwner,
-		nanosPtr(a.LeaseUntil), a.ID)
+	return t.execOne(ctx, "update attempt", t.s.ws.updateAttempt, rowcodec.AttemptUpdateArgs(a)...)
 }
 
 // SettleAttempt updates a only while it is pending; store.ErrSettled
 // otherwise.
 func (t *txn) SettleAttempt(ctx context.Context, a store.Attempt) error {
-	n, err := t.exec(ctx, "settle attempt", t.s.ws.settleAttempt,
-		string(a.State), a.Outcome, a.Reference, a.Error, a.LatencyMS, nanosPtr(a.FinishedAt), a.LeaseOwner,
-		nanosPtr(a.LeaseUntil), a.ID)
+	n, err := t.exec(ctx, "settle attempt", t.s.ws.settleAttempt, rowcodec.AttemptUpdateArgs(a)...)
 	if err == nil && n == 0 {
 		err = fmt.Errorf("sqlite: settle attempt %s: %w", a.ID, store.ErrSettled)
 	}
@@ -177,30 +171,30 @@ func (t *txn) SettleAttempt(ctx context.Context, a store.Attempt) error {
 // transaction wrote.
 func (t *txn) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {
 	rows, err := t.stmt(ctx, t.s.ws.listAttempts).QueryContext(detach(ctx), paymentID)
-	return collect("list attempts", rows, err, scanAttempt)
+	return collect("list attempts", rows, err, rowcodec.ScanAttempt)
 }
 
 // InsertRefund stores a new refund of an existing payment.
 func (t *txn) InsertRefund(ctx context.Context, r store.Refund) error {
-	_, err := t.exec(ctx, "insert refund", t.s.ws.insertRefund, refundArgs(r)...)
+	_, err := t.exec(ctx, "insert refund", t.s.ws.insertRefund, rowcodec.RefundArgs(r)...)
 	return err
 }
 
 // UpdateRefund writes the status, reference and updated_at of r.
 func (t *txn) UpdateRefund(ctx context.Context, r store.Refund) error {
-	return t.execOne(ctx, "update refund", t.s.ws.updateRefund, r.Status, r.Reference, nanos(r.UpdatedAt), r.ID)
+	return t.execOne(ctx, "update refund", t.s.ws.updateRefund, r.Status, r.Reference, rowcodec.Nanos(r.UpdatedAt), r.ID)
 }
 
 // ListRefunds returns the payment's refunds, oldest first.
 func (t *txn) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
 	rows, err := t.stmt(ctx, t.s.ws.listRefunds).QueryContext(detach(ctx), paymentID)
-	return collect("list refunds", rows, err, scanRefund)
+	return collect("list refunds", rows, err, rowcodec.ScanRefund)
 }
 
 // CompleteIdempotency stores the response and marks the record done, in
 // this transaction; a missing record is store.ErrNotFound.
 func (t *txn) CompleteIdempotency(ctx context.Context, scope, key string, status int, body []byte) error {
-	return t.execOne(ctx, "complete idempotency", t.s.ws.idemComplete, status, blob(body), scope, key)
+	return t.execOne(ctx, "complete idempotency", t.s.ws.idemComplete, status, rowcodec.Blob(body), scope, key)
 }
 
 // PendIdempotency marks a record pending and ends its lock at now.
@@ -225,15 +219,13 @@ func (t *txn) LinkIdempotency(ctx context.Context, scope, key, resourceID string
 // InsertEvent stores a processor event once; a redelivery is
 // store.ErrDuplicate.
 func (t *txn) InsertEvent(ctx context.Context, e store.ProcessorEvent) error {
-	_, err := t.exec(ctx, "insert event", t.s.ws.insertEvent, e.Processor, e.EventID, e.Type, e.Kind, e.Reference,
-		e.PaymentID, e.Result, blob(e.Raw), nanos(e.ReceivedAt))
+	_, err := t.exec(ctx, "insert event", t.s.ws.insertEvent, rowcodec.EventArgs(e)...)
 	return err
 }
 
 // InsertFeeRecord stores an actual fee once; a repeat is store.ErrDuplicate.
 func (t *txn) InsertFeeRecord(ctx context.Context, f store.FeeRecord) error {
-	_, err := t.exec(ctx, "insert fee record", t.s.ws.insertFee, f.Source, f.SourceRef, f.PaymentID, f.Processor,
-		f.Amount, f.Currency, nanos(f.CreatedAt))
+	_, err := t.exec(ctx, "insert fee record", t.s.ws.insertFee, rowcodec.FeeArgs(f)...)
 	return err
 }
 
@@ -241,11 +233,11 @@ func (t *txn) InsertFeeRecord(ctx context.Context, f store.FeeRecord) error {
 // transaction's.
 func (t *txn) ListFeeRecords(ctx context.Context, paymentID string) ([]store.FeeRecord, error) {
 	rows, err := t.stmt(ctx, t.s.ws.listFees).QueryContext(detach(ctx), paymentID)
-	return collect("list fee records", rows, err, scanFee)
+	return collect("list fee records", rows, err, rowcodec.ScanFee)
 }
 
 // collect scans every row, closing rows.
-func collect[T any](op string, rows *sql.Rows, err error, scan func(scanner) (T, error)) ([]T, error) {
+func collect[T any](op string, rows *sql.Rows, err error, scan func(rowcodec.Scanner) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, wrap(op, err)
 	}

@@ -1,0 +1,391 @@
+// Package rowcodec is the row format the SQL backends share: for each
+// record of package store, its columns in order, the arguments that write
+// them and the scan that reads them back. Only SQL text and driver
+// specifics stay in store/sqlite and store/postgres.
+//
+// Times are unix nanoseconds in UTC (INTEGER in SQLite, BIGINT in
+// PostgreSQL), NULL for the zero time; metadata and declines are JSON text;
+// sealed bytes, routing objects and stored answers are BLOB or BYTEA, NULL
+// for nil. Nullable columns scan into sql.Scanner types, which database/sql
+// and pgx both call.
+package rowcodec
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"acpgw/payment"
+	"acpgw/store"
+)
+
+// Scanner is one row of either driver: *sql.Row, *sql.Rows, pgx.Row or
+// pgx.Rows.
+type Scanner interface{ Scan(dest ...any) error }
+
+// Column lists, in the order of the Args functions and the scans.
+const (
+	TokenColumns = `id, merchant_id, checkout_session_id, max_amount, currency, expires_at, reason, key_id,
+	credential, cvc, brand, funding, last4, iin, country, metadata, agent_id, idempotency_key,
+	created_at, consumed_at, payment_id`
+	PaymentColumns = `id, merchant_id, checkout_session_id, token_id, token_kind, amount, currency, capture,
+	status, processor, processor_type, processor_reference, decline, captured_amount, refunded_amount,
+	refund_pending, fee_estimated, fee_actual, fee_currency, routing, metadata, created_at, updated_at`
+	AttemptColumns = `id, payment_id, seq, processor, operation, idempotency_key, amount, currency, refund_id,
+	state, outcome, reference, error, latency_ms, started_at, finished_at, lease_owner, lease_until`
+	RefundColumns = `id, payment_id, amount, currency, status, reference, created_at, updated_at`
+	IdemColumns   = `scope, key, request_hash, api_version, state, resource_id, status, body, locked_until,
+	created_at, expires_at`
+	FeeColumns   = `source, source_ref, payment_id, processor, amount, currency, created_at`
+	EventColumns = `processor, event_id, type, kind, reference, payment_id, result, raw, received_at`
+)
+
+// Nanos encodes t as unix nanoseconds, or NULL for the zero time.
+func Nanos(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+// NanosPtr encodes *t as unix nanoseconds, or NULL for nil.
+func NanosPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return Nanos(*t)
+}
+
+// Blob encodes b, NULL for nil.
+func Blob(b []byte) any {
+	if b == nil {
+		return nil
+	}
+	return b
+}
+
+// UTC returns t in UTC, as it reads back from either backend; the zero time
+// stays zero.
+func UTC(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+// TokenArgs are the values of TokenColumns for t.
+func TokenArgs(t store.Token) ([]any, error) {
+	meta, err := encodeMetadata(t.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	return []any{
+		t.ID, t.MerchantID, t.CheckoutSessionID, t.MaxAmount, t.Currency, Nanos(t.ExpiresAt), t.Reason, t.KeyID,
+		Blob(t.Credential), Blob(t.CVC), t.Brand, t.Funding, t.Last4, t.IIN, t.Country, meta, t.AgentID,
+		t.IdempotencyKey, Nanos(t.CreatedAt), NanosPtr(t.ConsumedAt), t.PaymentID,
+	}, nil
+}
+
+// ScanToken reads a row of TokenColumns.
+func ScanToken(sc Scanner) (store.Token, error) {
+	var (
+		t                         store.Token
+		meta                      string
+		expires, created, consume nanoCol
+	)
+	err := sc.Scan(&t.ID, &t.MerchantID, &t.CheckoutSessionID, &t.MaxAmount, &t.Currency, &expires, &t.Reason,
+		&t.KeyID, &t.Credential, &t.CVC, &t.Brand, &t.Funding, &t.Last4, &t.IIN, &t.Country, &meta, &t.AgentID,
+		&t.IdempotencyKey, &created, &consume, &t.PaymentID)
+	if err != nil {
+		return store.Token{}, err
+	}
+	t.ExpiresAt, t.CreatedAt, t.ConsumedAt = expires.time(), created.time(), consume.ptr()
+	t.Metadata, err = decodeMetadata(meta)
+	return t, err
+}
+
+// PaymentArgs are the values of PaymentColumns for p.
+func PaymentArgs(p store.Payment) ([]any, error) {
+	meta, err := encodeMetadata(p.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	dec, err := encodeDecline(p.Decline)
+	if err != nil {
+		return nil, err
+	}
+	return []any{
+		p.ID, p.MerchantID, p.CheckoutSessionID, p.TokenID, p.TokenKind, p.Amount, p.Currency, string(p.Capture),
+		string(p.Status), p.Processor, p.ProcessorType, p.ProcessorReference, dec, p.CapturedAmount,
+		p.RefundedAmount, p.RefundPending, p.FeeEstimated, nullable(p.FeeActual), p.FeeCurrency, Blob(p.Routing),
+		meta, Nanos(p.CreatedAt), Nanos(p.UpdatedAt),
+	}, nil
+}
+
+// PaymentUpdateArgs are the values of a payment's mutable columns (status,
+// processor, processor_type, processor_reference, decline, captured_amount,
+// refunded_amount, refund_pending, fee_estimated, fee_actual, fee_currency,
+// routing, updated_at), then its id.
+func PaymentUpdateArgs(p store.Payment) ([]any, error) {
+	dec, err := encodeDecline(p.Decline)
+	if err != nil {
+		return nil, err
+	}
+	return []any{
+		string(p.Status), p.Processor, p.ProcessorType, p.ProcessorReference, dec, p.CapturedAmount,
+		p.RefundedAmount, p.RefundPending, p.FeeEstimated, nullable(p.FeeActual), p.FeeCurrency, Blob(p.Routing),
+		Nanos(p.UpdatedAt), p.ID,
+	}, nil
+}
+
+// ScanPayment reads a row of PaymentColumns.
+func ScanPayment(sc Scanner) (store.Payment, error) {
+	var (
+		p                store.Payment
+		capture, status  string
+		dec              nullText
+		fee              nullInt
+		meta             string
+		created, updated nanoCol
+	)
+	err := sc.Scan(&p.ID, &p.MerchantID, &p.CheckoutSessionID, &p.TokenID, &p.TokenKind, &p.Amount, &p.Currency,
+		&capture, &status, &p.Processor, &p.ProcessorType, &p.ProcessorReference, &dec, &p.CapturedAmount,
+		&p.RefundedAmount, &p.RefundPending, &p.FeeEstimated, &fee, &p.FeeCurrency, &p.Routing, &meta,
+		&created, &updated)
+	if err != nil {
+		return store.Payment{}, err
+	}
+	p.Capture, p.Status = payment.CaptureMode(capture), payment.Status(status)
+	p.FeeActual = fee.ptr()
+	p.CreatedAt, p.UpdatedAt = created.time(), updated.time()
+	if p.Decline, err = decodeDecline(dec); err != nil {
+		return store.Payment{}, err
+	}
+	p.Metadata, err = decodeMetadata(meta)
+	return p, err
+}
+
+// AttemptArgs are the values of AttemptColumns for a.
+func AttemptArgs(a store.Attempt) []any {
+	return []any{
+		a.ID, a.PaymentID, a.Seq, a.Processor, a.Operation, a.IdempotencyKey, a.Amount, a.Currency, a.RefundID,
+		string(a.State), a.Outcome, a.Reference, a.Error, a.LatencyMS, Nanos(a.StartedAt), NanosPtr(a.FinishedAt),
+		a.LeaseOwner, NanosPtr(a.LeaseUntil),
+	}
+}
+
+// AttemptUpdateArgs are the values of an attempt's mutable columns (state,
+// outcome, reference, error, latency_ms, finished_at, lease_owner,
+// lease_until), then its id.
+func AttemptUpdateArgs(a store.Attempt) []any {
+	return []any{
+		string(a.State), a.Outcome, a.Reference, a.Error, a.LatencyMS, NanosPtr(a.FinishedAt), a.LeaseOwner,
+		NanosPtr(a.LeaseUntil), a.ID,
+	}
+}
+
+// ScanAttempt reads a row of AttemptColumns.
+func ScanAttempt(sc Scanner) (store.Attempt, error) {
+	var (
+		a                      store.Attempt
+		state                  string
+		started, finished, lse nanoCol
+	)
+	err := sc.Scan(&a.ID, &a.PaymentID, &a.Seq, &a.Processor, &a.Operation, &a.IdempotencyKey, &a.Amount,
+		&a.Currency, &a.RefundID, &state, &a.Outcome, &a.Reference, &a.Error, &a.LatencyMS, &started, &finished,
+		&a.LeaseOwner, &lse)
+	if err != nil {
+		return store.Attempt{}, err
+	}
+	a.State = store.AttemptState(state)
+	a.StartedAt, a.FinishedAt, a.LeaseUntil = started.time(), finished.ptr(), lse.ptr()
+	return a, nil
+}
+
+// RefundArgs are the values of RefundColumns for r.
+func RefundArgs(r store.Refund) []any {
+	return []any{r.ID, r.PaymentID, r.Amount, r.Currency, r.Status, r.Reference, Nanos(r.CreatedAt), Nanos(r.UpdatedAt)}
+}
+
+// ScanRefund reads a row of RefundColumns.
+func ScanRefund(sc Scanner) (store.Refund, error) {
+	var (
+		r                store.Refund
+		created, updated nanoCol
+	)
+	err := sc.Scan(&r.ID, &r.PaymentID, &r.Amount, &r.Currency, &r.Status, &r.Reference, &created, &updated)
+	if err != nil {
+		return store.Refund{}, err
+	}
+	r.CreatedAt, r.UpdatedAt = created.time(), updated.time()
+	return r, nil
+}
+
+// IdemArgs are the values of IdemColumns for r.
+func IdemArgs(r store.IdemRecord) []any {
+	return []any{
+		r.Scope, r.Key, r.RequestHash, r.APIVersion, string(r.State), r.ResourceID, r.Status, Blob(r.Body),
+		Nanos(r.LockedUntil), Nanos(r.CreatedAt), Nanos(r.ExpiresAt),
+	}
+}
+
+// ScanIdem reads a row of IdemColumns.
+func ScanIdem(sc Scanner) (store.IdemRecord, error) {
+	var (
+		r                        store.IdemRecord
+		state                    string
+		locked, created, expires nanoCol
+	)
+	err := sc.Scan(&r.Scope, &r.Key, &r.RequestHash, &r.APIVersion, &state, &r.ResourceID, &r.Status, &r.Body,
+		&locked, &created, &expires)
+	if err != nil {
+		return store.IdemRecord{}, err
+	}
+	r.State = store.IdemState(state)
+	r.LockedUntil, r.CreatedAt, r.ExpiresAt = locked.time(), created.time(), expires.time()
+	return r, nil
+}
+
+// FeeArgs are the values of FeeColumns for f.
+func FeeArgs(f store.FeeRecord) []any {
+	return []any{f.Source, f.SourceRef, f.PaymentID, f.Processor, f.Amount, f.Currency, Nanos(f.CreatedAt)}
+}
+
+// ScanFee reads a row of FeeColumns.
+func ScanFee(sc Scanner) (store.FeeRecord, error) {
+	var (
+		f  store.FeeRecord
+		at nanoCol
+	)
+	if err := sc.Scan(&f.Source, &f.SourceRef, &f.PaymentID, &f.Processor, &f.Amount, &f.Currency, &at); err != nil {
+		return store.FeeRecord{}, err
+	}
+	f.CreatedAt = at.time()
+	return f, nil
+}
+
+// EventArgs are the values of EventColumns for e.
+func EventArgs(e store.ProcessorEvent) []any {
+	return []any{e.Processor, e.EventID, e.Type, e.Kind, e.Reference, e.PaymentID, e.Result, Blob(e.Raw),
+		Nanos(e.ReceivedAt)}
+}
+
+// nullable encodes *v, NULL for nil.
+func nullable(v *int64) any {
+	if v == nil {
+		return nil
+	}
+	return *v
+}
+
+// nullInt scans a nullable integer column. It is a sql.Scanner with a type
+// switch instead of sql.NullInt64's reflection; both drivers hand it an
+// int64 or nil.
+type nullInt struct {
+	v     int64
+	valid bool
+}
+
+// Scan implements sql.Scanner.
+func (c *nullInt) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c = nullInt{}
+	case int64:
+		*c = nullInt{v: v, valid: true}
+	default:
+		return fmt.Errorf("rowcodec: integer column holds %T", src)
+	}
+	return nil
+}
+
+func (c nullInt) ptr() *int64 {
+	if !c.valid {
+		return nil
+	}
+	v := c.v
+	return &v
+}
+
+// nanoCol scans a nullable unix-nanosecond column.
+type nanoCol struct{ nullInt }
+
+func (c nanoCol) time() time.Time {
+	if !c.valid {
+		return time.Time{}
+	}
+	return time.Unix(0, c.v).UTC()
+}
+
+func (c nanoCol) ptr() *time.Time {
+	if !c.valid {
+		return nil
+	}
+	t := c.time()
+	return &t
+}
+
+// nullText scans a nullable text column.
+type nullText struct {
+	s     string
+	valid bool
+}
+
+// Scan implements sql.Scanner.
+func (c *nullText) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*c = nullText{}
+	case string:
+		*c = nullText{s: v, valid: true}
+	case []byte:
+		*c = nullText{s: string(v), valid: true}
+	default:
+		return fmt.Errorf("rowcodec: text column holds %T", src)
+	}
+	return nil
+}
+
+// encodeMetadata encodes metadata as JSON text; nil stays "null" so that it
+// reads back as nil.
+func encodeMetadata(m map[string]string) (string, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("encode metadata: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeMetadata(s string) (map[string]string, error) {
+	if s == "" || s == "null" {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return nil, fmt.Errorf("decode metadata: %w", err)
+	}
+	return m, nil
+}
+
+// encodeDecline encodes a decline as JSON text, NULL for none.
+func encodeDecline(d *payment.Decline) (any, error) {
+	if d == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode decline: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeDecline(c nullText) (*payment.Decline, error) {
+	if !c.valid {
+		return nil, nil
+	}
+	var d payment.Decline
+	if err := json.Unmarshal([]byte(c.s), &d); err != nil {
+		return nil, fmt.Errorf("decode decline: %w", err)
+	}
+	return &d, nil
+}
