@@ -20,7 +20,8 @@
 # Environment: DURATION (10s), CONCURRENCY (32), RATE (1000), WARMUP (2s),
 # PORT (18080), BARE_PORT (18090), DEBUG_PORT (16060), BIN_DIR (bin),
 # KEEP=1 keeps the temp dir (config, logs, JSON reports, SQLite file, CPU
-# profile).
+# profile); a run that fails keeps it anyway and says where. Ports that are
+# already taken stop the script before it builds anything.
 #
 #   STORE=postgres  runs acpgw on PostgreSQL instead of SQLite: creates the
 #                   database acpgw_bench_<pid> through PG_DSN (default
@@ -65,6 +66,21 @@ postgres)
 	;;
 esac
 
+# require_free PORT: fails if something already accepts connections on
+# 127.0.0.1:PORT; otherwise wait_ready could take another server's answer
+# for ours (and --server-pid would name a process that exited).
+require_free() {
+	if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+		echo "bench: 127.0.0.1:$1 is already in use; choose another port (PORT, BARE_PORT, DEBUG_PORT)" >&2
+		exit 1
+	fi
+}
+require_free "$PORT"
+require_free "$BARE_PORT"
+if [[ $PROFILE == 1 ]]; then
+	require_free "$DEBUG_PORT"
+fi
+
 echo "== building into $BIN_DIR/"
 mkdir -p "$BIN_DIR"
 go build -o "$BIN_DIR/acpgw" ./cmd/acpgw
@@ -75,7 +91,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/acpgw-bench.XXXXXX")
 pids=()
 pg_db=""
 cleanup() {
-	local pid
+	local rc=$? pid
 	for pid in "${pids[@]}"; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
@@ -83,7 +99,10 @@ cleanup() {
 	if [[ -n $pg_db ]]; then
 		psql "$PG_DSN" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null || true
 	fi
-	if [[ $KEEP == 1 ]]; then
+	if [[ $rc != 0 ]]; then
+		# A failed run keeps everything: the server logs say why.
+		echo "bench: failed (exit $rc); kept $tmp; server logs:" "$tmp"/*.log >&2
+	elif [[ $KEEP == 1 ]]; then
 		echo "== kept $tmp"
 	else
 		rm -rf "$tmp"
@@ -122,20 +141,6 @@ wait_ready() {
 	return 1
 }
 
-# require_free PORT: fails if something already accepts connections on
-# 127.0.0.1:PORT; otherwise wait_ready could take another server's answer
-# for ours (and --server-pid would name a process that exited).
-require_free() {
-	if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
-		echo "bench: 127.0.0.1:$1 is already in use; choose another port (PORT, BARE_PORT, DEBUG_PORT)" >&2
-		exit 1
-	fi
-}
-require_free "$PORT"
-require_free "$BARE_PORT"
-if [[ $PROFILE == 1 ]]; then
-	require_free "$DEBUG_PORT"
-fi
 
 # The config and the database live in different directories: acpgw watches
 # its config file's directory for reloads, and with SQLite beside it every
