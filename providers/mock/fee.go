@@ -8,6 +8,15 @@ import (
 // ppm is the denominator of fee rates.
 const ppm = 1_000_000
 
+// fixedFee is the fixed part of the fee of a charge in currency: none when
+// the fixed fee is in another currency.
+func (p *Provider) fixedFee(currency string) int64 {
+	if p.feeCur != "" && p.feeCur != currency {
+		return 0
+	}
+	return p.feeFixed
+}
+
 // fee returns round-half-up(amount*ratePPM/1e6) + fixed in minor units, and
 // false when an input is negative or the fee does not fit in int64. The
 // product is computed in 128 bits, so any int64 amount and rate is exact.

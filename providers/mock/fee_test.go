@@ -5,6 +5,9 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"testing"
+
+	"acpgw/fees"
+	"acpgw/payment"
 )
 
 // bigFee is the reference computation of fee in arbitrary precision.
@@ -121,6 +124,28 @@ func TestLuhn(t *testing.T) {
 	for number := range testCards {
 		if !luhnValid(number) {
 			t.Errorf("test card ending %s is not Luhn-valid", number[len(number)-4:])
+		}
+	}
+}
+
+// TestFeeMatchesEstimate holds the mock's actual fee to the estimate that
+// routing and the payment's fee.estimated use, currency rule included: for
+// a schedule without surcharges they must agree on every charge.
+func TestFeeMatchesEstimate(t *testing.T) {
+	t.Parallel()
+	sched := fees.Schedule{Percent: 29000, Fixed: 30, Currency: "usd"}
+	p := New(Config{FeeRatePPM: int64(sched.Percent), FeeFixed: sched.Fixed, FeeCurrency: sched.Currency})
+	for _, cur := range []string{"usd", "eur", "jpy", "kwd"} {
+		for _, amount := range []int64{1, 50, 2599, 1_000_000} {
+			m := payment.Money{Amount: amount, Currency: cur}
+			want, _, err := sched.Estimate(fees.Input{Amount: m})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := fee(amount, p.feeRatePPM, p.fixedFee(cur))
+			if !ok || got != want.Amount {
+				t.Errorf("%v: mock fee %d (%v), estimate %d", m, got, ok, want.Amount)
+			}
 		}
 	}
 }

@@ -137,7 +137,7 @@ func (p *Provider) authorize(req providers.AuthorizeRequest) (res providers.Resu
 	}
 	// The fee on the full amount must fit in int64 even for a manual
 	// authorization, so that any later capture of it has a fee too.
-	feeAmount, feeOK := fee(req.Amount.Amount, p.feeRatePPM, p.feeFixed)
+	feeAmount, feeOK := fee(req.Amount.Amount, p.feeRatePPM, p.fixedFee(req.Amount.Currency))
 	switch {
 	case req.Amount.Amount <= 0:
 		return decline(payment.DeclineInvalidAmount, "invalid_amount"), false, nil
@@ -217,7 +217,7 @@ func (p *Provider) capture(c *Charge, amount int64) (providers.Result, error) {
 	}
 	// The fee of the full amount was checked to fit at authorization, and
 	// the fee grows with the amount, so this one fits too.
-	f, _ := fee(amount, p.feeRatePPM, p.feeFixed)
+	f, _ := fee(amount, p.feeRatePPM, p.fixedFee(c.Currency))
 	c.Captured = amount
 	return providers.Result{
 		Status:    payment.StatusCaptured,

@@ -38,9 +38,13 @@ type Config struct {
 	// FeeRatePPM is the fee rate in parts per million of the captured
 	// amount (2.9% is 29000).
 	FeeRatePPM int64
-	// FeeFixed is a fixed fee per captured charge, in minor units of the
-	// payment currency.
+	// FeeFixed is a fixed fee per captured charge, in minor units of
+	// FeeCurrency.
 	FeeFixed int64
+	// FeeCurrency is the lowercase currency of FeeFixed: a charge in another
+	// currency gets no fixed fee, as fees.Schedule.Estimate has it (acpgw
+	// converts no currencies). Empty means any currency.
+	FeeCurrency string
 	// Currencies lists the supported lowercase ISO 4217 currencies; empty
 	// means every currency acpgw knows.
 	Currencies []string
@@ -63,6 +67,9 @@ func (c Config) Validate() error {
 	if c.FeeFixed < 0 {
 		return fmt.Errorf("mock: fixed fee %d must not be negative", c.FeeFixed)
 	}
+	if c.FeeCurrency != "" && !payment.ValidCurrency(c.FeeCurrency) {
+		return fmt.Errorf("mock: fee currency: %w: %q", payment.ErrUnknownCurrency, c.FeeCurrency)
+	}
 	for _, cur := range c.Currencies {
 		if !payment.ValidCurrency(strings.ToLower(cur)) {
 			return fmt.Errorf("mock: currencies: %w: %q", payment.ErrUnknownCurrency, cur)
@@ -77,6 +84,7 @@ type Provider struct {
 	latency    time.Duration
 	feeRatePPM int64
 	feeFixed   int64
+	feeCur     string          // "": feeFixed applies to every currency
 	currencies map[string]bool // nil: every known currency
 	hangFor    time.Duration
 
@@ -99,6 +107,7 @@ func New(cfg Config) *Provider {
 		latency:    max(cfg.Latency, 0),
 		feeRatePPM: min(max(cfg.FeeRatePPM, 0), maxFeeRatePPM),
 		feeFixed:   max(cfg.FeeFixed, 0),
+		feeCur:     cfg.FeeCurrency,
 		hangFor:    cfg.HangFor,
 		charges:    make(map[string]*Charge),
 		keys:       make(map[string]*keyEntry),

@@ -661,6 +661,12 @@ func TestFeesInResults(t *testing.T) {
 		// amount*rate overflows int64: 9223372036854775807*29000/1e6
 		// = 267477789068788498.403 -> 267477789068788498
 		{"max amount", mock.Config{FeeRatePPM: 29000, FeeFixed: 30}, "usd", 1<<63 - 1, 0, 267477789068788498 + 30},
+		// A fixed fee in usd is added to usd charges only: acpgw converts no
+		// currencies (the estimate's rule), so a eur charge gets 75 cents
+		// of percentage and no fixed part.
+		{"fixed fee in its currency", mock.Config{FeeRatePPM: 29000, FeeFixed: 30, FeeCurrency: "usd"}, "usd", 2599, 0, 105},
+		{"fixed fee in another currency", mock.Config{FeeRatePPM: 29000, FeeFixed: 30, FeeCurrency: "usd"}, "eur", 2599, 0, 75},
+		{"partial capture in another currency", mock.Config{FeeRatePPM: 29000, FeeFixed: 30, FeeCurrency: "usd"}, "eur", 2599, 1000, 29},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
