@@ -285,6 +285,10 @@ func TestDemo(t *testing.T) {
 	if len(c.Agents) != 1 || c.Agents[0].ID != "demo-agent" || !bytes.Equal(c.Agents[0].APIKeySHA256, sum("demo-agent-key")) {
 		t.Errorf("agents = %v", c.Agents)
 	}
+	// Finance users can try fee reports on the demo.
+	if len(c.Reports) != 1 || c.Reports[0].ID != "demo-finance" || !bytes.Equal(c.Reports[0].APIKeySHA256, sum("demo-reports-key")) {
+		t.Errorf("reports = %v", c.Reports)
+	}
 	if len(c.Vault.Keys) != 1 || len(c.Vault.Keys[0].Key) != 32 || bytes.Equal(c.Vault.Keys[0].Key, make([]byte, 32)) {
 		t.Fatalf("vault = %v", c.Vault)
 	}

@@ -11,6 +11,8 @@ import (
 
 // TrafficRow is one payment of a simulated traffic mix.
 type TrafficRow struct {
+	// Line is the row's line in its file, for messages; 0 when unknown.
+	Line        int
 	MerchantID  string
 	Amount      payment.Money
 	CardCountry string
@@ -44,6 +46,29 @@ func (r SimResult) Currencies() []string {
 	return slices.Sorted(maps.Keys(r.Volume))
 }
 
+// RowError is a traffic row that cannot be routed, such as one naming a
+// merchant the config does not have.
+type RowError struct {
+	// Row counts rows from 1; Line is the row's line in its file (0 when
+	// unknown).
+	Row, Line  int
+	MerchantID string
+	Err        error
+}
+
+// Error names the row (by its line when known), its merchant and the
+// routing error.
+func (e *RowError) Error() string {
+	where := fmt.Sprintf("row %d", e.Row)
+	if e.Line > 0 {
+		where = fmt.Sprintf("line %d", e.Line)
+	}
+	return fmt.Sprintf("%s: merchant %q: %v", where, e.MerchantID, e.Err)
+}
+
+// Unwrap returns the routing error.
+func (e *RowError) Unwrap() error { return e.Err }
+
 // Simulate routes every row under each strategy in turn, as if every
 // merchant and rule used it (weighted with equal weights where none are
 // configured), and totals the estimated fees of the processor each payment
@@ -63,7 +88,7 @@ func Simulate(cfg *config.Config, info map[string]ProcessorInfo, rows []TrafficR
 				CardCountry: row.CardCountry, CardBrand: row.Brand, Funding: row.Funding,
 			}
 			if err := tb.Route(&req, AllHealthy{}, &d); err != nil {
-				return nil, fmt.Errorf("row %d: %w", i+1, err)
+				return nil, &RowError{Row: i + 1, Line: row.Line, MerchantID: row.MerchantID, Err: err}
 			}
 			res.Payments++
 			if len(d.Candidates) == 0 {

@@ -13,19 +13,15 @@ import (
 // feesReportCmd prints the fee report from the ledger, like
 // GET /v1/reports/fees.
 func feesReportCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("fees report", stderr)
-	path := fs.String("config", "", "config file (its store is read)")
+	fs := newFlags("fees report", stdout, stderr)
+	path := fs.String("config", "", "config file whose store is read (default: the embedded demo config, as serve)")
 	from := fs.String("from", "", "start, RFC 3339 or YYYY-MM-DD (default 30 days ago)")
 	to := fs.String("to", "", "end, exclusive (default now)")
 	groupBy := fs.String("group-by", "processor", "comma-separated: processor, currency, merchant, day")
 	merchant := fs.String("merchant", "", "only this merchant")
 	format := fs.String("format", "csv", "csv or json")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
-	}
-	if *path == "" {
-		fmt.Fprintln(stderr, "acpgw fees report: --config FILE is required")
-		return errUsage
 	}
 	q, err := gateway.ParseReportQuery(*from, *to, *groupBy, time.Now())
 	if err != nil {
@@ -61,14 +57,10 @@ func feesReportCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 // when serve opens it; Postgres only here, so that replicas never race to
 // change a shared schema.
 func migrateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("migrate", stderr)
-	path := fs.String("config", "", "config file")
-	if err := fs.Parse(args); err != nil {
+	fs := newFlags("migrate", stdout, stderr)
+	path := fs.String("config", "", "config file (default: the embedded demo config, as serve)")
+	if err := fs.parse(args); err != nil {
 		return err
-	}
-	if *path == "" {
-		fmt.Fprintln(stderr, "acpgw migrate: --config FILE is required")
-		return errUsage
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {

@@ -20,15 +20,15 @@ import (
 // report. Only Settled rows are processing fees of a payment; refund and
 // chargeback fees are reported but not stored as the payment's fee.
 func importAdyenCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("fees import-adyen", stderr)
-	path := fs.String("config", "", "config file")
+	fs := newFlags("fees import-adyen", stdout, stderr)
+	fs.args = []string{"REPORT.csv"}
+	path := fs.String("config", "", "config file whose store is written (default: the embedded demo config, as serve)")
 	processor := fs.String("processor", "", "the adyen processor the report belongs to")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if *path == "" || *processor == "" || fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: acpgw fees import-adyen --config FILE --processor NAME REPORT.csv")
-		return errUsage
+	if *processor == "" {
+		return fs.fail("--processor NAME is required")
 	}
 	cfg, err := loadConfig(*path)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"acpgw/config"
 	"acpgw/providers/mock"
 	"acpgw/providers/mock/mockhttp"
 )
@@ -17,26 +18,46 @@ import (
 // mockServerCmd runs the mock processor as its own HTTP server, so that
 // several acpgw processes (configured with `url:` on a mock processor) share
 // one ledger and talk to it over real sockets. For tests and demos only: the
-// wire carries card data on loopback.
+// wire carries card data on loopback. Its fees, latency and currencies are
+// those of a mock processor of the config (default: the embedded demo's).
 func mockServerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("mock-server", stderr)
+	fs := newFlags("mock-server", stdout, stderr)
 	listen := fs.String("listen", "127.0.0.1:9099", "listen address")
-	latency := fs.Duration("latency", 0, "simulated latency per call")
-	if err := fs.Parse(args); err != nil {
+	path := fs.String("config", "", "config file whose mock processor this serves (default: the embedded demo config, as serve)")
+	name := fs.String("processor", "", "the mock processor of the config (default: its only one)")
+	latency := fs.Duration("latency", -1, "simulated latency per call (default: the processor's latency)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*path)
+	if err != nil {
+		return err
+	}
+	p, err := mockProcessor(cfg, *name)
+	if err != nil {
+		return err
+	}
+	mc := mockConfig(p)
+	if *latency >= 0 {
+		mc.Latency = *latency
+	}
+	if err := mc.Validate(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	log := newLogger(stdout)
 	srv := &http.Server{
-		Handler:           mockhttp.NewServer(mock.New(mock.Config{Name: "mock", Latency: *latency, FeeRatePPM: 29000, FeeFixed: 30})),
+		Handler:           mockhttp.NewServer(mock.New(mc)),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("mock processor listening", slog.String("addr", ln.Addr().String()))
+	log.Info("mock processor listening", slog.String("addr", ln.Addr().String()), slog.String("processor", p.Name),
+		slog.String("fee_percent", p.Fees.Percent.Percent()), slog.Int64("fee_fixed", p.Fees.Fixed),
+		slog.String("fee_currency", p.Fees.Currency), slog.Duration("latency", mc.Latency))
 	fmt.Fprintln(stderr, "mock-server: test processor only; it receives card data in plain JSON")
 	select {
 	case err := <-errc:
@@ -49,4 +70,30 @@ func mockServerCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// mockProcessor returns the config's mock processor called name, or its only
+// mock processor when name is "".
+func mockProcessor(cfg *config.Config, name string) (*config.Processor, error) {
+	if name != "" {
+		p, ok := cfg.Processors[name]
+		if !ok || p.Type != config.TypeMock {
+			return nil, fmt.Errorf("--processor %q is not a mock processor of the config", name)
+		}
+		return p, nil
+	}
+	var found []*config.Processor
+	for _, n := range cfg.ProcessorOrder {
+		if p := cfg.Processors[n]; p.Type == config.TypeMock {
+			found = append(found, p)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return nil, errors.New("the config has no mock processor")
+	default:
+		return nil, fmt.Errorf("the config has %d mock processors: choose one with --processor", len(found))
+	}
 }

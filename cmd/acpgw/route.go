@@ -42,7 +42,7 @@ func (f kvFlag) Set(s string) error {
 // routeExplainCmd prints the routing decision for a payment without charging
 // anything.
 func routeExplainCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("route explain", stderr)
+	fs := newFlags("route explain", stdout, stderr)
 	path := fs.String("config", "", "config file")
 	merchant := fs.String("merchant", "", "merchant id")
 	amount := fs.Int64("amount", 0, "amount in minor units")
@@ -56,16 +56,19 @@ func routeExplainCmd(args []string, stdout, stderr io.Writer) error {
 	asJSON := fs.Bool("json", false, "print JSON")
 	md := kvFlag{}
 	fs.Var(md, "metadata", "payment metadata key=value (repeatable)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *path == "" || *merchant == "" || *amount <= 0 || *currency == "" {
-		fmt.Fprintln(stderr, "acpgw route explain: --config, --merchant, --amount (> 0) and --currency are required")
-		return errUsage
+		return fs.fail("--config, --merchant, --amount (> 0) and --currency are required")
 	}
-	money, err := payment.New(*amount, *currency)
+	money, err := payment.New(*amount, strings.ToLower(*currency))
 	if err != nil {
-		return err
+		return fs.fail("--currency: %v", err)
+	}
+	cc := strings.ToUpper(*country)
+	if cc != "" && !isCountryCode(cc) {
+		return fs.fail("--card-country %q is not an ISO 3166 alpha-2 code such as DE", *country)
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -77,7 +80,7 @@ func routeExplainCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	req := routing.Request{
 		MerchantID: *merchant, PaymentID: *paymentID, Amount: money, SharedToken: *kind == "spt",
-		CardCountry: *country, CardBrand: *brand, Funding: *funding, IIN: *iin, Metadata: md,
+		CardCountry: cc, CardBrand: strings.ToLower(*brand), Funding: strings.ToLower(*funding), IIN: *iin, Metadata: md,
 	}
 	var d routing.Decision
 	if err := tb.Route(&req, routing.AllHealthy{}, &d); err != nil {
@@ -114,15 +117,14 @@ func routeExplainCmd(args []string, stdout, stderr io.Writer) error {
 // simulateCmd replays a traffic mix through every strategy and prints what
 // each would cost.
 func simulateCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("simulate", stderr)
+	fs := newFlags("simulate", stdout, stderr)
 	path := fs.String("config", "", "config file")
 	traffic := fs.String("traffic", "", "CSV with header: merchant,amount,currency,card_country,brand[,funding]")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *path == "" || *traffic == "" {
-		fmt.Fprintln(stderr, "acpgw simulate: --config and --traffic are required")
-		return errUsage
+		return fs.fail("--config and --traffic are required")
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -138,6 +140,10 @@ func simulateCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	results, err := routing.Simulate(cfg, processorInfo(cfg), rows, []routing.Strategy{routing.Priority, routing.Weighted, routing.LeastCost})
+	var rowErr *routing.RowError
+	if errors.As(err, &rowErr) && rowErr.Line > 0 {
+		return fmt.Errorf("%s:%d: merchant %q: %w", *traffic, rowErr.Line, rowErr.MerchantID, rowErr.Err)
+	}
 	if err != nil {
 		return err
 	}
@@ -166,11 +172,21 @@ func simulateCmd(args []string, stdout, stderr io.Writer) error {
 	return tw.Flush()
 }
 
-// readTraffic parses the traffic CSV; every row error names its line.
+// isCountryCode reports whether s has the shape of an upper-case ISO 3166
+// alpha-2 code, as config's country keys must.
+func isCountryCode(s string) bool {
+	return len(s) == 2 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z'
+}
+
+// readTraffic parses the traffic CSV; every row error names its line. A
+// file without rows is an error: it would simulate nothing.
 func readTraffic(r io.Reader, name string) ([]routing.TrafficRow, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: the file is empty (want a header merchant,amount,currency,card_country,brand and rows)", name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading header: %w", name, err)
 	}
@@ -190,26 +206,35 @@ func readTraffic(r io.Reader, name string) ([]routing.TrafficRow, error) {
 		return ""
 	}
 	var rows []routing.TrafficRow
-	for line := 2; ; line++ {
+	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+			// csv.ParseError names the line itself.
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		line, _ := cr.FieldPos(0) // blank lines are skipped, so count from the reader
 		amount, err := strconv.ParseInt(get(rec, "amount"), 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: amount must be an integer in minor units", name, line)
 		}
-		money, err := payment.New(amount, get(rec, "currency"))
+		money, err := payment.New(amount, strings.ToLower(get(rec, "currency")))
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
+		cc := strings.ToUpper(get(rec, "card_country"))
+		if cc != "" && !isCountryCode(cc) {
+			return nil, fmt.Errorf("%s:%d: card_country %q is not an ISO 3166 alpha-2 code such as DE", name, line, cc)
+		}
 		rows = append(rows, routing.TrafficRow{
-			MerchantID: get(rec, "merchant"), Amount: money, CardCountry: strings.ToUpper(get(rec, "card_country")),
+			Line: line, MerchantID: get(rec, "merchant"), Amount: money, CardCountry: cc,
 			Brand: strings.ToLower(get(rec, "brand")), Funding: strings.ToLower(get(rec, "funding")),
 		})
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("%s: no rows after the header: nothing to simulate", name)
 	}
 	return rows, nil
 }

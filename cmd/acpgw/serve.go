@@ -40,14 +40,13 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 func configCheckCmd(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("config check", stderr)
+	fs := newFlags("config check", stdout, stderr)
 	path := fs.String("config", "", "config file to check")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	if *path == "" {
-		fmt.Fprintln(stderr, "acpgw config check: --config FILE is required")
-		return errUsage
+		return fs.fail("--config FILE is required")
 	}
 	cfg, err := config.Load(*path)
 	if err != nil {
@@ -124,13 +123,23 @@ func buildMock(p *config.Processor) providers.Provider {
 	if m, ok := mocks.byName[p.Name]; ok {
 		return m
 	}
-	cfg := mock.Config{Name: p.Name, FeeRatePPM: int64(p.Fees.Percent), FeeFixed: p.Fees.Fixed, Currencies: p.Currencies}
+	m := mock.New(mockConfig(p))
+	mocks.byName[p.Name] = m
+	return m
+}
+
+// mockConfig is the simulator's configuration for a mock processor: its
+// latency, currencies and fee schedule. The simulator charges the base rate
+// and the fixed fee in its own currency, as the estimate does.
+func mockConfig(p *config.Processor) mock.Config {
+	cfg := mock.Config{
+		Name: p.Name, FeeRatePPM: int64(p.Fees.Percent), FeeFixed: p.Fees.Fixed, FeeCurrency: p.Fees.Currency,
+		Currencies: p.Currencies,
+	}
 	if p.Mock != nil {
 		cfg.Latency = p.Mock.Latency
 	}
-	m := mock.New(cfg)
-	mocks.byName[p.Name] = m
-	return m
+	return cfg
 }
 
 func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
@@ -177,14 +186,14 @@ func pgOptions(cfg *config.Config) postgres.Options {
 }
 
 func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", stderr)
+	fs := newFlags("serve", stdout, stderr)
 	path := fs.String("config", "", "config file (default: the embedded demo config)")
 	listen := fs.String("listen", "", "listen address (default: server.listen, else 127.0.0.1:8080)")
 	debugListen := fs.String("debug-listen", "", "serve net/http/pprof on this HOST:PORT only (default: server.debug_listen, else off)")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	log := newLogger(stdout)
 	cfg, err := loadConfig(*path)
 	if err != nil {
 		return err
@@ -196,7 +205,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Server.DebugListen = *debugListen
 	}
 	if cfg.Demo {
-		log.Warn("serving the embedded DEMO config: mock processor, merchant demo (key demo-merchant-key), agent demo-agent (key demo-agent-key); not for real cards",
+		log.Warn("serving the embedded DEMO config: mock processor, merchant demo (key demo-merchant-key), agent demo-agent (key demo-agent-key), "+
+			"fee report reader demo-finance (key demo-reports-key); not for real cards",
 			slog.String("store", cfg.Store.DSN))
 	}
 
@@ -349,6 +359,21 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // cvcSweepEvery is how often CVCs past vault.cvc_ttl are erased.
 const cvcSweepEvery = time.Minute
+
+// newLogger returns acpgw's JSON-lines logger. Durations are written as Go
+// durations ("15s", "250ms") rather than slog's integer nanoseconds, so
+// that a reader needs no arithmetic.
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: slog.LevelInfo,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
+			return a
+		},
+	}))
+}
 
 func purgeIdempotency(ctx context.Context, st store.Store, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
