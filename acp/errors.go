@@ -85,7 +85,7 @@ const (
 //     characters a token never has.
 //
 // The remaining codes are for the gateway's checks of the token, its
-// allowance and the operations on a payment (DESIGN "Contract: HTTP API"):
+// allowance and the operations on a payment (the README's error table):
 // the gateway makes its errors with them where it decides them, each
 // wrapping the payment sentinel error it stands for.
 const (

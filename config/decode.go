@@ -27,10 +27,49 @@ type decoder struct {
 	// not pile a second message on a value that failed to decode.
 	reported map[string]bool
 	lines    map[string]int
+	// keys, when set (by tests), records the keys the decoder knows and the
+	// keys the file has at every mapping it walks.
+	keys *keyLog
+}
+
+// keyLog records the decoder's schema as it walks a file: for every mapping,
+// the keys the decoder would accept there and the keys the file has. Paths
+// are schema paths: list items are [], named entries (processors, weights)
+// are *, and a processor is <its type>, since its type decides its keys
+// (processors.<stripe>.secret_key, merchants[].routing.rules[].match).
+// Tests use it to check that config/example.yaml shows every key.
+type keyLog struct {
+	known, present map[string]map[string]bool
+	schema         map[string]string // concrete path -> schema path
+}
+
+func newKeyLog() *keyLog {
+	return &keyLog{known: map[string]map[string]bool{}, present: map[string]map[string]bool{}, schema: map[string]string{}}
+}
+
+// of returns the schema path of a concrete path the decoder has walked.
+func (l *keyLog) of(path string) string {
+	if s, ok := l.schema[path]; ok {
+		return s
+	}
+	return path
+}
+
+func (l *keyLog) add(m map[string]map[string]bool, path, key string) {
+	if m[path] == nil {
+		m[path] = map[string]bool{}
+	}
+	m[path][key] = true
 }
 
 func parse(data []byte, path string, lookup func(string) (string, bool)) (*Config, error) {
-	d := &decoder{file: path, lookup: lookup, reported: map[string]bool{}, lines: map[string]int{}}
+	return parseLogged(data, path, lookup, nil)
+}
+
+// parseLogged is parse that also records the keys it meets in keys, when
+// keys is not nil.
+func parseLogged(data []byte, path string, lookup func(string) (string, bool), keys *keyLog) (*Config, error) {
+	d := &decoder{file: path, lookup: lookup, reported: map[string]bool{}, lines: map[string]int{}, keys: keys}
 	if d.file == "" {
 		d.file = "config"
 	}
@@ -141,6 +180,11 @@ func (d *decoder) object(n *yaml.Node, path string, fields []field, hint func(ke
 	if isNull(n) || !d.kind(n, path, yaml.MappingNode) {
 		return
 	}
+	if d.keys != nil {
+		for _, f := range fields {
+			d.keys.add(d.keys.known, d.keys.of(path), f.key)
+		}
+	}
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
@@ -149,6 +193,10 @@ func (d *decoder) object(n *yaml.Node, path string, fields []field, hint func(ke
 			continue
 		}
 		p := join(path, key)
+		if d.keys != nil {
+			d.keys.add(d.keys.present, d.keys.of(path), key)
+			d.keys.schema[p] = join(d.keys.of(path), key)
+		}
 		if first, dup := seen[key]; dup {
 			d.fail(k, p, ErrDuplicateKey, "duplicate key %q (first at line %d)", key, first)
 			continue
@@ -198,6 +246,9 @@ func (d *decoder) entries(n *yaml.Node, path string, each func(name string, k, v
 		}
 		seen[name] = k.Line
 		d.lines[p] = k.Line
+		if d.keys != nil {
+			d.keys.schema[p] = join(d.keys.of(path), "*")
+		}
 		if v.Kind == yaml.AliasNode {
 			d.fail(v, p, ErrType, "aliases (*name) are not supported")
 			continue
@@ -214,6 +265,9 @@ func (d *decoder) list(n *yaml.Node, path string, each func(i int, v *yaml.Node,
 	for i, v := range n.Content {
 		p := index(path, i)
 		d.lines[p] = v.Line
+		if d.keys != nil {
+			d.keys.schema[p] = d.keys.of(path) + "[]"
+		}
 		if v.Kind == yaml.AliasNode {
 			d.fail(v, p, ErrType, "aliases (*name) are not supported")
 			continue
@@ -673,6 +727,10 @@ func (d *decoder) processor(name string, k, n *yaml.Node, path string) *Processo
 	default:
 		d.fail(typeNode, tp, ErrInvalid, "unknown processor type %q (want stripe, adyen or mock)", p.Type)
 		return p
+	}
+	if d.keys != nil {
+		// Each type has its own keys: <stripe>, not *.
+		d.keys.schema[path] = join(parentPath(d.keys.of(path)), "<"+p.Type+">")
 	}
 	hint := func(key string) string {
 		var owners []string

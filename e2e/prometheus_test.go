@@ -22,7 +22,7 @@ import (
 	"time"
 )
 
-// The mock processor's test cards (DESIGN.md).
+// The mock processor's test cards (the README's table).
 const (
 	cardApprove     = "4242424242424242"
 	cardDecline     = "4000000000000002" // card_declined, hard

@@ -14,7 +14,7 @@ import (
 const OtherMerchant = "_other"
 
 // Metrics is the set of acpgw collectors. Names are a contract once shipped
-// (DESIGN.md "Metrics").
+// (docs/metrics.md lists them).
 type Metrics struct {
 	HTTPRequests        *prometheus.CounterVec
 	HTTPDuration        *prometheus.HistogramVec

@@ -13,8 +13,8 @@ type behaviour struct {
 	hang bool
 }
 
-// testCards is the test-card table of DESIGN.md ("Contract: the mock
-// processor's test cards"). Any other Luhn-valid number approves; the two
+// testCards is the README's test-card table ("The mock processor's test
+// cards"), a contract. Any other Luhn-valid number approves; the two
 // approving numbers are listed so that the table reads like the contract.
 var testCards = map[string]behaviour{
 	"4242424242424242": {},

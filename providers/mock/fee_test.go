@@ -119,7 +119,7 @@ func TestLuhn(t *testing.T) {
 			t.Errorf("luhnValid(%q) = %v, want %v", number, got, want)
 		}
 	}
-	// Every number of the contract's table must be Luhn-valid (DESIGN.md
+	// Every number of the contract's table must be Luhn-valid (the README
 	// says so), or the table and the fallback would disagree.
 	for number := range testCards {
 		if !luhnValid(number) {

@@ -2,7 +2,7 @@
 // keeps its own ledger of authorizations, captures, voids and refunds with
 // their amounts checked, replays answers by idempotency key, charges a
 // configurable fee, waits a configurable latency, and behaves by card number
-// as the test-card table of DESIGN.md says, so that the gateway can be
+// as the README's test-card table says, so that the gateway can be
 // exercised end to end, failures included, without a network.
 package mock
 

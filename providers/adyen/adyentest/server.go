@@ -33,7 +33,7 @@ const (
 	DefaultHangFor = 30 * time.Second
 )
 
-// Test cards. Like the mock's table in DESIGN.md, behaviour follows the
+// Test cards. Like the mock's table in the README, behaviour follows the
 // card number; every other number is approved.
 const (
 	CardApproved       = "4242424242424242"
