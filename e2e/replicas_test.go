@@ -52,8 +52,16 @@ func buildBinary(t *testing.T, dir string) string {
 }
 
 // newCluster starts a mock-server and n acpgw replicas on the store kind
-// ("postgres" or "sqlite").
+// ("postgres" or "sqlite"); a postgres store is a new database of pgtest's
+// server.
 func newCluster(t *testing.T, kind string, n int) *cluster {
+	t.Helper()
+	return newClusterOn(t, kind, n, "")
+}
+
+// newClusterOn is newCluster with its postgres database on the server of the
+// admin DSN pgAdmin ("": pgtest's).
+func newClusterOn(t *testing.T, kind string, n int, pgAdmin string) *cluster {
 	t.Helper()
 	if os.Getenv("ACPGW_E2E") == "0" {
 		t.Skip("ACPGW_E2E=0: end-to-end test skipped on request")
@@ -67,7 +75,10 @@ func newCluster(t *testing.T, kind string, n int) *cluster {
 	waitLedger(t, c.mockURL)
 	store := fmt.Sprintf("{driver: sqlite, dsn: %q}", filepath.Join(dir, "acpgw.db"))
 	if kind == "postgres" {
-		c.dsn = pgtest.NewDatabase(t)
+		if pgAdmin == "" {
+			pgAdmin = pgtest.AdminDSN(t)
+		}
+		c.dsn = pgtest.NewDatabaseOn(t, pgAdmin)
 		store = fmt.Sprintf("{driver: postgres, dsn: %q, max_conns: 8}", c.dsn)
 	} else {
 		c.dsn = filepath.Join(dir, "acpgw.db")

@@ -20,12 +20,12 @@ import (
 	"acpgw/store/storetest"
 )
 
-const envDSN = pgtest.EnvDSN
+// TestMain stops the throwaway PostgreSQL cluster pgtest may start when
+// ACPGW_TEST_POSTGRES_DSN is not set.
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func adminDSN(t testing.TB) string                       { return pgtest.AdminDSN(t) }
-func randomName(prefix string) string                    { return pgtest.RandomName(prefix) }
-func withDatabase(t testing.TB, dsn, name string) string { return pgtest.WithDatabase(t, dsn, name) }
-func newDatabase(t testing.TB) string                    { return pgtest.NewDatabase(t) }
+func randomName(prefix string) string { return pgtest.RandomName(prefix) }
+func newDatabase(t testing.TB) string { return pgtest.NewDatabase(t) }
 
 // withParam returns dsn with the query parameter k set to v.
 func withParam(dsn, k, v string) string {

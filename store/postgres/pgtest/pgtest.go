@@ -1,15 +1,27 @@
 // Package pgtest gives tests an empty PostgreSQL database of their own,
-// created from the admin DSN in ACPGW_TEST_POSTGRES_DSN and dropped when the
-// test ends. Without the variable tests skip, except under CI, where a
-// skipped backend would pass unnoticed, so they fail.
+// dropped when the test ends. The databases live on the server named by
+// ACPGW_TEST_POSTGRES_DSN when it is set, else on a throwaway cluster that
+// the test binary starts on first use (initdb and pg_ctl on a free loopback
+// port in a temporary folder) and stops when its tests end, so `go test
+// ./...` runs the PostgreSQL suites on any machine with PostgreSQL's server
+// programs and no set-up. Running as root, the cluster runs as the user
+// postgres (or nobody): initdb refuses root.
+//
+// Without the server programs tests skip with a loud message, except under
+// CI, where a skipped backend would pass unnoticed, so they fail.
+//
+// A package that uses it calls Main from its TestMain.
 package pgtest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,22 +29,78 @@ import (
 )
 
 // EnvDSN names the variable holding a DSN to an admin database (one the test
-// user may connect to and CREATE DATABASE from).
+// user may connect to and CREATE DATABASE from). When it is set, no cluster
+// is started.
 const EnvDSN = "ACPGW_TEST_POSTGRES_DSN"
 
-// AdminDSN returns the admin DSN, skipping the test when it is unset, or
-// failing it when CI is set.
+var (
+	mainRunning atomic.Bool
+	// shared is the test binary's throwaway cluster, started by the first
+	// AdminDSN that needs it and stopped by Main.
+	shared struct {
+		once sync.Once
+		c    *Cluster
+		err  error
+	}
+)
+
+// Main runs a package's tests, then stops the throwaway cluster if one was
+// started. Call it from TestMain of every package that uses AdminDSN or
+// NewDatabase:
+//
+//	func TestMain(m *testing.M) { pgtest.Main(m) }
+func Main(m *testing.M) {
+	mainRunning.Store(true)
+	code := m.Run()
+	if shared.c != nil {
+		shared.c.Stop()
+	}
+	os.Exit(code)
+}
+
+// AdminDSN returns the admin DSN: ACPGW_TEST_POSTGRES_DSN, else the
+// throwaway cluster's, starting it on first use. Without PostgreSQL's server
+// programs it skips the test, or fails it when CI is set.
 func AdminDSN(t testing.TB) string {
 	t.Helper()
-	dsn := os.Getenv(EnvDSN)
-	if dsn == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set, and CI is: the Postgres store must be tested in CI", EnvDSN)
-		}
-		t.Skipf("%s is not set: skipping the Postgres tests "+
-			"(e.g. %s='postgres://postgres@127.0.0.1:5432/test?sslmode=disable')", EnvDSN, EnvDSN)
+	if dsn := os.Getenv(EnvDSN); dsn != "" {
+		return dsn
 	}
-	return dsn
+	if !mainRunning.Load() {
+		t.Fatalf("pgtest: %s is not set, and this package's TestMain does not call pgtest.Main, "+
+			"which stops the throwaway cluster after the tests", EnvDSN)
+	}
+	shared.once.Do(func() { shared.c, shared.err = StartCluster() })
+	if shared.err != nil {
+		skipOrFail(t, shared.err)
+	}
+	return shared.c.DSN()
+}
+
+// NewCluster starts a throwaway cluster of the test's own, stopped when the
+// test ends, for tests that restart or stop their server. It skips like
+// AdminDSN when the server programs are missing, whether or not
+// ACPGW_TEST_POSTGRES_DSN is set.
+func NewCluster(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := StartCluster()
+	if err != nil {
+		skipOrFail(t, err)
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
+
+func skipOrFail(t testing.TB, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrNoServer) {
+		t.Fatalf("%v", err)
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%v; CI is set: the PostgreSQL store must be tested in CI (or set %s)", err, EnvDSN)
+	}
+	t.Logf("SKIPPING the PostgreSQL tests: %v (or set %s to a server's admin DSN)", err, EnvDSN)
+	t.Skip("no PostgreSQL server programs")
 }
 
 // RandomName returns prefix followed by 12 random hex digits.
@@ -57,7 +125,13 @@ func WithDatabase(t testing.TB, dsn, name string) string {
 // returns its DSN.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
-	admin := AdminDSN(t)
+	return NewDatabaseOn(t, AdminDSN(t))
+}
+
+// NewDatabaseOn is NewDatabase on the server of the admin DSN given, such as
+// a Cluster's.
+func NewDatabaseOn(t testing.TB, admin string) string {
+	t.Helper()
 	name := RandomName("acpgw_test_")
 	conn, err := pgx.Connect(t.Context(), admin)
 	if err != nil {
