@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -100,13 +101,25 @@ func slug(heading string) string {
 	return strings.ReplaceAll(s, " ", "-")
 }
 
+// runbookBase is how every alert's runbook_url starts: the base of the
+// acpgw:runbook:info rule, filled in when the alert fires.
+const runbookBase = `{{ with query "acpgw:runbook:info" }}{{ (. | first).Labels.base }}{{ end }}`
+
 // TestAlertsAreDocumented: every alert has a severity, a summary, a
-// description and a runbook_url pointing at an existing section of
+// description and a runbook_url that is the runbook's base (set once, in
+// acpgw:runbook:info, as an absolute URL) and an existing section of
 // docs/runbook.md.
 func TestAlertsAreDocumented(t *testing.T) {
 	anchors := runbookAnchors(t)
-	alerts := 0
+	alerts, bases := 0, 0
 	for _, r := range loadRules(t) {
+		if r.Record == "acpgw:runbook:info" {
+			bases++
+			u, err := url.Parse(r.Labels["base"])
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+				t.Errorf("acpgw:runbook:info base %q is not an absolute http(s) URL without a #section", r.Labels["base"])
+			}
+		}
 		if r.Alert == "" {
 			continue
 		}
@@ -120,9 +133,12 @@ func TestAlertsAreDocumented(t *testing.T) {
 			}
 		}
 		page, anchor, ok := strings.Cut(r.Annotations["runbook_url"], "#")
-		if !ok || page != "docs/runbook.md" || !anchors[anchor] {
-			t.Errorf("alert %s: runbook_url %q is not docs/runbook.md#<a section of docs/runbook.md>", r.Alert, r.Annotations["runbook_url"])
+		if !ok || page != runbookBase || !anchors[anchor] {
+			t.Errorf("alert %s: runbook_url %q is not %s#<a section of docs/runbook.md>", r.Alert, r.Annotations["runbook_url"], runbookBase)
 		}
+	}
+	if bases != 1 {
+		t.Errorf("%d acpgw:runbook:info rules; the runbook's address is set in exactly one", bases)
 	}
 	if alerts < 9 {
 		t.Errorf("%d alerts; the catalogue of docs/runbook.md has at least 9", alerts)
