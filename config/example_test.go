@@ -212,11 +212,25 @@ func allHaveIDs(seq *yaml.Node) bool {
 	return len(seq.Content) > 0
 }
 
+// complete reports whether a block is a whole config: it has the sections
+// every config needs.
+func complete(root *yaml.Node) bool {
+	keys := evenItems(root.Content)
+	for _, need := range []string{"vault", "processors", "merchants"} {
+		if !slices.ContainsFunc(keys, func(k *yaml.Node) bool { return k.Value == need }) {
+			return false
+		}
+	}
+	return true
+}
+
 // TestDocExamplesLoad: every YAML example of an acpgw config in the README
 // and docs/ loads. A block is a fragment: it is laid over
 // config/example.yaml (keys merge, merchants merge by id) and the result
-// goes through the config loader, validation included. Blocks that are not
-// acpgw configs (Prometheus rules) are told apart by their top-level keys.
+// goes through the config loader, validation included; a block that is a
+// whole config (vault, processors, merchants) loads on its own. Blocks that
+// are not acpgw configs (Prometheus rules) are told apart by their top-level
+// keys.
 func TestDocExamplesLoad(t *testing.T) {
 	docs, err := filepath.Glob("../docs/*.md")
 	if err != nil {
@@ -247,6 +261,14 @@ func TestDocExamplesLoad(t *testing.T) {
 		if root.Kind != yaml.MappingNode || !slices.ContainsFunc(evenItems(root.Content), func(k *yaml.Node) bool { return topLevel[k.Value] }) {
 			continue // not an acpgw config
 		}
+		checked[b.file]++
+		if complete(root) {
+			// A whole config: it loads as it is, line numbers and all.
+			if _, err := parseLogged([]byte(b.text), where, exampleLookup, nil); err != nil {
+				t.Errorf("%s: the example does not load (lines count from the block's first line):\n%v", where, err)
+			}
+			continue
+		}
 		merged, err := yaml.Marshal(mergeNode(example.Content[0], root))
 		if err != nil {
 			t.Fatal(err)
@@ -256,7 +278,6 @@ func TestDocExamplesLoad(t *testing.T) {
 			t.Errorf("%s: the example does not load when laid over config/example.yaml:\n%v", where, err)
 			t.Logf("%s laid over config/example.yaml:\n%s", where, merged)
 		}
-		checked[b.file]++
 	}
 	if checked["../README.md"] < 3 {
 		t.Errorf("checked %d config blocks of README.md, want its routing, Stripe and Adyen examples at least", checked["../README.md"])
