@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -71,10 +73,17 @@ merchants:
 	if !bytes.Contains(dump, []byte("pay_")) {
 		t.Fatal("the dump holds no payments: the search below would prove nothing")
 	}
-	for _, c := range append(cards, "9182") {
-		if bytes.Contains(dump, []byte(c)) {
+	for _, c := range cards {
+		if bytes.Contains(dump, []byte(c)) || bytes.Contains(dump, []byte(hex.EncodeToString([]byte(c)))) {
 			t.Errorf("database dump contains %s…", c[:4])
 		}
+	}
+	// Four digits turn up by chance inside the hex of sealed bytea columns
+	// and in random ids; the CVC as a value stands alone (a COPY field, a
+	// JSON string) or is hex of its ASCII in a bytea column.
+	if standalone := regexp.MustCompile(`(^|[^0-9A-Za-z])9182([^0-9A-Za-z]|$)`); standalone.Match(dump) ||
+		bytes.Contains(dump, []byte(hex.EncodeToString([]byte("9182")))) {
+		t.Error("database dump contains the CVC")
 	}
 }
 
