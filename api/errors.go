@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -36,11 +37,21 @@ func errorFor(err error) *acp.Error {
 	case errors.As(err, &ae):
 		return ae
 	case errors.Is(err, payment.ErrUnavailable):
-		return acp.Errorf(http.StatusServiceUnavailable, acp.TypeServiceUnavailable, codeServiceUnavailable, "", "storage is unavailable; retry shortly (a POST with the same Idempotency-Key)")
+		return errStoreUnavailable
 	default:
-		return acp.Errorf(http.StatusInternalServerError, acp.TypeProcessingError, codeInternal, "", "internal error; retry shortly (a POST with the same Idempotency-Key)")
+		return acp.Errorf(http.StatusInternalServerError, acp.TypeProcessingError, codeInternal, "", "internal error; %s", retryShortly)
 	}
 }
+
+// retryShortly ends the message of a 5xx that a retry may cure. On a
+// request with an Idempotency-Key, publicError adds that the retry takes the
+// same key; a GET has none, so its message says nothing of one.
+const retryShortly = "retry shortly"
+
+// errStoreUnavailable is the answer while the store cannot be reached: to
+// reads and writes alike, and to /readyz.
+var errStoreUnavailable = acp.Errorf(http.StatusServiceUnavailable, acp.TypeServiceUnavailable, codeServiceUnavailable, "",
+	"storage is unavailable; %s", retryShortly)
 
 // fail aborts the request with err rendered as an ACP error. On the
 // delegate_payment route the code must be one of the version's Error enum;
@@ -57,6 +68,11 @@ func fail(c *gin.Context, err error) {
 // publicError is the ACP error sent for err on this request's route.
 func publicError(c *gin.Context, err error) *acp.Error {
 	e := errorFor(err)
+	if e.Status >= 500 && strings.HasSuffix(e.Message, retryShortly) && c.GetHeader("Idempotency-Key") != "" {
+		out := *e
+		out.Message += " with the same Idempotency-Key"
+		e = &out
+	}
 	if c.GetBool(ctxDelegate) {
 		e = delegateError(c.GetString(ctxVersion), e)
 	}

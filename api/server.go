@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"acpgw/acp"
 	"acpgw/gateway"
 	"acpgw/metrics"
 )
@@ -112,17 +113,29 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 // before shutdown.
 func (s *Server) Drain() { s.draining.Store(true) }
 
+// ready answers /readyz: 200 {"status": "ready"}, or 503 with an ACP error
+// (service_unavailable) that says why, plus the "status" the 503 always
+// had for probes that read it: draining, store unavailable, no config. A
+// failed probe is not logged: load balancers ask every few seconds.
 func (s *Server) ready(c *gin.Context) {
-	if s.draining.Load() {
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "draining"})
-		return
+	e, status := errDraining, "draining"
+	if !s.draining.Load() {
+		switch err := s.svc.Ready(c.Request.Context()); {
+		case err == nil:
+			c.JSON(http.StatusOK, gin.H{"status": "ready"})
+			return
+		case errors.Is(err, gateway.ErrNoConfig):
+			e, status = errNoConfig, "no config"
+		default:
+			e, status = errStoreUnavailable, "store unavailable"
+		}
 	}
-	switch err := s.svc.Ready(c.Request.Context()); {
-	case err == nil:
-		c.JSON(http.StatusOK, gin.H{"status": "ready"})
-	case errors.Is(err, gateway.ErrNoConfig):
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "no config"})
-	default:
-		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "store unavailable"})
-	}
+	c.AbortWithStatusJSON(e.Status, gin.H{"type": e.Type, "code": e.Code, "message": e.Message, "status": status})
 }
+
+var (
+	errDraining = acp.Errorf(http.StatusServiceUnavailable, acp.TypeServiceUnavailable, codeServiceUnavailable, "",
+		"draining: this instance is shutting down; send requests to another")
+	errNoConfig = acp.Errorf(http.StatusServiceUnavailable, acp.TypeServiceUnavailable, codeServiceUnavailable, "",
+		"no config is loaded")
+)

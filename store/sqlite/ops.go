@@ -15,38 +15,40 @@ import (
 // GetToken reads a committed token.
 func (s *Store) GetToken(ctx context.Context, id string) (store.Token, error) {
 	t, err := rowcodec.ScanToken(s.rs.getToken.QueryRowContext(ctx, id))
-	return t, wrap("get token", err)
+	return t, s.readErr(wrap("get token", err))
 }
 
 // GetPayment reads a committed payment.
 func (s *Store) GetPayment(ctx context.Context, id string) (store.Payment, error) {
 	p, err := rowcodec.ScanPayment(s.rs.getPayment.QueryRowContext(ctx, id))
-	return p, wrap("get payment", err)
+	return p, s.readErr(wrap("get payment", err))
 }
 
 // ListAttempts returns the payment's committed attempts by seq; none is an
 // empty list, not an error.
 func (s *Store) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {
 	rows, err := s.rs.listAttempts.QueryContext(ctx, paymentID)
-	return collect("list attempts", rows, err, rowcodec.ScanAttempt)
+	out, err := collect("list attempts", rows, err, rowcodec.ScanAttempt)
+	return out, s.readErr(err)
 }
 
 // ListRefunds returns the payment's committed refunds, oldest first.
 func (s *Store) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
 	rows, err := s.rs.listRefunds.QueryContext(ctx, paymentID)
-	return collect("list refunds", rows, err, rowcodec.ScanRefund)
+	out, err := collect("list refunds", rows, err, rowcodec.ScanRefund)
+	return out, s.readErr(err)
 }
 
 // GetAttempt returns the attempt id.
 func (s *Store) GetAttempt(ctx context.Context, id string) (store.Attempt, error) {
 	a, err := rowcodec.ScanAttempt(s.rs.getAttempt.QueryRowContext(ctx, id))
-	return a, wrap("get attempt", err)
+	return a, s.readErr(wrap("get attempt", err))
 }
 
 // GetIdempotency reads the record of (scope, key), expired or not.
 func (s *Store) GetIdempotency(ctx context.Context, scope, key string) (store.IdemRecord, error) {
 	r, err := rowcodec.ScanIdem(s.rs.getIdem.QueryRowContext(ctx, scope, key))
-	return r, wrap("get idempotency", err)
+	return r, s.readErr(wrap("get idempotency", err))
 }
 
 // BeginIdempotency claims (scope, key) for rec as store.go specifies. The
@@ -205,11 +207,11 @@ func (s *Store) FindPaymentByReference(ctx context.Context, processor, reference
 		return p, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return store.Payment{}, wrap("find payment by reference", err)
+		return store.Payment{}, s.readErr(wrap("find payment by reference", err))
 	}
 	var id string
 	if err := s.rs.paymentByAtt.QueryRowContext(ctx, reference, processor).Scan(&id); err != nil {
-		return store.Payment{}, wrap("find payment by attempt reference", err)
+		return store.Payment{}, s.readErr(wrap("find payment by attempt reference", err))
 	}
 	return s.GetPayment(ctx, id)
 }
@@ -226,11 +228,13 @@ func (s *Store) ListPayments(ctx context.Context, f store.PaymentFilter) ([]stor
 	}
 	rows, err := s.rs.listPayments.QueryContext(ctx, f.From.UnixNano(), f.To.UnixNano(), f.MerchantID, f.MerchantID,
 		after.UnixNano(), after.UnixNano(), f.AfterID, f.Limit)
-	return collect("list payments", rows, err, rowcodec.ScanPayment)
+	out, err := collect("list payments", rows, err, rowcodec.ScanPayment)
+	return out, s.readErr(err)
 }
 
 // ListFeeRecords returns the payment's committed fee records.
 func (s *Store) ListFeeRecords(ctx context.Context, paymentID string) ([]store.FeeRecord, error) {
 	rows, err := s.rs.listFees.QueryContext(ctx, paymentID)
-	return collect("list fee records", rows, err, rowcodec.ScanFee)
+	out, err := collect("list fee records", rows, err, rowcodec.ScanFee)
+	return out, s.readErr(err)
 }

@@ -320,15 +320,33 @@ func LatestSchemaVersion() int {
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
 	var v int
 	err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
-	return v, wrap("schema version", err)
+	return v, s.readErr(wrap("schema version", err))
 }
 
 // Ping checks that both connection pools reach the database.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.w.PingContext(ctx); err != nil {
-		return wrap("ping", err)
+		return s.readErr(wrap("ping", err))
 	}
-	return wrap("ping", s.r.PingContext(ctx))
+	return s.readErr(wrap("ping", s.r.PingContext(ctx)))
+}
+
+// readErr marks the error of a call outside the writer (a read, a ping)
+// that failed because the store is closed as store.ErrUnavailable, like a
+// transaction after Close (errClosed). database/sql answers such calls with
+// errors it does not export ("sql: database is closed", "sql: statement is
+// closed"), so the store's own closed flag decides, not the error's text.
+func (s *Store) readErr(err error) error {
+	if err == nil || errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if !closed {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", errClosed, err)
 }
 
 // Close stops the checkpoint loop and closes the checkpoint and read
@@ -336,6 +354,9 @@ func (s *Store) Ping(ctx context.Context) error {
 // checkpoints the WAL into the database file and removes it.
 func (s *Store) Close() error {
 	s.stopWriter()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	if s.stop != nil {
 		s.stop()
 		<-s.done

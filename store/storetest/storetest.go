@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SettleAttempt", testSettleAttempt},
 		{"IdemClaimInTx", testIdemClaimInTx},
 		{"IdemPend", testIdemPend},
+		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1302,5 +1303,50 @@ func sameFees(t *testing.T, what string, got, want []store.FeeRecord) {
 	}
 	for i := range want {
 		same(t, fmt.Sprintf("%s[%d]", what, i), got[i], want[i])
+	}
+}
+
+// testClosed: once the store is closed, every read, the ping and a
+// transaction fail with store.ErrUnavailable (the API's 503), never with an
+// error of unknown kind (a 500 that tells the client nothing). The store is
+// closed twice: the Cleanup that open registered closes it again.
+func testClosed(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tok := newToken(uid("vt"))
+	p := newPayment(uid("pay"), tok.ID)
+	if err := s.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.InsertToken(ctx, tok); err != nil {
+			return err
+		}
+		return tx.InsertPayment(ctx, p)
+	}); err != nil {
+		t.Fatalf("insert: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	checks := []struct {
+		name string
+		fn   func() error
+	}{
+		{"Ping", func() error { return s.Ping(ctx) }},
+		{"GetToken", func() error { _, err := s.GetToken(ctx, tok.ID); return err }},
+		{"GetPayment", func() error { _, err := s.GetPayment(ctx, p.ID); return err }},
+		{"GetAttempt", func() error { _, err := s.GetAttempt(ctx, uid("att")); return err }},
+		{"ListAttempts", func() error { _, err := s.ListAttempts(ctx, p.ID); return err }},
+		{"ListRefunds", func() error { _, err := s.ListRefunds(ctx, p.ID); return err }},
+		{"GetIdempotency", func() error { _, err := s.GetIdempotency(ctx, "scope", uid("key")); return err }},
+		{"FindPaymentByReference", func() error { _, err := s.FindPaymentByReference(ctx, "mock", "ref_1"); return err }},
+		{"ListPayments", func() error {
+			_, err := s.ListPayments(ctx, store.PaymentFilter{From: base.Add(-time.Hour), To: base.Add(time.Hour), Limit: 10})
+			return err
+		}},
+		{"ListFeeRecords", func() error { _, err := s.ListFeeRecords(ctx, p.ID); return err }},
+		{"Tx", func() error {
+			return s.Tx(ctx, func(tx store.Tx) error { _, err := tx.GetTokenForUpdate(ctx, tok.ID); return err })
+		}},
+	}
+	for _, c := range checks {
+		wantErr(t, c.name+" after Close", c.fn(), store.ErrUnavailable)
 	}
 }
