@@ -101,6 +101,8 @@ type harnessOpts struct {
 	wrap func(p providers.Provider) providers.Provider
 	// timeout is the mock processors' call timeout.
 	timeout string
+	// sections is more top-level YAML ("amounts: {...}\n").
+	sections string
 }
 
 func newHarness(t testing.TB, o harnessOpts) *harness {
@@ -127,7 +129,7 @@ processors:
 %smerchants:
   - {id: acme, api_key: %q, processors: %s, country: US%s%s}
   - {id: other, api_key: %q, processors: [mock]}
-`, dbPath, testVaultKy, agentKey, o.agentExtra, o.processors, acmeKey, o.acmeProcessors, routingYAML(o.acmeRouting), o.acmeExtra, otherKey)
+%s`, dbPath, testVaultKy, agentKey, o.agentExtra, o.processors, acmeKey, o.acmeProcessors, routingYAML(o.acmeRouting), o.acmeExtra, otherKey, o.sections)
 	cfg, err := config.Parse([]byte(yaml), "test.yaml")
 	if err != nil {
 		t.Fatalf("config: %v", err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"acpgw/fees"
+	"acpgw/payment"
 )
 
 // Config is a loaded, defaulted and validated acpgw configuration. Treat it
@@ -40,6 +41,8 @@ type Config struct {
 	Metrics     Metrics
 	Idempotency Idempotency
 	Reconcile   Reconcile
+	// Amounts bounds the amounts of payments and allowances (amounts:).
+	Amounts Amounts
 	// Demo is true for the embedded demo config.
 	Demo bool
 	// Path is the file the config was loaded from, "" for the demo config.
@@ -356,6 +359,17 @@ type Idempotency struct {
 	// InFlightLock is how long a request holds its key before another may
 	// take over; default 60s.
 	InFlightLock time.Duration
+}
+
+// Amounts bounds the amounts acpgw accepts, per currency.
+type Amounts struct {
+	// Max maps a currency to the largest amount accepted in it, in minor
+	// units (amounts: {max: {usd: 5000000}}): a payment's amount and an
+	// allowance's max_amount above it are refused with 400. A currency not
+	// listed has payment.DefaultMaxAmount (99999999, the largest Stripe and
+	// Adyen both take); a value may be at most payment.MaxExactAmount (2^53),
+	// so that every accepted amount is counted exactly in the metrics.
+	Max payment.MaxAmounts
 }
 
 // Reconcile configures the resolution of payments whose outcome is unknown.

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"acpgw/fees"
+	"acpgw/payment"
 )
 
 // exampleEnv are the variables config/example.yaml refers to; each value
@@ -127,6 +128,10 @@ func TestLoadExample(t *testing.T) {
 		c.Reconcile != (Reconcile{Interval: 10 * time.Second, After: 5 * time.Second, Lease: time.Minute}) {
 		t.Errorf("idempotency %+v reconcile %+v", c.Idempotency, c.Reconcile)
 	}
+	if !reflect.DeepEqual(c.Amounts.Max, payment.MaxAmounts{"usd": 5000000, "jpy": 99999999}) ||
+		c.Amounts.Max.Of("eur") != payment.DefaultMaxAmount {
+		t.Errorf("amounts = %+v", c.Amounts)
+	}
 
 	for path, prefix := range map[string]string{
 		"processors.adyen_eu":                   "  adyen_eu:",
@@ -138,6 +143,7 @@ func TestLoadExample(t *testing.T) {
 		"merchants[1].routing.max_attempts":     "      strategy: weighted", // defaulted: the routing key's line
 		"reconcile.lease":                       "  lease:",
 		"vault.cvc_ttl":                         "  cvc_ttl:",
+		"amounts.max.jpy":                       "    jpy: 99999999",
 		"processors.stripe_us.fees.currency":    "      currency: usd",
 		"merchants[1].routing.weights.whatever": "      weights:",
 	} {
@@ -187,6 +193,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Vault.MaxTokenTTL != 30*24*time.Hour || c.Vault.CVCTTL != 24*time.Hour {
 		t.Errorf("vault max_token_ttl %v cvc_ttl %v, want 720h and 24h", c.Vault.MaxTokenTTL, c.Vault.CVCTTL)
+	}
+	if c.Amounts.Max != nil || c.Amounts.Max.Of("usd") != payment.DefaultMaxAmount || c.Amounts.Max.Of("jpy") != 99999999 {
+		t.Errorf("amounts = %+v, want every currency at the default", c.Amounts)
 	}
 	if len(c.Agents) != 0 || c.Demo || c.Path != "d.yaml" {
 		t.Errorf("agents %v demo %v path %q", c.Agents, c.Demo, c.Path)
@@ -405,6 +414,7 @@ func TestRedacted(t *testing.T) {
 		"interchange_percent: 0.3\n", "latency: 5ms", "processors: [stripe_us, adyen_eu, mock]", "- id: k2",
 		"weights:\n", "stripe_us: 90", "max_attempts: 2", "per_merchant: true", "ttl: 24h0m0s", "body_limit: 65536\n", "debug_listen: \"\"\n",
 		"max_token_ttl: 720h0m0s", "cvc_ttl: 24h0m0s",
+		"amounts:\n  max:\n    jpy: 99999999\n    usd: 5000000\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("Redacted() lacks %q:\n%s", want, out)

@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"acpgw/fees"
+	"acpgw/payment"
 )
 
 // decoder walks one file's node tree into a Config, collecting every error.
@@ -572,6 +573,16 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				{"after", d.duration(&c.Reconcile.After)},
 				{"lease", d.duration(&c.Reconcile.Lease)},
 			}, nil)
+		}},
+		{"amounts", func(n *yaml.Node, p string) {
+			d.object(n, p, []field{{"max", func(n *yaml.Node, p string) {
+				c.Amounts.Max = payment.MaxAmounts{}
+				d.entries(n, p, func(currency string, _, v *yaml.Node, p string) {
+					var max int64
+					d.integer(&max)(v, p)
+					c.Amounts.Max[currency] = max
+				})
+			}}}, nil)
 		}},
 	}, nil)
 }

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -8,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"acpgw/fees"
+	"acpgw/payment"
 )
 
 // Redacted returns c as YAML in the file's layout, defaults filled in, with
@@ -68,6 +71,7 @@ func (c *Config) Redacted() string {
 		"metrics", mapping("listen", str(c.Metrics.Listen)),
 		"idempotency", mapping("ttl", dur(c.Idempotency.TTL), "in_flight_lock", dur(c.Idempotency.InFlightLock)),
 		"reconcile", mapping("interval", dur(c.Reconcile.Interval), "after", dur(c.Reconcile.After), "lease", dur(c.Reconcile.Lease)),
+		"amounts", mapping("max", maxAmounts(c.Amounts.Max)),
 	)
 	var b strings.Builder
 	b.WriteString("# acpgw config " + c.Path + "\n")
@@ -121,6 +125,15 @@ func secret(s string) *yaml.Node {
 		return str("")
 	}
 	return str(redacted)
+}
+
+// maxAmounts renders amounts.max with its currencies in order.
+func maxAmounts(m payment.MaxAmounts) *yaml.Node {
+	n := mapping()
+	for _, currency := range slices.Sorted(maps.Keys(m)) {
+		add(n, currency, num(strconv.FormatInt(m[currency], 10)))
+	}
+	return n
 }
 
 func str(s string) *yaml.Node {

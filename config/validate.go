@@ -2,9 +2,11 @@ package config
 
 import (
 	"encoding/hex"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -222,6 +224,24 @@ func (d *decoder) validate(c *Config) {
 	d.positive("reconcile.interval", c.Reconcile.Interval)
 	d.positive("reconcile.after", c.Reconcile.After)
 	d.positive("reconcile.lease", c.Reconcile.Lease)
+	d.validateAmounts(c.Amounts)
+}
+
+// validateAmounts checks amounts.max: known currencies, and maximums from 1
+// to payment.MaxExactAmount, so that every amount accepted stays exact in
+// the float64 metrics that count it.
+func (d *decoder) validateAmounts(a Amounts) {
+	for _, currency := range slices.Sorted(maps.Keys(a.Max)) {
+		max := a.Max[currency]
+		p := "amounts.max." + currency
+		if !payment.ValidCurrency(currency) {
+			d.check(false, p, ErrInvalid, "%q is not a lowercase ISO 4217 currency acpgw supports", currency)
+			continue
+		}
+		d.check(max > 0, p, ErrInvalid, "the maximum must be a positive number of minor units, got %d", max)
+		d.check(max <= payment.MaxExactAmount, p, ErrInvalid,
+			"%d is above 2^53 = %d minor units, above which amounts lose precision in the metrics (float64)", max, payment.MaxExactAmount)
+	}
 }
 
 // keyPath is where an API key was given: api_key or api_key_sha256.

@@ -35,6 +35,10 @@ func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error
 	if _, ok := rt.Merchant(req.Allowance.MerchantID); !ok {
 		return s.beforeWrite(ctx, in.Idempotency, publicError(ErrUnknownMerchant, "merchant %q is not served by this gateway", req.Allowance.MerchantID))
 	}
+	allowance := payment.Money{Amount: req.Allowance.MaxAmount, Currency: req.Allowance.Currency}
+	if err := checkMaxAmount(rt, allowance, "$.allowance.max_amount"); err != nil {
+		return s.beforeWrite(ctx, in.Idempotency, err)
+	}
 	pm := req.PaymentMethod
 	month, err1 := strconv.Atoi(pm.ExpMonth)
 	year, err2 := strconv.Atoi(pm.ExpYear)

@@ -45,6 +45,9 @@ var publicForms = []publicForm{
 	{payment.ErrOverflow, http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeInvalidAmount, "$.amount"},
 	{payment.ErrUnknownCurrency, http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeInvalidCurrency, "$.currency"},
 	{payment.ErrAmountTooLarge, http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeAmountTooLarge, "$.amount"},
+	// Above the currency's maximum (amounts.max): well formed, but more than
+	// the processors take; the field is the amount or the allowance's.
+	{payment.ErrAboveMaximum, http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest, "$.amount"},
 	{payment.ErrInvalidState, http.StatusConflict, acp.TypeInvalidRequest, acp.CodeInvalidState, ""},
 	{payment.ErrConflict, http.StatusConflict, acp.TypeInvalidRequest, acp.CodeOperationInProgress, ""},
 	{payment.ErrNotFound, http.StatusNotFound, acp.TypeInvalidRequest, acp.CodeNotFound, ""},

@@ -86,6 +86,9 @@ func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*pa
 		// The request decoder has checked both already.
 		return nil, publicError(err, "amount must be a positive integer of minor units of a currency acpgw supports")
 	}
+	if err := checkMaxAmount(rt, amount, "$.amount"); err != nil {
+		return nil, err
+	}
 	capture := payment.CaptureMode(req.Capture)
 	if capture == "" {
 		capture = payment.CaptureAutomatic

@@ -159,3 +159,49 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestMaxAmounts(t *testing.T) {
+	t.Parallel()
+	limits := MaxAmounts{"jpy": 5_000_000}
+	for _, tc := range []struct {
+		amount   int64
+		currency string
+		ok       bool
+	}{
+		{1, "usd", true},
+		{DefaultMaxAmount, "usd", true},
+		{DefaultMaxAmount + 1, "usd", false},
+		{math.MaxInt64, "usd", false},
+		{DefaultMaxAmount, "kwd", true},
+		{DefaultMaxAmount + 1, "kwd", false},
+		{5_000_000, "jpy", true},
+		{5_000_001, "jpy", false},
+	} {
+		err := limits.Check(Money{Amount: tc.amount, Currency: tc.currency})
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, ErrAboveMaximum)) {
+			t.Errorf("Check(%d %s) = %v, want ok %v", tc.amount, tc.currency, err, tc.ok)
+		}
+	}
+	if got := (MaxAmounts(nil)).Of("usd"); got != DefaultMaxAmount {
+		t.Errorf("nil MaxAmounts.Of(usd) = %d, want %d", got, DefaultMaxAmount)
+	}
+}
+
+// TestMaxAmountsExactInFloat64: every amount acpgw can accept, up to the
+// largest maximum config may set, is exact in a float64 (the type of
+// Prometheus counters), and the next integer is not: MaxExactAmount is the
+// tightest such bound, not a guess.
+func TestMaxAmountsExactInFloat64(t *testing.T) {
+	t.Parallel()
+	for _, v := range []int64{1, DefaultMaxAmount, MaxExactAmount - 1, MaxExactAmount} {
+		if int64(float64(v)) != v {
+			t.Errorf("%d is not exact in a float64", v)
+		}
+	}
+	if f := float64(MaxExactAmount + 1); int64(f) == MaxExactAmount+1 {
+		t.Errorf("%d is exact in a float64; MaxExactAmount could be larger", MaxExactAmount+1)
+	}
+	if DefaultMaxAmount > MaxExactAmount {
+		t.Errorf("DefaultMaxAmount %d is above MaxExactAmount %d", DefaultMaxAmount, MaxExactAmount)
+	}
+}
