@@ -67,6 +67,12 @@ type Server struct {
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	ShutdownGrace     time.Duration
+	// DrainDelay is how long, on SIGTERM, /readyz answers 503 while the
+	// listener still serves, before it closes: load balancers need a few
+	// probes to take the instance out of rotation, and requests they send
+	// meanwhile are served, not refused. Default 5s; 0s closes at once. A
+	// second SIGTERM or SIGINT ends the delay.
+	DrainDelay time.Duration
 	// SettleTimeout bounds what follows a payment's or modification's
 	// first write (the processor calls, failovers and the settlement),
 	// which runs to its end even when the client hangs up; default 30s, at
@@ -377,7 +383,8 @@ type Reconcile struct {
 	// Interval between reconciliation passes; default 10s.
 	Interval time.Duration
 	// After is how long an attempt stays pending before it is re-sent;
-	// default 5s.
+	// default 5s. An attempt is never re-sent before the deadline its own
+	// call was sent with has passed, whatever this says.
 	After time.Duration
 	// Lease is how long one replica owns a pending attempt; default 60s.
 	Lease time.Duration

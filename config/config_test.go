@@ -170,7 +170,8 @@ func TestDefaults(t *testing.T) {
 	}
 	want := Server{
 		Listen: "127.0.0.1:8080", ReadTimeout: 10 * time.Second, ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, ShutdownGrace: 15 * time.Second, SettleTimeout: 30 * time.Second, BodyLimit: 65536,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, ShutdownGrace: 15 * time.Second, DrainDelay: 5 * time.Second,
+		SettleTimeout: 30 * time.Second, BodyLimit: 65536,
 	}
 	if c.Server != want {
 		t.Errorf("Server = %+v, want %+v", c.Server, want)

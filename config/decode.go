@@ -601,6 +601,7 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 		{"write_timeout", d.duration(&s.WriteTimeout)},
 		{"idle_timeout", d.duration(&s.IdleTimeout)},
 		{"shutdown_grace", d.duration(&s.ShutdownGrace)},
+		{"drain_delay", d.duration(&s.DrainDelay)},
 		{"settle_timeout", d.duration(&s.SettleTimeout)},
 		{"body_limit", d.integer(&s.BodyLimit)},
 		{"debug_listen", d.str(&s.DebugListen)},

@@ -90,6 +90,7 @@ func TestParseErrors(t *testing.T) {
 		{"duration without unit", vaultOK + "server:\n  read_timeout: 10  #<\n", "server.read_timeout", ErrType, `invalid duration "10"`},
 		{"bad duration", vaultOK + "reconcile:\n  lease: 1 minute  #<\n", "reconcile.lease", ErrType, `invalid duration "1 minute"`},
 		{"zero duration", vaultOK + "server:\n  idle_timeout: 0s  #<\n", "server.idle_timeout", ErrInvalid, "must be positive"},
+		{"negative drain delay", vaultOK + "server:\n  drain_delay: -1s  #<\n", "server.drain_delay", ErrInvalid, "must not be negative"},
 		{"negative timeout", vaultOK + "processors:\n  mock:\n    type: mock\n    timeout: -1s  #<\n", "processors.mock.timeout", ErrInvalid, "must be positive"},
 		{"ttl below a day", vaultOK + "idempotency:\n  ttl: 1h  #<\n", "idempotency.ttl", ErrInvalid, "at least 24h"},
 		{"amounts max unknown currency", vaultOK + "amounts:\n  max:\n    usd: 100\n    xyz: 100  #<\n", "amounts.max.xyz", ErrInvalid, `"xyz" is not a lowercase ISO 4217 currency`},

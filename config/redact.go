@@ -59,6 +59,7 @@ func (c *Config) Redacted() string {
 			"write_timeout", dur(s.WriteTimeout),
 			"idle_timeout", dur(s.IdleTimeout),
 			"shutdown_grace", dur(s.ShutdownGrace),
+			"drain_delay", dur(s.DrainDelay),
 			"settle_timeout", dur(s.SettleTimeout),
 			"body_limit", num(strconv.FormatInt(s.BodyLimit, 10)),
 			"debug_listen", str(s.DebugListen)),

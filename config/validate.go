@@ -22,6 +22,7 @@ const (
 	DefaultWriteTimeout      = 30 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultShutdownGrace     = 15 * time.Second
+	DefaultDrainDelay        = 5 * time.Second
 	DefaultSettleTimeout     = 30 * time.Second
 	DefaultBodyLimit         = 64 << 10
 	DefaultSQLiteDSN         = "./data/acpgw.db"
@@ -73,6 +74,7 @@ func (d *decoder) defaults(c *Config) {
 	d.defaultDuration("server.write_timeout", &s.WriteTimeout, DefaultWriteTimeout)
 	d.defaultDuration("server.idle_timeout", &s.IdleTimeout, DefaultIdleTimeout)
 	d.defaultDuration("server.shutdown_grace", &s.ShutdownGrace, DefaultShutdownGrace)
+	d.defaultDuration("server.drain_delay", &s.DrainDelay, DefaultDrainDelay)
 	d.defaultDuration("server.settle_timeout", &s.SettleTimeout, DefaultSettleTimeout)
 	if !d.present("server.body_limit") {
 		s.BodyLimit = DefaultBodyLimit
@@ -282,6 +284,7 @@ func (d *decoder) validateServer(c *Config) {
 	d.positive("server.write_timeout", s.WriteTimeout)
 	d.positive("server.idle_timeout", s.IdleTimeout)
 	d.positive("server.shutdown_grace", s.ShutdownGrace)
+	d.check(s.DrainDelay >= 0, "server.drain_delay", ErrInvalid, "drain_delay must not be negative, got %s (0s closes the listener at once)", s.DrainDelay)
 	d.positive("server.settle_timeout", s.SettleTimeout)
 	d.check(s.BodyLimit > 0, "server.body_limit", ErrInvalid, "body_limit must be a positive number of bytes, got %d", s.BodyLimit)
 	// Profiling shows the process's internals: never on the API listener,

@@ -30,7 +30,8 @@ type DelegateInput struct {
 // claim of the request's key and its answer (201) commit in one
 // transaction.
 func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error) {
-	rt := s.rt.Load()
+	rt, release := s.acquire()
+	defer release()
 	req := in.Request
 	if _, ok := rt.Merchant(req.Allowance.MerchantID); !ok {
 		return s.beforeWrite(ctx, in.Idempotency, publicError(ErrUnknownMerchant, "merchant %q is not served by this gateway", req.Allowance.MerchantID))

@@ -24,7 +24,8 @@ const (
 // not know are stored and acknowledged. An error means the delivery should
 // be retried by the processor.
 func (s *Service) ApplyEvents(ctx context.Context, processor string, events []providers.Event) error {
-	rt := s.rt.Load()
+	rt, release := s.acquire()
+	defer release()
 	for _, ev := range events {
 		if err := s.applyEvent(ctx, rt, processor, ev); err != nil {
 			return err

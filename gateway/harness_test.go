@@ -50,6 +50,10 @@ type rig struct {
 	dir string
 	// pgDSN is the database of a rig on PostgreSQL, "" on SQLite.
 	pgDSN string
+	// config renders the rig's config with another processors block, and
+	// build builds its processors, for tests that reload.
+	config func(processors string) string
+	build  ProviderFactory
 }
 
 type rigOpts struct {
@@ -68,6 +72,8 @@ type rigOpts struct {
 	vault string
 	// now is the service's clock; time.Now when nil.
 	now func() time.Time
+	// retireGrace is the service's Options.RetireGrace.
+	retireGrace time.Duration
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -80,15 +86,17 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	}
 	dir := t.TempDir()
 	db := filepath.Join(dir, "acpgw.db")
-	y := fmt.Sprintf(`store: {driver: sqlite, dsn: %q}
+	render := func(processors string) string {
+		return fmt.Sprintf(`store: {driver: sqlite, dsn: %q}
 vault: {keys: [{id: k1, key: %q}]%s}
 agents: [{id: agent1, api_key: agent-key}]
 processors:
 %smerchants:
   - {id: acme, api_key: acme-key, processors: %s}
   - {id: other, api_key: other-key, processors: %s}
-`, db, testVaultKey, o.vault, o.processors, o.merchantProcessors, o.merchantProcessors)
-	cfg, err := config.Parse([]byte(y), "rig.yaml")
+`, db, testVaultKey, o.vault, processors, o.merchantProcessors, o.merchantProcessors)
+	}
+	cfg, err := config.Parse([]byte(render(o.processors)), "rig.yaml")
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
@@ -107,8 +115,9 @@ processors:
 	}
 	t.Cleanup(func() { st.Close() })
 	r.st = &countingStore{Store: st}
+	r.config = render
 	var mu sync.Mutex
-	rt, err := NewRuntime(cfg, func(p *config.Processor) (providers.Provider, error) {
+	r.build = func(p *config.Processor) (providers.Provider, error) {
 		var prov providers.Provider
 		if o.build != nil && p.Type != config.TypeMock {
 			if prov, err = o.build(p); err != nil {
@@ -125,11 +134,12 @@ processors:
 			prov = o.wrap(prov)
 		}
 		return prov, nil
-	})
+	}
+	rt, err := NewRuntime(cfg, r.build)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.svc = New(Options{Store: r.st, Now: o.now}, rt)
+	r.svc = New(Options{Store: r.st, Now: o.now, RetireGrace: o.retireGrace}, rt)
 	t.Cleanup(func() { rt.Providers.Close() })
 	return r
 }

@@ -53,8 +53,9 @@ func (s *Service) Refund(ctx context.Context, in ModifyInput) (Answer, error) {
 // after the processor call, detached from the caller, the settlement
 // applies the answer and stores the request's.
 func (s *Service) modify(ctx context.Context, in ModifyInput, op providers.Operation) (Answer, error) {
-	rt := s.rt.Load()
-	p, att, err := s.openModification(ctx, in, op)
+	rt, release := s.acquire()
+	defer release()
+	p, att, err := s.openModification(ctx, rt, in, op)
 	if err != nil {
 		return s.beforeWrite(ctx, in.Idempotency, err)
 	}
@@ -74,7 +75,7 @@ func (s *Service) modify(ctx context.Context, in ModifyInput, op providers.Opera
 // openModification is a modification's first transaction: it claims the
 // request's key, checks the operation against the payment under its lock,
 // and writes the attempt (and for a refund the refund, counted as pending).
-func (s *Service) openModification(ctx context.Context, in ModifyInput, op providers.Operation) (store.Payment, store.Attempt, error) {
+func (s *Service) openModification(ctx context.Context, rt *Runtime, in ModifyInput, op providers.Operation) (store.Payment, store.Attempt, error) {
 	now := s.now().UTC()
 	attID := vault.NewID("att_")
 	rec := s.idemRecord(in.Idempotency, now, attID)
@@ -102,7 +103,7 @@ func (s *Service) openModification(ctx context.Context, in ModifyInput, op provi
 		if err != nil {
 			return err
 		}
-		att = s.newAttempt(p, len(atts)+1, p.Processor, op, amt, now)
+		att = s.newAttempt(rt, p, len(atts)+1, p.Processor, op, amt, now)
 		att.ID = attID
 		if op == providers.OpRefund {
 			ref := store.Refund{ID: vault.NewID("re_"), PaymentID: p.ID, Amount: amt, Currency: p.Currency,
@@ -170,7 +171,7 @@ func checkModification(p store.Payment, atts []store.Attempt, op providers.Opera
 
 // callModify makes the processor call of a capture, void or refund attempt.
 func (s *Service) callModify(ctx context.Context, rt *Runtime, prov providers.Provider, p store.Payment, att store.Attempt) callOutcome {
-	cctx, cancel := callCtx(ctx, rt.timeout(prov.Name()))
+	cctx, cancel := s.attemptCtx(ctx, rt, att)
 	defer cancel()
 	req := providers.ModifyRequest{
 		PaymentID: p.ID, IdempotencyKey: att.IdempotencyKey, Reference: p.ProcessorReference,

@@ -41,7 +41,8 @@ type PayInput struct {
 // a failover adds one per extra processor. Everything after the intent runs
 // to its end even if the caller's context ends.
 func (s *Service) Pay(ctx context.Context, in PayInput) (Answer, error) {
-	rt := s.rt.Load()
+	rt, release := s.acquire()
+	defer release()
 	pl, err := s.preparePay(ctx, rt, in)
 	if err != nil {
 		return s.beforeWrite(ctx, in.Idempotency, err)
@@ -152,13 +153,13 @@ func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*pa
 		CreatedAt:         pl.now,
 		UpdatedAt:         pl.now,
 	}
-	pl.atts = []store.Attempt{s.newAttempt(pl.p, 1, first.Processor, providers.OpAuthorize, pl.p.Amount, pl.now)}
+	pl.atts = []store.Attempt{s.newAttempt(rt, pl.p, 1, first.Processor, providers.OpAuthorize, pl.p.Amount, pl.now)}
 	return pl, nil
 }
 
 // newAttempt is the pending record of a processor call, written before the
-// call is made.
-func (s *Service) newAttempt(p store.Payment, seq int, processor string, op providers.Operation, amount int64, now time.Time) store.Attempt {
+// call is made, with the latest deadline the call can have (see attemptCtx).
+func (s *Service) newAttempt(rt *Runtime, p store.Payment, seq int, processor string, op providers.Operation, amount int64, now time.Time) store.Attempt {
 	return store.Attempt{
 		ID:             vault.NewID("att_"),
 		PaymentID:      p.ID,
@@ -170,6 +171,7 @@ func (s *Service) newAttempt(p store.Payment, seq int, processor string, op prov
 		Currency:       p.Currency,
 		State:          store.AttemptPending,
 		StartedAt:      now,
+		Deadline:       now.Add(startBudget + rt.timeout(processor)),
 	}
 }
 
@@ -282,7 +284,7 @@ func (s *Service) failover(ctx context.Context, rt *Runtime, pl *payPlan, next r
 	p.Processor, p.ProcessorType = next.Processor, nextProv.Type()
 	p.FeeEstimated = next.EstimatedFee
 	p.UpdatedAt = now
-	nextAtt := s.newAttempt(p, cur.Seq+1, next.Processor, providers.OpAuthorize, p.Amount, now)
+	nextAtt := s.newAttempt(rt, p, cur.Seq+1, next.Processor, providers.OpAuthorize, p.Amount, now)
 	eraseCVC := declined && pl.tok.CVC != nil
 	err := s.store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.UpdateAttempt(ctx, cur); err != nil {
@@ -483,7 +485,7 @@ func (s *Service) instrument(rt *Runtime, p store.Payment, tok store.Token) (pro
 
 // authorize makes one processor call for the authorization attempt att.
 func (s *Service) authorize(ctx context.Context, rt *Runtime, prov providers.Provider, p store.Payment, att store.Attempt, ins providers.Instrument) (providers.Result, error, time.Duration) {
-	cctx, cancel := callCtx(ctx, rt.timeout(prov.Name()))
+	cctx, cancel := s.attemptCtx(ctx, rt, att)
 	defer cancel()
 	start := time.Now()
 	res, err := prov.Authorize(cctx, providers.AuthorizeRequest{
@@ -513,6 +515,7 @@ func finishAttempt(a *store.Attempt, state store.AttemptState, outcome, ref stri
 		t := now.UTC()
 		a.FinishedAt = &t
 	}
+	endCall(a, now)
 }
 
 // applyAuthorization writes an authorization result onto the payment.

@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/sha256"
 	"fmt"
+	"sync"
 	"time"
 
 	"acpgw/config"
@@ -32,6 +33,58 @@ type Runtime struct {
 	merchantKeys map[[32]byte]string
 	reportKeys   map[[32]byte]string
 	agents       map[string]*config.Agent
+
+	// use counts the requests that acquired the Runtime (Service.acquire),
+	// so that a Runtime swapped out is closed only once they are done.
+	use usage
+}
+
+// usage counts a Runtime's users. Once retired (a newer Runtime is in
+// service) it takes no new users, and idle is closed when the last one
+// leaves: unlike a sync.WaitGroup, acquiring after the wait began is
+// refused rather than a misuse.
+type usage struct {
+	mu      sync.Mutex
+	users   int
+	retired bool
+	idle    chan struct{}
+}
+
+// acquire counts one more user and reports true, unless rt is retired.
+func (rt *Runtime) acquire() bool {
+	u := &rt.use
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.retired {
+		return false
+	}
+	u.users++
+	return true
+}
+
+// release ends one user's use.
+func (rt *Runtime) release() {
+	u := &rt.use
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.users--
+	if u.users == 0 && u.retired {
+		close(u.idle)
+	}
+}
+
+// retire refuses new users from now on and returns a channel closed once
+// no user is left. It is called once per Runtime.
+func (rt *Runtime) retire() <-chan struct{} {
+	u := &rt.use
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.retired = true
+	u.idle = make(chan struct{})
+	if u.users == 0 {
+		close(u.idle)
+	}
+	return u.idle
 }
 
 // NewRuntime builds and checks a Runtime from cfg. Nothing is swapped or
@@ -143,10 +196,19 @@ func (rt *Runtime) AuthenticateReports(key string) (string, bool) {
 // MerchantLabel returns the metrics label of a merchant.
 func (rt *Runtime) MerchantLabel(id string) string { return rt.labels.Label(id) }
 
-// Close releases the providers' resources.
+// Close releases the providers' resources. A Runtime in service is closed
+// by the Service (Swap, Close), once no request uses it.
 func (rt *Runtime) Close() error { return rt.Providers.Close() }
 
-// timeout is the per-call deadline of a processor.
+// maxTimeout is the longest processor timeout of rt.
+func (rt *Runtime) maxTimeout() time.Duration {
+	var longest time.Duration
+	for name := range rt.Config.Processors {
+		longest = max(longest, rt.timeout(name))
+	}
+	return longest
+}
+
 // settleTimeout bounds the work after a payment's or modification's intent
 // committed: the processor calls, failovers and the settlement.
 func (rt *Runtime) settleTimeout() time.Duration {
@@ -172,6 +234,7 @@ func (rt *Runtime) cvcTTL() time.Duration {
 	return config.DefaultCVCTTL
 }
 
+// timeout is the per-call deadline of a processor.
 func (rt *Runtime) timeout(processor string) time.Duration {
 	if p, ok := rt.Config.Processors[processor]; ok && p.Timeout > 0 {
 		return p.Timeout

@@ -39,6 +39,8 @@ type Service struct {
 	// cvcs holds the keys of the CVCs this process sealed (cvc.go); like
 	// health, it outlives reloads.
 	cvcs *vault.CVCKeys
+	// retired closes swapped-out Runtimes (lifecycle.go).
+	retired retirement
 }
 
 // Options configures a Service.
@@ -51,12 +53,17 @@ type Options struct {
 	// Owner names this replica for reconciliation leases; hostname and pid
 	// when empty.
 	Owner string
+	// RetireGrace is how long a Runtime swapped out by a reload stays open
+	// at least, for users that do not acquire it (the API's authentication
+	// reads Runtime()); DefaultRetireGrace when 0.
+	RetireGrace time.Duration
 }
 
 // New returns a Service serving rt.
 func New(opts Options, rt *Runtime) *Service {
 	s := &Service{metrics: opts.Metrics, log: opts.Logger, now: opts.Now, owner: opts.Owner, cvcs: vault.NewCVCKeys()}
 	s.store = cvcStore{Store: opts.Store, keys: s.cvcs}
+	s.retired.init(opts.RetireGrace)
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -96,15 +103,21 @@ func (s *Service) configure(rt *Runtime) {
 // Health returns the breakers, for routing explanations and tests.
 func (s *Service) Health() *routing.Breakers { return s.health }
 
-// Runtime returns the Runtime in service now.
+// Runtime returns the Runtime in service now, for a short read (an API
+// key lookup): it is not counted as a user, so it must be done within the
+// retire grace period. Work that calls processors acquires its Runtime.
 func (s *Service) Runtime() *Runtime { return s.rt.Load() }
 
-// Swap installs a new Runtime and returns the old one; payments under way
-// finish on the Runtime they started with. The caller closes the old one
-// when it is done with it.
+// Swap installs a new Runtime and returns the old one. Requests under way
+// finish on the Runtime they started with; the Service closes the old one
+// once none of them uses it any more and the retire grace period has passed.
 func (s *Service) Swap(rt *Runtime) *Runtime {
 	s.configure(rt)
-	return s.rt.Swap(rt)
+	old := s.rt.Swap(rt)
+	if old != nil && old != rt {
+		s.retire(old, false)
+	}
+	return old
 }
 
 // Errors of Ready: why the service cannot take requests now.

@@ -134,6 +134,12 @@ type Attempt struct {
 	Error     string
 	LatencyMS int64
 	StartedAt time.Time
+	// Deadline is the latest client-side deadline of the attempt's call,
+	// fixed before the attempt is written and the call made: the call is
+	// never in flight after it, whatever reload changes the processor's
+	// timeout meanwhile. Once the call returned, it is the time it did.
+	// Zero in attempts written before deadlines were recorded.
+	Deadline time.Time
 	// FinishedAt is set once State is no longer pending.
 	FinishedAt *time.Time
 	// LeaseOwner and LeaseUntil let exactly one replica reconcile a pending
@@ -241,6 +247,28 @@ type IdemRecord struct {
 	ExpiresAt   time.Time
 }
 
+// LeaseQuery selects the pending attempts a reconciliation pass claims:
+// state pending, started before StartedBefore, call deadline before
+// DeadlineBefore, and lease free or ended by Now.
+type LeaseQuery struct {
+	// Owner takes the leases, until LeaseUntil.
+	Owner      string
+	LeaseUntil time.Time
+	// Now ends the leases that ran out by then.
+	Now time.Time
+	// StartedBefore: only attempts started before it.
+	StartedBefore time.Time
+	// DeadlineBefore: only attempts whose call deadline passed before it,
+	// so that no call still in flight is re-sent.
+	DeadlineBefore time.Time
+	// Unrecorded is the call time allowed to an attempt without a Deadline
+	// (written by an older acpgw, perhaps another replica still running):
+	// its deadline counts as StartedAt + Unrecorded.
+	Unrecorded time.Duration
+	// Limit is the most attempts claimed; none when 0.
+	Limit int
+}
+
 // IdemBegin is the outcome of BeginIdempotency.
 type IdemBegin int
 
@@ -291,11 +319,18 @@ type Store interface {
 	// returns how many it erased; fewer than limit means none is left.
 	EraseCVCs(ctx context.Context, createdBefore time.Time, limit int) (int64, error)
 
-	// LeasePendingAttempts claims up to limit attempts in state pending that
-	// started before startedBefore and whose lease is free or expired, for
-	// owner until leaseUntil, and returns them. Two replicas never get the
-	// same attempt while its lease runs.
-	LeasePendingAttempts(ctx context.Context, owner string, startedBefore, now, leaseUntil time.Time, limit int) ([]Attempt, error)
+	// LeasePendingAttempts claims the pending attempts q selects (see
+	// LeaseQuery) for q.Owner until q.LeaseUntil, oldest first, at most
+	// q.Limit, and returns them. Two replicas never get the same attempt
+	// while its lease runs.
+	LeasePendingAttempts(ctx context.Context, q LeaseQuery) ([]Attempt, error)
+	// ReturnLease hands back a leased attempt whose re-send came back
+	// without a final answer: if it is still pending and still leased by
+	// owner, its lease is cleared and its Deadline set to callEnded (the
+	// re-send is over), so that the next pass, on any replica, may try
+	// again. Otherwise (settled, or leased by another since) nothing
+	// changes and it returns nil.
+	ReturnLease(ctx context.Context, id, owner string, callEnded time.Time) error
 
 	// FindPaymentByReference returns the payment a processor knows by
 	// reference: its processor_reference, or the reference of one of its
@@ -333,7 +368,7 @@ type Tx interface {
 
 	InsertAttempt(ctx context.Context, a Attempt) error
 	// UpdateAttempt writes state, outcome, reference, error, latency,
-	// finished_at and the lease of a.
+	// finished_at, deadline and the lease of a.
 	UpdateAttempt(ctx context.Context, a Attempt) error
 	// SettleAttempt is UpdateAttempt of an attempt that must still be
 	// pending: ErrSettled when another writer (reconciliation, a webhook)

@@ -28,6 +28,7 @@ func TestAdyenEndToEnd(t *testing.T) {
 	cfg := filepath.Join(dir, "c.yaml")
 	y := fmt.Sprintf(`store: {driver: sqlite, dsn: %q}
 vault: {keys: [{id: k1, key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}]}
+server: {drain_delay: 0s}
 agents: [{id: a, api_key: agent-key}]
 reports: [{id: finance, api_key: finance-key}]
 processors:

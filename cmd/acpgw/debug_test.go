@@ -15,14 +15,17 @@ import (
 )
 
 // debugConfig writes a valid config with server.debug_listen set to addr
-// (left out when addr is "") and returns its path.
+// (left out when addr is "") and no drain delay, and returns its path.
 func debugConfig(t *testing.T, addr string) string {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
 	writeConfig(t, cfg, dir, "[mock]")
+	// No drain delay: the tests stop serve and wait for it.
 	if addr != "" {
-		appendFile(t, cfg, fmt.Sprintf("server: {debug_listen: %q}\n", addr))
+		appendFile(t, cfg, fmt.Sprintf("server: {debug_listen: %q, drain_delay: 0s}\n", addr))
+	} else {
+		appendFile(t, cfg, "server: {drain_delay: 0s}\n")
 	}
 	return cfg
 }
@@ -163,7 +166,9 @@ func TestConfigCheckDebugListen(t *testing.T) {
 		{"the API listener", "127.0.0.1:8080", "never served on the API listener"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg := debugConfig(t, "")
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "c.yaml")
+			writeConfig(t, cfg, dir, "[mock]")
 			b, err := os.ReadFile(cfg)
 			if err != nil {
 				t.Fatal(err)

@@ -101,6 +101,7 @@ func TestServeLifecycle(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
 	writeConfig(t, cfg, dir, "[mock]")
+	appendFile(t, cfg, "server: {drain_delay: 0s}\n") // TestServeDrainsOnShutdown tests the delay
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

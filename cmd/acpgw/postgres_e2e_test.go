@@ -28,6 +28,7 @@ func TestPostgresEndToEnd(t *testing.T) {
 	cfg := filepath.Join(dir, "c.yaml")
 	y := fmt.Sprintf(`store: {driver: postgres, dsn: %q, max_conns: 4, statement_timeout: 5s}
 vault: {keys: [{id: k1, key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}]}
+server: {drain_delay: 0s}
 agents: [{id: a, api_key: agent-key}]
 processors:
   mock: {type: mock}

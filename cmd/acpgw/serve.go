@@ -227,6 +227,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	m.ConfigReloadSuccess.Set(1)
 	svc := gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log}, rt)
+	defer closeService(ctx, svc, cfg.Server.ShutdownGrace, log)
 
 	var gatherer prometheus.Gatherer = reg
 	if cfg.Metrics.Listen != "" {
@@ -249,10 +250,11 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if useTLS {
 		httpSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+
 	// Every address is taken before anything serves; until start, shutdown
 	// only closes the sockets taken so far.
 	var servers listeners
-	defer servers.shutdown(ctx, log)
+	defer servers.shutdown(context.WithoutCancel(ctx), log)
 	apiLn, err := servers.add("api", cfg.Server.Listen, httpSrv)
 	if err != nil {
 		return err
@@ -278,25 +280,11 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cancelBG()
 		wg.Wait()
 	}()
-
-	// The reconciler waits longer than any processor call can take, so that
-	// it never re-sends a request that is still in flight.
-	after := cfg.Reconcile.After
-	for _, p := range cfg.Processors {
-		if p.Timeout+time.Second > after {
-			after = p.Timeout + time.Second
-		}
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		svc.RunReconciler(bg, cfg.Reconcile.Interval, gateway.ReconcileOptions{After: after, Lease: cfg.Reconcile.Lease})
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		purgeIdempotency(bg, st, log)
-	}()
+	// The reconciler reads reconcile.* and the processors' timeouts from the
+	// config in service at every pass; each attempt carries its own call
+	// deadline, so a reload never makes it re-send a call still in flight.
+	wg.Go(func() { svc.RunReconciler(bg) })
+	wg.Go(func() { purgeIdempotency(bg, st, log) })
 	// CVCs past vault.cvc_ttl are out of use at once (their keys expire);
 	// the sweep erases them from the store and memory.
 	wg.Add(1)
@@ -313,13 +301,11 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var reloader *gateway.Reloader
 	if *path != "" {
 		reloader = &gateway.Reloader{Path: *path, Build: build, Service: svc, Log: log}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := reloader.Watch(bg); err != nil {
 				log.Warn("config file is not watched; SIGHUP still reloads", slog.String("error", err.Error()))
 			}
-		}()
+		})
 	}
 
 	servers.start()
@@ -346,14 +332,19 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		break
 	}
 
-	// Shutdown in phases: readiness says 503, in-flight requests drain within
-	// the grace period, then background loops stop and the store closes
-	// (deferred above).
-	log.Info("shutting down", slog.Duration("grace", cfg.Server.ShutdownGrace))
-	srv.Drain()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownGrace)
-	defer cancel()
-	servers.shutdown(sctx, log)
+	// Shutdown in phases: readiness says 503 while the listeners still serve
+	// for the drain delay (a second signal cuts it short), in-flight requests
+	// finish within the grace period, then (deferred above) background loops
+	// stop, the runtimes close and the store closes.
+	// A listener that failed stops the process at once: there is nothing to
+	// drain towards.
+	delay := cfg.Server.DrainDelay
+	if serveErr != nil {
+		delay = 0
+	}
+	cut, stopCut := secondSignal()
+	defer stopCut()
+	stopServing(ctx, log, srv, &servers, delay, cfg.Server.ShutdownGrace, time.After, cut)
 	return serveErr
 }
 
@@ -373,6 +364,36 @@ func newLogger(w io.Writer) *slog.Logger {
 			return a
 		},
 	}))
+}
+
+// secondSignal delivers on its channel once SIGTERM or SIGINT arrives again
+// after the one that started the shutdown; stop ends the watch.
+func secondSignal() (<-chan struct{}, func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	cut := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			close(cut)
+		case <-done:
+		}
+	}()
+	return cut, func() {
+		signal.Stop(sig)
+		close(done)
+	}
+}
+
+// closeService closes the service's runtimes (their processor clients) once
+// no request uses them, waiting at most grace.
+func closeService(ctx context.Context, svc *gateway.Service, grace time.Duration, log *slog.Logger) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	defer cancel()
+	if err := svc.Close(cctx); err != nil {
+		log.Warn("runtimes still in use at exit", slog.String("error", err.Error()))
+	}
 }
 
 func purgeIdempotency(ctx context.Context, st store.Store, log *slog.Logger) {

@@ -22,6 +22,7 @@ func TestStripeEndToEnd(t *testing.T) {
 	cfg := filepath.Join(dir, "c.yaml")
 	y := fmt.Sprintf(`store: {driver: sqlite, dsn: %q}
 vault: {keys: [{id: k1, key: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}]}
+server: {drain_delay: 0s}
 agents: [{id: a, api_key: agent-key}]
 processors:
   stripe_us: {type: stripe, secret_key: sk_test_123, base_url: %q, webhook_secret: whsec_test, timeout: 5s,

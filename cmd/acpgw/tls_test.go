@@ -66,7 +66,7 @@ func TestServeTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Fprintf(f, "server: {tls: {cert_file: %q, key_file: %q}}\n", certFile, keyFile)
+	fmt.Fprintf(f, "server: {drain_delay: 0s, tls: {cert_file: %q, key_file: %q}}\n", certFile, keyFile)
 	f.Close()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()

@@ -197,15 +197,23 @@ func (s *Store) EraseCVCs(ctx context.Context, createdBefore time.Time, limit in
 	return tag.RowsAffected(), nil
 }
 
-// LeasePendingAttempts claims up to limit pending attempts, oldest first, in
+// ReturnLease clears the lease of a still pending attempt leased by owner,
+// recording callEnded as its deadline.
+func (s *Store) ReturnLease(ctx context.Context, id, owner string, callEnded time.Time) error {
+	_, err := s.pool.Exec(ctx, qReturnLease, rowcodec.Nanos(callEnded), id, owner)
+	return wrap("return lease", err)
+}
+
+// LeasePendingAttempts claims the pending attempts q selects, oldest first, in
 // a single UPDATE over a SELECT ... FOR UPDATE SKIP LOCKED (see qLease): two
 // leasers, on one replica or several, never claim the same attempt while its
 // lease runs, and neither waits for the other.
-func (s *Store) LeasePendingAttempts(ctx context.Context, owner string, startedBefore, now, leaseUntil time.Time, limit int) ([]store.Attempt, error) {
-	if limit <= 0 {
+func (s *Store) LeasePendingAttempts(ctx context.Context, q store.LeaseQuery) ([]store.Attempt, error) {
+	if q.Limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, qLease, owner, rowcodec.Nanos(leaseUntil), startedBefore.UnixNano(), now.UnixNano(), limit)
+	rows, err := s.pool.Query(ctx, qLease, q.Owner, rowcodec.Nanos(q.LeaseUntil), q.StartedBefore.UnixNano(),
+		int64(q.Unrecorded), q.DeadlineBefore.UnixNano(), q.Now.UnixNano(), q.Limit)
 	out, err := collect("lease attempts", rows, err, rowcodec.ScanAttempt)
 	if err != nil {
 		return nil, err

@@ -331,7 +331,7 @@ func TestTwoReplicas(t *testing.T) {
 			s, name := replicas[r%2], fmt.Sprint("replica-", r%2, "-", r)
 			wg.Go(func() {
 				for range total {
-					got, err := s.LeasePendingAttempts(ctx, name, now, now, now.Add(time.Hour), 4)
+					got, err := s.LeasePendingAttempts(ctx, store.LeaseQuery{Owner: name, LeaseUntil: now.Add(time.Hour), Now: now, StartedBefore: now, DeadlineBefore: now, Limit: 4})
 					if err != nil {
 						t.Errorf("%s: %v", name, err)
 						return

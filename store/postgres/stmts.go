@@ -69,23 +69,28 @@ var (
 	fee_currency = $11, routing = $12, updated_at = $13 WHERE id = $14`
 
 	qInsertAttempt = `INSERT INTO attempts (` + attemptCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
 	qUpdateAttempt = `UPDATE attempts SET state = $1, outcome = $2, reference = $3, error = $4, latency_ms = $5,
-	finished_at = $6, lease_owner = $7, lease_until = $8 WHERE id = $9`
+	finished_at = $6, lease_owner = $7, lease_until = $8, deadline = $9 WHERE id = $10`
 	qSettleAttempt = qUpdateAttempt + ` AND state = 'pending'`
 	// qLease claims in one statement. SKIP LOCKED passes over the attempts
 	// another leaser is claiming at this moment; an attempt whose claim
 	// committed after this statement's snapshot is locked anyway, but READ
 	// COMMITTED re-checks the WHERE clause on the committed row, finds the
 	// lease running and drops it. The literal 'pending' lets the planner use
-	// the partial index attempts_pending.
+	// the partial index attempts_pending. An attempt without a deadline
+	// (written before migration 0005) gets started_at + the given allowance.
 	qLease = `UPDATE attempts a SET lease_owner = $1, lease_until = $2
 	FROM (SELECT id FROM attempts
-		WHERE state = 'pending' AND started_at < $3 AND (lease_until IS NULL OR lease_until <= $4)
-		ORDER BY started_at, id LIMIT $5
+		WHERE state = 'pending' AND started_at < $3 AND COALESCE(deadline, started_at + $4) < $5
+			AND (lease_until IS NULL OR lease_until <= $6)
+		ORDER BY started_at, id LIMIT $7
 		FOR UPDATE SKIP LOCKED) c
 	WHERE a.id = c.id
 	RETURNING ` + qualify("a", attemptCols)
+
+	qReturnLease = `UPDATE attempts SET lease_owner = '', lease_until = NULL, deadline = $1
+	WHERE id = $2 AND state = 'pending' AND lease_owner = $3`
 
 	qInsertRefund = `INSERT INTO refunds (` + refundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	qUpdateRefund = `UPDATE refunds SET status = $1, reference = $2, updated_at = $3 WHERE id = $4`

@@ -32,7 +32,7 @@ const (
 	status, processor, processor_type, processor_reference, decline, captured_amount, refunded_amount,
 	refund_pending, fee_estimated, fee_actual, fee_currency, routing, metadata, created_at, updated_at`
 	AttemptColumns = `id, payment_id, seq, processor, operation, idempotency_key, amount, currency, refund_id,
-	state, outcome, reference, error, latency_ms, started_at, finished_at, lease_owner, lease_until`
+	state, outcome, reference, error, latency_ms, started_at, finished_at, lease_owner, lease_until, deadline`
 	RefundColumns = `id, payment_id, amount, currency, status, reference, created_at, updated_at`
 	IdemColumns   = `scope, key, request_hash, api_version, state, resource_id, status, body, locked_until,
 	created_at, expires_at`
@@ -170,35 +170,35 @@ func AttemptArgs(a store.Attempt) []any {
 	return []any{
 		a.ID, a.PaymentID, a.Seq, a.Processor, a.Operation, a.IdempotencyKey, a.Amount, a.Currency, a.RefundID,
 		string(a.State), a.Outcome, a.Reference, a.Error, a.LatencyMS, Nanos(a.StartedAt), NanosPtr(a.FinishedAt),
-		a.LeaseOwner, NanosPtr(a.LeaseUntil),
+		a.LeaseOwner, NanosPtr(a.LeaseUntil), Nanos(a.Deadline),
 	}
 }
 
 // AttemptUpdateArgs are the values of an attempt's mutable columns (state,
 // outcome, reference, error, latency_ms, finished_at, lease_owner,
-// lease_until), then its id.
+// lease_until, deadline), then its id.
 func AttemptUpdateArgs(a store.Attempt) []any {
 	return []any{
 		string(a.State), a.Outcome, a.Reference, a.Error, a.LatencyMS, NanosPtr(a.FinishedAt), a.LeaseOwner,
-		NanosPtr(a.LeaseUntil), a.ID,
+		NanosPtr(a.LeaseUntil), Nanos(a.Deadline), a.ID,
 	}
 }
 
 // ScanAttempt reads a row of AttemptColumns.
 func ScanAttempt(sc Scanner) (store.Attempt, error) {
 	var (
-		a                      store.Attempt
-		state                  string
-		started, finished, lse nanoCol
+		a                                store.Attempt
+		state                            string
+		started, finished, lse, deadline nanoCol
 	)
 	err := sc.Scan(&a.ID, &a.PaymentID, &a.Seq, &a.Processor, &a.Operation, &a.IdempotencyKey, &a.Amount,
 		&a.Currency, &a.RefundID, &state, &a.Outcome, &a.Reference, &a.Error, &a.LatencyMS, &started, &finished,
-		&a.LeaseOwner, &lse)
+		&a.LeaseOwner, &lse, &deadline)
 	if err != nil {
 		return store.Attempt{}, err
 	}
 	a.State = store.AttemptState(state)
-	a.StartedAt, a.FinishedAt, a.LeaseUntil = started.time(), finished.ptr(), lse.ptr()
+	a.StartedAt, a.FinishedAt, a.LeaseUntil, a.Deadline = started.time(), finished.ptr(), lse.ptr(), deadline.time()
 	return a, nil
 }
 

@@ -67,7 +67,7 @@ func TestRoundTrip(t *testing.T) {
 	att := store.Attempt{ID: "att_1", PaymentID: "pay_1", Seq: 2, Processor: "mock", Operation: "authorize",
 		IdempotencyKey: "acpgw_pay_1_2", Amount: 2599, Currency: "usd", RefundID: "re_1", State: store.AttemptPending,
 		Outcome: "x", Reference: "ref", Error: "e", LatencyMS: 12, StartedAt: at, FinishedAt: &later,
-		LeaseOwner: "me", LeaseUntil: &later}
+		LeaseOwner: "me", LeaseUntil: &later, Deadline: later}
 	ref := store.Refund{ID: "re_1", PaymentID: "pay_1", Amount: 5, Currency: "usd", Status: store.RefundPending,
 		Reference: "r", CreatedAt: at, UpdatedAt: later}
 	idem := store.IdemRecord{Scope: "s", Key: "k", RequestHash: "h", APIVersion: "2026-04-17", State: store.IdemDone,
@@ -105,7 +105,7 @@ func TestRoundTrip(t *testing.T) {
 		{"attempt", AttemptColumns, AttemptArgs(att), func(s Scanner) (any, error) { return ScanAttempt(s) },
 			func() store.Attempt {
 				w := att
-				w.StartedAt, w.FinishedAt, w.LeaseUntil = utc(at), utcPtr(later), utcPtr(later)
+				w.StartedAt, w.FinishedAt, w.LeaseUntil, w.Deadline = utc(at), utcPtr(later), utcPtr(later), utc(later)
 				return w
 			}()},
 		{"refund", RefundColumns, RefundArgs(ref), func(s Scanner) (any, error) { return ScanRefund(s) },

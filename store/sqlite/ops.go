@@ -172,17 +172,18 @@ func (s *Store) EraseCVCs(ctx context.Context, createdBefore time.Time, limit in
 	return n, err
 }
 
-// LeasePendingAttempts claims up to limit pending attempts, oldest first,
+// LeasePendingAttempts claims the pending attempts q selects, oldest first,
 // in a single UPDATE ... RETURNING: SQLite runs it as one write transaction,
 // so two leasers (in this process or another) never claim the same attempt.
-func (s *Store) LeasePendingAttempts(ctx context.Context, owner string, startedBefore, now, leaseUntil time.Time, limit int) ([]store.Attempt, error) {
-	if limit <= 0 {
+func (s *Store) LeasePendingAttempts(ctx context.Context, q store.LeaseQuery) ([]store.Attempt, error) {
+	if q.Limit <= 0 {
 		return nil, nil
 	}
 	var out []store.Attempt
 	err := s.Tx(ctx, func(tx store.Tx) error {
 		t := tx.(*txn)
-		rows, err := t.stmt(ctx, s.ws.lease).QueryContext(detach(ctx), owner, rowcodec.Nanos(leaseUntil), startedBefore.UnixNano(), now.UnixNano(), limit)
+		rows, err := t.stmt(ctx, s.ws.lease).QueryContext(detach(ctx), q.Owner, rowcodec.Nanos(q.LeaseUntil),
+			q.StartedBefore.UnixNano(), int64(q.Unrecorded), q.DeadlineBefore.UnixNano(), q.Now.UnixNano(), q.Limit)
 		out, err = collect("lease attempts", rows, err, rowcodec.ScanAttempt)
 		return err
 	})
@@ -194,6 +195,15 @@ func (s *Store) LeasePendingAttempts(ctx context.Context, owner string, startedB
 		return cmp.Or(a.StartedAt.Compare(b.StartedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
+}
+
+// ReturnLease clears the lease of a still pending attempt leased by owner,
+// recording callEnded as its deadline.
+func (s *Store) ReturnLease(ctx context.Context, id, owner string, callEnded time.Time) error {
+	return s.Tx(ctx, func(tx store.Tx) error {
+		_, err := tx.(*txn).exec(ctx, "return lease", s.ws.returnLease, rowcodec.Nanos(callEnded), id, owner)
+		return err
+	})
 }
 
 // FindPaymentByReference finds the payment a processor knows by reference:

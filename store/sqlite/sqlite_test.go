@@ -443,8 +443,9 @@ func TestOpenErasesLegacyCVCs(t *testing.T) {
 	if err := old.Tx(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, tok) }); err != nil {
 		t.Fatalf("InsertToken: %v", err)
 	}
-	// The database as an acpgw before 0003 left it (0004 undone too).
-	for _, q := range []string{`DELETE FROM schema_migrations WHERE version >= 3`, `DROP INDEX IF EXISTS tokens_cvc`} {
+	// The database as an acpgw before 0003 left it (0004 and 0005 undone too).
+	for _, q := range []string{`DELETE FROM schema_migrations WHERE version >= 3`, `DROP INDEX IF EXISTS tokens_cvc`,
+		`ALTER TABLE attempts DROP COLUMN deadline`} {
 		if _, err := old.w.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}

@@ -45,17 +45,22 @@ const (
 	decline = ?, captured_amount = ?, refunded_amount = ?, refund_pending = ?, fee_estimated = ?, fee_actual = ?,
 	fee_currency = ?, routing = ?, updated_at = ? WHERE id = ?`
 
-	qInsertAttempt = `INSERT INTO attempts (` + attemptCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertAttempt = `INSERT INTO attempts (` + attemptCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateAttempt = `UPDATE attempts SET state = ?, outcome = ?, reference = ?, error = ?, latency_ms = ?,
-	finished_at = ?, lease_owner = ?, lease_until = ? WHERE id = ?`
+	finished_at = ?, lease_owner = ?, lease_until = ?, deadline = ? WHERE id = ?`
 	qSettleAttempt = qUpdateAttempt + ` AND state = 'pending'`
 	// qLease claims in one statement; the literal 'pending' lets SQLite use
-	// the partial index attempts_pending.
+	// the partial index attempts_pending. An attempt without a deadline
+	// (written before migration 0005) gets started_at + the given allowance.
 	qLease = `UPDATE attempts SET lease_owner = ?, lease_until = ?
 	WHERE id IN (SELECT id FROM attempts
-		WHERE state = 'pending' AND started_at < ? AND (lease_until IS NULL OR lease_until <= ?)
+		WHERE state = 'pending' AND started_at < ? AND COALESCE(deadline, started_at + ?) < ?
+			AND (lease_until IS NULL OR lease_until <= ?)
 		ORDER BY started_at, id LIMIT ?)
 	RETURNING ` + attemptCols
+
+	qReturnLease = `UPDATE attempts SET lease_owner = '', lease_until = NULL, deadline = ?
+	WHERE id = ? AND state = 'pending' AND lease_owner = ?`
 
 	qInsertRefund = `INSERT INTO refunds (` + refundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateRefund = `UPDATE refunds SET status = ?, reference = ?, updated_at = ? WHERE id = ?`
@@ -98,6 +103,7 @@ type stmts struct {
 	eraseCVCs                                                      *sql.Stmt
 	insertPayment, updatePayment                                   *sql.Stmt
 	insertAttempt, updateAttempt, settleAttempt, lease             *sql.Stmt
+	returnLease                                                    *sql.Stmt
 	insertRefund, updateRefund                                     *sql.Stmt
 	idemInsert, idemReplace, idemTakeOver, idemComplete            *sql.Stmt
 	idemAbandon, idemPurge, idemLink, idemPend                     *sql.Stmt
@@ -139,6 +145,7 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 			entry{&st.updateAttempt, qUpdateAttempt},
 			entry{&st.settleAttempt, qSettleAttempt},
 			entry{&st.lease, qLease},
+			entry{&st.returnLease, qReturnLease},
 			entry{&st.insertRefund, qInsertRefund},
 			entry{&st.updateRefund, qUpdateRefund},
 			entry{&st.idemInsert, qIdemInsert},

@@ -152,7 +152,7 @@ func (t *txn) InsertAttempt(ctx context.Context, a store.Attempt) error {
 }
 
 // UpdateAttempt writes state, outcome, reference, error, latency,
-// finished_at and the lease of a.
+// finished_at, deadline and the lease of a.
 func (t *txn) UpdateAttempt(ctx context.Context, a store.Attempt) error {
 	return t.execOne(ctx, "update attempt", t.s.ws.updateAttempt, rowcodec.AttemptUpdateArgs(a)...)
 }

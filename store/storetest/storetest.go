@@ -58,6 +58,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdemTakeOverConcurrent", testIdemTakeOverConcurrent},
 		{"LeasePendingAttempts", testLease},
 		{"LeaseConcurrent", testLeaseConcurrent},
+		{"LeaseDeadline", testLeaseDeadline},
+		{"ReturnLease", testReturnLease},
 		{"Events", testEvents},
 		{"FeeRecords", testFeeRecords},
 		{"FindPaymentByReference", testFindByReference},
@@ -152,7 +154,14 @@ func newAttempt(p store.Payment, seq int, started time.Time) store.Attempt {
 		Currency:       p.Currency,
 		State:          store.AttemptPending,
 		StartedAt:      started,
+		Deadline:       started.Add(10 * time.Second),
 	}
+}
+
+// leaseQuery is the query of a pass at now that leaves alone attempts
+// started after startedBefore or whose call may still run at now.
+func leaseQuery(owner string, startedBefore, now, until time.Time, limit int) store.LeaseQuery {
+	return store.LeaseQuery{Owner: owner, LeaseUntil: until, Now: now, StartedBefore: startedBefore, DeadlineBefore: now, Limit: limit}
 }
 
 func newIdem(scope, key, hash string, now time.Time) store.IdemRecord {
@@ -577,6 +586,7 @@ func testAttempts(t *testing.T, s store.Store) {
 	upd.State, upd.Outcome, upd.Reference, upd.Error, upd.LatencyMS = store.AttemptNotProcessed, "", "ref_9", "network:dial", 17
 	upd.FinishedAt = ptr(base.Add(time.Minute))
 	upd.LeaseOwner, upd.LeaseUntil = "replica-2", ptr(base.Add(2*time.Minute))
+	upd.Deadline = base.Add(500 * time.Millisecond).In(zone) // the call came back early
 	tx(t, s, func(tx store.Tx) error {
 		if err := tx.UpdateAttempt(ctx, upd); err != nil {
 			return err
@@ -1068,7 +1078,7 @@ func testLease(t *testing.T, s store.Store) {
 	}
 	want := func(as ...store.Attempt) []string { return ids(as) }
 
-	got, err := s.LeasePendingAttempts(ctx, "r1", startedBefore, now, until, 10)
+	got, err := s.LeasePendingAttempts(ctx, leaseQuery("r1", startedBefore, now, until, 10))
 	if err != nil {
 		t.Fatalf("LeasePendingAttempts: %v", err)
 	}
@@ -1093,21 +1103,21 @@ func testLease(t *testing.T, s store.Store) {
 	}
 
 	// While the leases run, nobody else gets them.
-	got, err = s.LeasePendingAttempts(ctx, "r2", startedBefore, now.Add(time.Second), until, 10)
+	got, err = s.LeasePendingAttempts(ctx, leaseQuery("r2", startedBefore, now.Add(time.Second), until, 10))
 	if err != nil || len(got) != 0 {
 		t.Fatalf("second lease: %v, %v; want none", ids(got), err)
 	}
 
 	// Once they run out, they are leased again, oldest first within limit.
 	later := until.Add(time.Second)
-	got, err = s.LeasePendingAttempts(ctx, "r2", startedBefore, later, later.Add(time.Minute), 2)
+	got, err = s.LeasePendingAttempts(ctx, leaseQuery("r2", startedBefore, later, later.Add(time.Minute), 2))
 	if err != nil {
 		t.Fatalf("lease after expiry: %v", err)
 	}
 	if !slices.Equal(ids(got), want(lapsed, leased)) {
 		t.Errorf("lease after expiry with limit 2: %v, want %v (the two oldest)", ids(got), want(lapsed, leased))
 	}
-	got, err = s.LeasePendingAttempts(ctx, "r2", startedBefore, later, later.Add(time.Minute), 10)
+	got, err = s.LeasePendingAttempts(ctx, leaseQuery("r2", startedBefore, later, later.Add(time.Minute), 10))
 	if err != nil || !slices.Equal(ids(got), want(old1, old2)) {
 		t.Errorf("lease of the rest: %v, %v; want %v", ids(got), err, want(old1, old2))
 	}
@@ -1119,12 +1129,12 @@ func testLease(t *testing.T, s store.Store) {
 	fin := old2
 	fin.State, fin.Outcome, fin.FinishedAt = store.AttemptDone, "captured", ptr(later)
 	tx(t, s, func(tx store.Tx) error { return tx.UpdateAttempt(ctx, fin) })
-	got, err = s.LeasePendingAttempts(ctx, "r3", startedBefore, later, later.Add(time.Minute), 10)
+	got, err = s.LeasePendingAttempts(ctx, leaseQuery("r3", startedBefore, later, later.Add(time.Minute), 10))
 	if err != nil || !slices.Equal(ids(got), want(old1)) {
 		t.Errorf("lease after release: %v, %v; want %v", ids(got), err, want(old1))
 	}
 
-	if got, err := s.LeasePendingAttempts(ctx, "r4", now.Add(24*time.Hour), now.Add(24*time.Hour), now.Add(25*time.Hour), 0); err != nil || len(got) != 0 {
+	if got, err := s.LeasePendingAttempts(ctx, leaseQuery("r4", now.Add(24*time.Hour), now.Add(24*time.Hour), now.Add(25*time.Hour), 0)); err != nil || len(got) != 0 {
 		t.Errorf("lease with limit 0: %d, %v; want none", len(got), err)
 	}
 }
@@ -1154,7 +1164,7 @@ func testLeaseConcurrent(t *testing.T, s store.Store) {
 			// Bounded, so that a store that leases the same attempts again
 			// and again fails instead of spinning.
 			for range total {
-				got, err := s.LeasePendingAttempts(ctx, fmt.Sprint("r", r), now, now, now.Add(time.Hour), 3)
+				got, err := s.LeasePendingAttempts(ctx, leaseQuery(fmt.Sprint("r", r), now, now, now.Add(time.Hour), 3))
 				if err != nil {
 					t.Errorf("leaser %d: %v", r, err)
 					return
@@ -1348,5 +1358,105 @@ func testClosed(t *testing.T, s store.Store) {
 	}
 	for _, c := range checks {
 		wantErr(t, c.name+" after Close", c.fn(), store.ErrUnavailable)
+	}
+}
+
+// testLeaseDeadline: an attempt is leased only once its own recorded call
+// deadline has passed, however long ago it started; one recorded without a
+// deadline counts as started + Unrecorded.
+func testLeaseDeadline(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := base.Add(time.Hour)
+	p := newPayment(uid("pay"), "vt_1")
+	insertPayment(t, s, p)
+	inFlight := newAttempt(p, 1, now.Add(-10*time.Minute))
+	inFlight.Deadline = now.Add(time.Minute) // a long timeout, still running
+	ended := newAttempt(p, 2, now.Add(-10*time.Second))
+	ended.Deadline = now.Add(-time.Second)
+	young := newAttempt(p, 3, now.Add(-2*time.Second))
+	young.Deadline = now.Add(-time.Second) // ended, but younger than StartedBefore
+	legacy := newAttempt(p, 4, now.Add(-20*time.Second))
+	legacy.Deadline = time.Time{}
+	insertAttempts(t, s, inFlight, ended, young, legacy)
+
+	q := store.LeaseQuery{Owner: "r1", LeaseUntil: now.Add(time.Minute), Now: now,
+		StartedBefore: now.Add(-5 * time.Second), DeadlineBefore: now, Unrecorded: 30 * time.Second, Limit: 10}
+	got, err := s.LeasePendingAttempts(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != ended.ID {
+		t.Fatalf("leased %d attempts (%v); want only the one whose deadline passed", len(got), got)
+	}
+	want := ended
+	want.LeaseOwner, want.LeaseUntil = "r1", &q.LeaseUntil
+	same(t, "leased attempt", got[0], want)
+
+	// With less time allowed for a call without a deadline, the legacy
+	// attempt is due too.
+	q.Owner, q.Unrecorded = "r2", 10*time.Second
+	got, err = s.LeasePendingAttempts(ctx, q)
+	if err != nil || len(got) != 1 || got[0].ID != legacy.ID || !got[0].Deadline.IsZero() {
+		t.Fatalf("leased %v, %v; want the legacy attempt, without a deadline", got, err)
+	}
+	// Once its deadline passes, the long call's attempt is due as well (the
+	// two leased above are still leased).
+	q.Owner, q.DeadlineBefore = "r3", now.Add(2*time.Minute)
+	got, err = s.LeasePendingAttempts(ctx, q)
+	if err != nil || len(got) != 1 || got[0].ID != inFlight.ID {
+		t.Fatalf("leased %v, %v; want the attempt whose long deadline passed", got, err)
+	}
+}
+
+// testReturnLease: the owner of a lease hands it back with the time its
+// re-send ended, and the attempt is due again at once; anyone else's
+// ReturnLease, or one of a settled attempt, changes nothing.
+func testReturnLease(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := base.Add(time.Hour)
+	p := newPayment(uid("pay"), "vt_1")
+	insertPayment(t, s, p)
+	a, done := newAttempt(p, 1, now.Add(-time.Minute)), newAttempt(p, 2, now.Add(-time.Minute))
+	insertAttempts(t, s, a, done)
+	q := leaseQuery("r1", now, now, now.Add(time.Hour), 10)
+	if got, err := s.LeasePendingAttempts(ctx, q); err != nil || len(got) != 2 {
+		t.Fatalf("lease: %v, %v", got, err)
+	}
+	fin := done
+	fin.State, fin.Outcome, fin.FinishedAt, fin.LeaseOwner, fin.LeaseUntil = store.AttemptDone, "captured", ptr(now), "r1", ptr(now.Add(time.Hour))
+	tx(t, s, func(tx store.Tx) error { return tx.UpdateAttempt(ctx, fin) })
+
+	ended := now.Add(2 * time.Second)
+	for _, owner := range []string{"r2", ""} {
+		if err := s.ReturnLease(ctx, a.ID, owner, ended); err != nil {
+			t.Fatalf("ReturnLease by %q: %v", owner, err)
+		}
+	}
+	if err := s.ReturnLease(ctx, done.ID, "r1", ended); err != nil {
+		t.Fatalf("ReturnLease of a settled attempt: %v", err)
+	}
+	got, err := s.GetAttempt(ctx, a.ID)
+	if err != nil || got.LeaseOwner != "r1" || !got.Deadline.Equal(a.Deadline) {
+		t.Fatalf("after others' ReturnLease: owner %q deadline %v, %v; want r1's lease, deadline unchanged", got.LeaseOwner, got.Deadline, err)
+	}
+	if got, _ := s.GetAttempt(ctx, done.ID); got.LeaseOwner != "r1" || got.State != store.AttemptDone {
+		t.Fatalf("settled attempt changed: %+v", got)
+	}
+
+	if err := s.ReturnLease(ctx, a.ID, "r1", ended); err != nil {
+		t.Fatalf("ReturnLease: %v", err)
+	}
+	want := a
+	want.Deadline = ended
+	got, err = s.GetAttempt(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same(t, "returned attempt", got, want)
+	// Due again for a pass after the re-send ended, while r1's lease would
+	// still run: another replica takes it.
+	q = leaseQuery("r2", now, ended.Add(time.Second), now.Add(time.Hour), 10)
+	if got, err := s.LeasePendingAttempts(ctx, q); err != nil || len(got) != 1 || got[0].ID != a.ID {
+		t.Fatalf("lease after ReturnLease: %v, %v; want the returned attempt", got, err)
 	}
 }
