@@ -60,3 +60,23 @@ func TestOpenAPIServed(t *testing.T) {
 		t.Errorf("not an OpenAPI 3.1 document: %.40q", r.raw)
 	}
 }
+
+// TestProbeAnswers drives the probes into the answers the document lists
+// for them (the harness checks each against it): ready, then draining.
+func TestProbeAnswers(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	for _, tc := range []struct {
+		path, status string
+		code         int
+	}{{"/healthz", "ok", 200}, {"/readyz", "ready", 200}} {
+		r := h.do(req{method: http.MethodGet, path: tc.path, noVersion: true})
+		if r.status != tc.code || r.str("status") != tc.status {
+			t.Errorf("%s: %d %s, want %d %s", tc.path, r.status, r.raw, tc.code, tc.status)
+		}
+	}
+	h.api.Drain()
+	r := h.do(req{method: http.MethodGet, path: "/readyz", noVersion: true})
+	if r.status != http.StatusServiceUnavailable || r.str("status") != "draining" {
+		t.Errorf("/readyz while draining: %d %s", r.status, r.raw)
+	}
+}
