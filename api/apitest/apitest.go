@@ -1,7 +1,10 @@
 // Package apitest checks acpgw's HTTP answers against its OpenAPI 3.1
-// description (api/openapi.yaml) with kin-openapi, so that the document
-// cannot drift from the code. Only tests import it, so kin-openapi stays out
-// of the acpgw binary.
+// description (api/openapi.yaml) with kin-openapi and the JSON Schema
+// 2020-12 validator it builds on (santhosh-tekuri/jsonschema), so that the
+// document cannot drift from the code. The API test suite's harness serves
+// through Spec.Handler, and the tests that call a running binary use
+// Spec.Client. Only tests import it, so neither library is in the acpgw
+// binary.
 //
 // The check is strict by design: an answer on a path the document does not
 // describe must be acpgw's 404 not_found, one with a method the document does
