@@ -472,7 +472,16 @@ func TestComposeMatchesBinary(t *testing.T) {
 	if u := yamlDocs(t, dsFile)[0].get("datasources").list()[0].get("url").str(); u != "http://prometheus:"+promPort {
 		t.Errorf("grafana's data source is %s, want http://prometheus:%s", u, promPort)
 	}
-	dashDir := yamlDocs(t, providerFile)[0].get("providers").list()[0].get("options", "path").str()
+	// Grafana fills ${NAME} in provisioning files from its environment.
+	grafEnv := graf.get("environment").stringMap()
+	dashDir := envRef.ReplaceAllStringFunc(yamlDocs(t, providerFile)[0].get("providers").list()[0].get("options", "path").str(),
+		func(ref string) string {
+			v, ok := grafEnv[envRef.FindStringSubmatch(ref)[1]]
+			if !ok {
+				t.Errorf("the dashboard provider reads %s, which services.grafana.environment does not set", ref)
+			}
+			return v
+		})
 	dashboards, err := filepath.Glob(deployPath(t, "grafana", "*.json"))
 	if err != nil || len(dashboards) == 0 {
 		t.Fatalf("no dashboards in deploy/grafana: %v", err)
