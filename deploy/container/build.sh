@@ -39,5 +39,8 @@ chmod 0755 "$rootfs" "$rootfs/usr" "$rootfs/usr/local" "$rootfs/usr/local/bin" "
 chmod 1777 "$rootfs/tmp"
 chmod 0750 "$ctx/data/acpgw"
 
-"$engine" build --quiet --build-arg "VERSION=$version" -f deploy/container/Containerfile -t "$image" "$ctx" >/dev/null
+# podman: no intermediate images left behind (every step is a cheap COPY).
+layers=()
+[ "$engine" = podman ] && layers=(--layers=false)
+"$engine" build --quiet "${layers[@]}" --build-arg "VERSION=$version" -f deploy/container/Containerfile -t "$image" "$ctx" >/dev/null
 echo "$image"
