@@ -390,8 +390,9 @@ func TestComposeMatchesBinary(t *testing.T) {
 		t.Errorf("services.acpgw.ports %q: want 127.0.0.1:HOST:%d (loopback only, to the port acpgw listens on)", published[0], port)
 	}
 	grace, err := time.ParseDuration(acpgw.get("stop_grace_period").str())
-	if err != nil || grace <= cfg.Server.ShutdownGrace {
-		t.Errorf("services.acpgw.stop_grace_period %v must exceed server.shutdown_grace %s", acpgw.get("stop_grace_period").v, cfg.Server.ShutdownGrace)
+	if err != nil || grace <= cfg.Server.DrainDelay+cfg.Server.ShutdownGrace {
+		t.Errorf("services.acpgw.stop_grace_period %v must exceed server.drain_delay %s + server.shutdown_grace %s",
+			acpgw.get("stop_grace_period").v, cfg.Server.DrainDelay, cfg.Server.ShutdownGrace)
 	}
 	if c := acpgw.get("depends_on", "migrate", "condition").str(); c != "service_completed_successfully" {
 		t.Errorf("acpgw starts on migrate %s, want service_completed_successfully", c)
@@ -665,13 +666,17 @@ func TestKubernetesMatchesBinary(t *testing.T) {
 		}
 	}
 
-	// Shutdown: the preStop sleep, then SIGTERM and the shutdown grace,
-	// within the termination grace period.
-	sleep := c.get("lifecycle", "preStop", "sleep", "seconds").integer()
-	term := pod.get("terminationGracePeriodSeconds").integer()
-	if sleep < 5 || time.Duration(term)*time.Second <= time.Duration(sleep)*time.Second+cfg.Server.ShutdownGrace {
-		t.Errorf("preStop sleep %ds + server.shutdown_grace %s must be under terminationGracePeriodSeconds %d (and the sleep at least 5s, for endpoints to update)",
-			sleep, cfg.Server.ShutdownGrace, term)
+	// Shutdown: the preStop sleep, as long as the drain delay, then
+	// SIGTERM, the drain delay and the shutdown grace, all within the
+	// termination grace period.
+	sleep := time.Duration(c.get("lifecycle", "preStop", "sleep", "seconds").integer()) * time.Second
+	term := time.Duration(pod.get("terminationGracePeriodSeconds").integer()) * time.Second
+	if sleep != cfg.Server.DrainDelay || sleep < 5*time.Second {
+		t.Errorf("preStop sleep %s, server.drain_delay %s: want them equal, and at least 5s for endpoints to update", sleep, cfg.Server.DrainDelay)
+	}
+	if term <= sleep+cfg.Server.DrainDelay+cfg.Server.ShutdownGrace {
+		t.Errorf("terminationGracePeriodSeconds %s must exceed the preStop sleep %s + server.drain_delay %s + server.shutdown_grace %s",
+			term, sleep, cfg.Server.DrainDelay, cfg.Server.ShutdownGrace)
 	}
 
 	// Resources: requests, a memory limit, and GOMEMLIMIT under it.
