@@ -13,10 +13,13 @@ import (
 
 // Codes acpgw's own API adds to the ACP ones, for errors that are not about
 // the request body. The gateway makes its errors with acp's codes; the
-// ones the api makes too are named here after them.
+// ones the api makes too are named here after them. Every code constant of
+// this package, acp and gateway is in the ErrorCode enum of
+// api/openapi.yaml (a test in api/apitest compares them).
 const (
 	codeUnauthorized        = "unauthorized"
 	codeNotFound            = acp.CodeNotFound
+	codeMethodNotAllowed    = "method_not_allowed"
 	codeUnsupportedVersion  = "unsupported_api_version"
 	codeUnsupportedMedia    = "unsupported_media_type"
 	codeBodyTooLarge        = "request_too_large"

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"acpgw/api"
+	"acpgw/api/apitest"
 	"acpgw/config"
 	"acpgw/gateway"
 	"acpgw/metrics"
@@ -43,6 +44,7 @@ type harness struct {
 	yaml  string
 	build gateway.ProviderFactory
 	srv   *httptest.Server
+	api   *api.Server
 	svc   *gateway.Service
 	// st is the service's store, for tests that set up records the API
 	// cannot make (another replica's) or break it.
@@ -160,7 +162,8 @@ processors:
 	m := metrics.New(h.reg)
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.svc = gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log, Now: h.clock.Now}, rt)
-	var handler http.Handler = api.New(api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log, Now: h.clock.Now})
+	h.api = api.New(api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log, Now: h.clock.Now})
+	handler := validated(t, h.api)
 	if o.served != nil {
 		inner := handler
 		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -174,6 +177,16 @@ processors:
 		st.Close()
 	})
 	return h
+}
+
+// validated serves handler with every answer checked against api/openapi.yaml
+// (package apitest): an answer the document does not describe fails the
+// test. Benchmarks measure the server alone.
+func validated(t testing.TB, handler http.Handler) http.Handler {
+	if _, ok := t.(*testing.B); ok {
+		return handler
+	}
+	return apitest.Must(t).Handler(t, handler)
 }
 
 func routingYAML(r string) string {

@@ -29,7 +29,7 @@ const (
 
 var (
 	errNotFoundRoute = acp.Errorf(http.StatusNotFound, acp.TypeInvalidRequest, codeNotFound, "", "no such route")
-	errMethod        = acp.Errorf(http.StatusMethodNotAllowed, acp.TypeInvalidRequest, "method_not_allowed", "", "method not allowed on this route")
+	errMethod        = acp.Errorf(http.StatusMethodNotAllowed, acp.TypeInvalidRequest, codeMethodNotAllowed, "", "method not allowed on this route")
 	errUnauthorized  = acp.Errorf(http.StatusUnauthorized, acp.TypeInvalidRequest, codeUnauthorized, "", "missing or invalid Bearer API key")
 )
 

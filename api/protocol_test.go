@@ -75,7 +75,7 @@ func TestUnauthorizedChallenge(t *testing.T) {
 	h := newHarness(t, harnessOpts{agentExtra: ", signing_secret: " + secret})
 	fill := strings.NewReplacer(":id", "pay_none", ":processor", "mock")
 	var withKey []string
-	for _, route := range api.Routes(h.srv.Config.Handler.(*api.Server)) {
+	for _, route := range api.Routes(h.api) {
 		method, path, _ := strings.Cut(route, " ")
 		url := h.srv.URL + fill.Replace(path)
 		resp, raw := send(t, method, url, "", nil)

@@ -84,6 +84,7 @@ func New(o Options) *Server {
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.ready)
+	e.GET("/openapi.yaml", openAPI)
 	if o.Gatherer != nil {
 		h := promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})
 		e.GET("/metrics", gin.WrapH(h))

@@ -39,7 +39,7 @@ func (s *Server) webhook(c *gin.Context) {
 	events, err := recv.ParseWebhook(c.Request.Header, body, s.now())
 	if errors.Is(err, providers.ErrBadSignature) {
 		s.countWebhook(name, "bad_signature")
-		fail(c, acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, "invalid_signature", "", "webhook signature does not verify"))
+		fail(c, acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, codeInvalidSignature, "", "webhook signature does not verify"))
 		return
 	}
 	if err != nil {

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"acpgw/api/apitest"
 )
 
 // The mock processor's test cards (the README's table).
@@ -339,8 +341,7 @@ func (g *gateway) call(method, path, key, idemKey string, body any, out any) (in
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", idemKey)
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
-	resp, err := client.Do(req)
+	resp, err := apitest.Must(g.t).Client(g.t, 10*time.Second).Do(req)
 	if err != nil {
 		g.t.Fatalf("%s %s: %v", method, path, err)
 	}

@@ -45,6 +45,9 @@ func buildBinary(t *testing.T, dir string) string {
 	bin := filepath.Join(dir, "acpgw")
 	build := exec.CommandContext(t.Context(), "go", "build", "-o", bin, "./cmd/acpgw")
 	build.Dir = repoRoot(t)
+	// Static, as the container image ships it (deploy/container/build.sh),
+	// which also lets CI build both from one build cache.
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

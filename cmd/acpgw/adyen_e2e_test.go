@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"acpgw/api/apitest"
 	"acpgw/providers/adyen"
 	"acpgw/providers/adyen/adyentest"
 )
@@ -56,7 +57,7 @@ merchants:
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Idempotency-Key", fmt.Sprint(time.Now().UnixNano()))
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := apitest.Must(t).Client(t, 30*time.Second).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"acpgw/api/apitest"
 	"acpgw/store/postgres/pgtest"
 )
 
@@ -96,7 +97,7 @@ func postJSON(t *testing.T, url, key string, body any, want int) map[string]any 
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("API-Version", "2026-04-17")
 	req.Header.Set("Idempotency-Key", fmt.Sprint(time.Now().UnixNano()))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apitest.Must(t).Client(t, 30*time.Second).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"acpgw/api/apitest"
 	"acpgw/providers/stripe/stripetest"
 )
 
@@ -42,7 +43,7 @@ merchants:
 		req.Header.Set("API-Version", "2026-04-17")
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", fmt.Sprint(time.Now().UnixNano()))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := apitest.Must(t).Client(t, 30*time.Second).Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
