@@ -3,6 +3,7 @@ package acp
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"acpgw/payment"
@@ -49,7 +50,7 @@ type RiskSignal struct {
 	Action string
 }
 
-// Field lists in schema order; they are the same in both versions.
+// Field lists in schema order; they are the same in every version.
 var (
 	delegateFields = []string{"payment_method", "allowance", "billing_address", "risk_signals", "metadata"}
 	delegateReq    = []string{"payment_method", "allowance", "risk_signals", "metadata"}
@@ -63,24 +64,21 @@ var (
 	riskFields      = []string{"type", "score", "action"}
 )
 
-// delegateRules are the places where the two versions' schemas differ.
+// delegateRules are the places where the versions' request schemas differ
+// (see versionRules for the table).
 type delegateRules struct {
-	// iinMax: the 2025-09-29 JSON schema says maxLength 6 while its OpenAPI
-	// file says 8; acpgw applies the stricter of the two so that every
-	// accepted request is valid against both documents of the version.
+	// iinMax: the stricter of the version's two maxLength values; the
+	// 2025-09-29 JSON schema says 6 while its OpenAPI file says 8, and so
+	// on (see versionRules).
 	iinMax int
-	// last4Pattern: 2026-04-17 adds minLength 4 and pattern ^[0-9]{4}$ to
-	// display_last4, making a bad value a schema error (400); in 2025-09-29
-	// only maxLength 4 is in the schema, so "42" is schema-valid and
-	// rejected as a semantic error (422).
+	// last4Pattern: from 2025-12-12 (OpenAPI) display_last4 has minLength 4
+	// and pattern ^[0-9]{4}$, making a bad value a schema error (400); in
+	// 2025-09-29 only maxLength 4 is in the schema, so "42" is schema-valid
+	// and rejected as a semantic error (422).
 	last4Pattern bool
-	// riskMin: 2025-09-29 has minItems 1 on risk_signals; 2026-04-17 drops it.
+	// riskMin: minItems of risk_signals, 1 up to 2026-01-30; 2026-04-17
+	// drops it.
 	riskMin int
-}
-
-var rulesByVersion = map[string]delegateRules{
-	Version20250929: {iinMax: 6, last4Pattern: false, riskMin: 1},
-	Version20260417: {iinMax: 8, last4Pattern: true, riskMin: 0},
 }
 
 // delegateCodes: the Delegate Payment Error schema's code enum has a single
@@ -111,11 +109,12 @@ var (
 // always means "schema-valid, but wrong". The first error in document order
 // is returned.
 func DecodeDelegateRequest(version string, body []byte, now time.Time) (DelegateRequest, *Error) {
-	rules, ok := rulesByVersion[version]
+	vr, ok := versionRules[version]
 	if !ok {
 		return DelegateRequest{}, Errorf(statusSchema, TypeInvalidRequest, CodeInvalidRequest, "",
-			"unsupported API-Version; supported versions are %s and %s", Versions[0], Versions[1])
+			"unsupported API-Version; supported versions are %s", strings.Join(Versions, ", "))
 	}
+	rules := vr.delegate
 	d := &decoder{codes: delegateCodes}
 	var r DelegateRequest
 	var raw delegateRaw

@@ -21,6 +21,13 @@ import (
 
 const v1, v2 = Version20250929, Version20260417
 
+// before20260417 is every version before 2026-04-17; from20251212 every
+// version with the display_last4 pattern.
+var (
+	before20260417 = []string{Version20250929, Version20251212, Version20260116, Version20260130}
+	from20251212   = []string{Version20251212, Version20260116, Version20260130, Version20260417}
+)
+
 func TestSupportedVersion(t *testing.T) {
 	t.Parallel()
 	for _, v := range Versions {
@@ -28,7 +35,14 @@ func TestSupportedVersion(t *testing.T) {
 			t.Errorf("SupportedVersion(%q) = false", v)
 		}
 	}
-	for _, v := range []string{"", "2026-01-30", "2025-09-29 ", "2025-9-29", "latest"} {
+	// Every released version, as the spec folders name them: an outside
+	// list, so that a version dropped from Versions fails here.
+	for _, v := range []string{"2025-09-29", "2025-12-12", "2026-01-16", "2026-01-30", "2026-04-17"} {
+		if !SupportedVersion(v) {
+			t.Errorf("SupportedVersion(%q) = false for a released version", v)
+		}
+	}
+	for _, v := range []string{"", "2026-01-31", "2025-09-29 ", "2025-9-29", "latest", "2026-01-28"} {
 		if SupportedVersion(v) {
 			t.Errorf("SupportedVersion(%q) = true", v)
 		}
@@ -42,7 +56,7 @@ func TestSupportedVersion(t *testing.T) {
 // must produce.
 type badDelegateCase struct {
 	name     string
-	versions []string // nil: both
+	versions []string // nil: every version
 	body     []byte
 	status   int
 	param    string
@@ -117,9 +131,9 @@ func delegateRejectCases(t testing.TB) []badDelegateCase {
 		{name: "cvc 5 chars", body: m(map[string]any{"payment_method.cvc": "12345"}), status: s400, param: "$.payment_method.cvc"},
 		{name: "eci 3 chars", body: m(map[string]any{"payment_method.eci_value": "005"}), status: s400, param: "$.payment_method.eci_value"},
 		{name: "iin 9 chars", body: m(map[string]any{"payment_method.iin": "424242424"}), status: s400, param: "$.payment_method.iin"},
-		{name: "iin 7 chars in v1", versions: []string{v1}, body: m(map[string]any{"payment_method.iin": "4242424"}), status: s400, param: "$.payment_method.iin"},
+		{name: "iin 7 chars before 2026-04-17", versions: before20260417, body: m(map[string]any{"payment_method.iin": "4242424"}), status: s400, param: "$.payment_method.iin"},
 		{name: "last4 5 chars", body: m(map[string]any{"payment_method.display_last4": "42424"}), status: s400, param: "$.payment_method.display_last4"},
-		{name: "last4 short v2 pattern", versions: []string{v2}, body: m(map[string]any{"payment_method.display_last4": "42"}), status: s400, param: "$.payment_method.display_last4"},
+		{name: "last4 short pattern", versions: from20251212, body: m(map[string]any{"payment_method.display_last4": "42"}), status: s400, param: "$.payment_method.display_last4"},
 		{name: "last4 short v1 semantic", versions: []string{v1}, body: m(map[string]any{"payment_method.display_last4": "42"}), status: s422, param: "$.payment_method.display_last4"},
 		{name: "currency upper", body: m(map[string]any{"allowance.currency": "USD"}), status: s400, param: "$.allowance.currency"},
 		{name: "currency 4 letters", body: m(map[string]any{"allowance.currency": "usdd"}), status: s400, param: "$.allowance.currency"},
@@ -130,7 +144,7 @@ func delegateRejectCases(t testing.TB) []badDelegateCase {
 		{name: "expires_at words", body: m(map[string]any{"allowance.expires_at": "tomorrow"}), status: s400, param: "$.allowance.expires_at"},
 		{name: "expires_at Feb 30", body: m(map[string]any{"allowance.expires_at": "2030-02-30T00:00:00Z"}), status: s400, param: "$.allowance.expires_at"},
 		{name: "expires_at no zone", body: m(map[string]any{"allowance.expires_at": "2030-01-01T00:00:00"}), status: s400, param: "$.allowance.expires_at"},
-		{name: "risk_signals empty v1", versions: []string{v1}, body: m(map[string]any{"risk_signals": []any{}}), status: s400, param: "$.risk_signals"},
+		{name: "risk_signals empty before 2026-04-17", versions: before20260417, body: m(map[string]any{"risk_signals": []any{}}), status: s400, param: "$.risk_signals"},
 		// semantic (422)
 		{name: "luhn", body: m(map[string]any{"payment_method.number": "4242424242424241"}), status: s422, param: "$.payment_method.number"},
 		{name: "number letters", body: m(map[string]any{"payment_method.number": "4242-4242-4242-4242"}), status: s422, param: "$.payment_method.number"},
@@ -203,7 +217,7 @@ func TestDecodeDelegateRequestRejects(t *testing.T) {
 
 func TestDecodeDelegateRequestUnsupportedVersion(t *testing.T) {
 	t.Parallel()
-	_, err := DecodeDelegateRequest("2026-01-30", readTestdata(t, "delegate_valid_fpan.json"), testNow)
+	_, err := DecodeDelegateRequest("2026-01-28", readTestdata(t, "delegate_valid_fpan.json"), testNow)
 	if err == nil || err.Status != http.StatusBadRequest || err.Code != CodeInvalidRequest {
 		t.Fatalf("got %+v, want 400 invalid_request", err)
 	}
@@ -213,7 +227,7 @@ func TestDecodeDelegateRequestUnsupportedVersion(t *testing.T) {
 // on its decoding.
 type goodDelegateCase struct {
 	name     string
-	versions []string // nil: both
+	versions []string // nil: every version
 	body     []byte
 	check    func(t *testing.T, r DelegateRequest)
 }
@@ -273,8 +287,9 @@ func delegateAcceptCases(t testing.TB) []goodDelegateCase {
 				t.Fatalf("country %q", r.BillingAddress.Country)
 			}
 		}},
-		{name: "iin 8 digits in v2", versions: []string{v2}, body: mutate(t, base, map[string]any{"payment_method.iin": "42424242"})},
-		{name: "risk_signals empty v2", versions: []string{v2}, body: mutate(t, base, map[string]any{"risk_signals": []any{}})},
+		{name: "iin 8 digits in 2026-04-17", versions: []string{v2}, body: mutate(t, base, map[string]any{"payment_method.iin": "42424242"})},
+		{name: "iin 6 digits", body: mutate(t, base, map[string]any{"payment_method.iin": "424242"})},
+		{name: "risk_signals empty in 2026-04-17", versions: []string{v2}, body: mutate(t, base, map[string]any{"risk_signals": []any{}})},
 	}
 }
 
@@ -478,8 +493,10 @@ func TestErrorf(t *testing.T) {
 	if string(b) != `{"type":"invalid_request","code":"invalid_card","message":"bad month","param":"$.payment_method.exp_month"}` {
 		t.Fatalf("json %s", b)
 	}
-	if e.ValidDelegateError(v1) != true || Errorf(409, TypeInvalidRequest, CodeIdempotencyInFlight, "", "x").ValidDelegateError(v1) {
-		t.Fatal("idempotency_in_flight is not in the 2025-09-29 enum")
+	for _, v := range before20260417 {
+		if e.ValidDelegateError(v) != true || Errorf(409, TypeInvalidRequest, CodeIdempotencyInFlight, "", "x").ValidDelegateError(v) {
+			t.Fatalf("idempotency_in_flight is not in the %s enum", v)
+		}
 	}
 	if (*Error)(nil).ValidDelegateError(v2) || Errorf(401, "unauthorized", "unauthorized", "", "x").ValidDelegateError(v2) {
 		t.Fatal("nil or out-of-enum errors are not valid")

@@ -135,18 +135,23 @@ const (
 // openapi.delegate_payment.yaml for 401/429/500/503 use other values
 // (unauthorized, internal_server_error, ...); those are spec defects and
 // acpgw never sends them.
-var DelegateErrorTypes = map[string][]string{
-	Version20250929: {TypeInvalidRequest, TypeRateLimitExceeded, TypeProcessingError, TypeServiceUnavailable},
-	Version20260417: {TypeInvalidRequest, TypeRateLimitExceeded, TypeProcessingError, TypeServiceUnavailable},
-}
+var DelegateErrorTypes = func() map[string][]string {
+	m := make(map[string][]string, len(versionRules))
+	for v, r := range versionRules {
+		m[v] = r.errorTypes
+	}
+	return m
+}()
 
 // DelegateErrorCodes lists, per API version, the values the Delegate Payment
 // Error schema allows in "code".
-var DelegateErrorCodes = map[string][]string{
-	Version20250929: {CodeInvalidCard, CodeDuplicateRequest, CodeIdempotencyConflict, CodeTooManyRequests},
-	Version20260417: {CodeInvalidCard, CodeDuplicateRequest, CodeIdempotencyConflict, CodeTooManyRequests,
-		CodeIdempotencyKeyRequired, CodeIdempotencyInFlight},
-}
+var DelegateErrorCodes = func() map[string][]string {
+	m := make(map[string][]string, len(versionRules))
+	for v, r := range versionRules {
+		m[v] = r.errorCodes
+	}
+	return m
+}()
 
 // ValidDelegateError reports whether e's type and code are inside the enums
 // of version's Delegate Payment Error schema, so the api package can check

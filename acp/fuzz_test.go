@@ -24,14 +24,12 @@ func checkErr(t *testing.T, body []byte, err *Error, codes []string) {
 
 func FuzzDecodeDelegateRequest(f *testing.F) {
 	for _, b := range seedFiles(f, "delegate_") {
-		f.Add(false, b)
-		f.Add(true, b)
-	}
-	f.Fuzz(func(t *testing.T, newer bool, body []byte) {
-		v := Version20250929
-		if newer {
-			v = Version20260417
+		for i := range Versions {
+			f.Add(uint8(i), b)
 		}
+	}
+	f.Fuzz(func(t *testing.T, version uint8, body []byte) {
+		v := Versions[int(version)%len(Versions)]
 		r, err := DecodeDelegateRequest(v, body, testNow)
 		if err != nil {
 			checkErr(t, body, err, DelegateErrorCodes[v])

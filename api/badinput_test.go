@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 )
@@ -144,8 +145,11 @@ func TestBadInput(t *testing.T) {
 				t.Fatal("the processor was charged")
 			}
 			if tt.code == "unsupported_api_version" {
-				if sv, _ := r.body["supported_versions"].([]any); len(sv) != 2 {
-					t.Fatalf("supported_versions missing: %s", r.raw)
+				// Every released ACP version, newest first (the 2026-04-17
+				// Error schema's order of preference).
+				want := []any{"2026-04-17", "2026-01-30", "2026-01-16", "2025-12-12", "2025-09-29"}
+				if sv, _ := r.body["supported_versions"].([]any); !slices.Equal(sv, want) {
+					t.Fatalf("supported_versions %v, want %v: %s", sv, want, r.raw)
 				}
 			}
 		})

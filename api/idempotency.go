@@ -20,8 +20,8 @@ import (
 //   - an identical replay (same caller, path, key and canonical body) gets
 //     the stored status and body with Idempotent-Replayed: true and no side
 //     effect;
-//   - the same key with another body is idempotency_conflict (409 up to
-//     2025-09-29's rules, 422 from 2026-04-17);
+//   - the same key with another body is idempotency_conflict (409 before
+//     2026-04-17, 422 from it);
 //   - a duplicate while the first request runs is 409 idempotency_in_flight
 //     with Retry-After.
 //
@@ -47,7 +47,7 @@ func (s *Server) begin(c *gin.Context) (gateway.Idempotency, bool) {
 	version := c.GetString(ctxVersion)
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" {
-		if version >= acp.Version20260417 {
+		if acp.IdempotencyKeyRequired(version) {
 			fail(c, acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeIdempotencyKeyRequired,
 				"Idempotency-Key", "Idempotency-Key header is required"))
 			return gateway.Idempotency{}, false
@@ -149,18 +149,15 @@ func (s *Server) idemError(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, gateway.ErrIdempotencyConflict):
 		s.countIdem(c.FullPath(), "conflict")
-		status := http.StatusUnprocessableEntity
-		if version < acp.Version20260417 {
-			status = http.StatusConflict
-		}
-		fail(c, acp.Errorf(status, acp.TypeInvalidRequest, acp.CodeIdempotencyConflict, "Idempotency-Key",
+		fail(c, acp.Errorf(acp.IdempotencyConflictStatus(version), acp.TypeInvalidRequest, acp.CodeIdempotencyConflict, "Idempotency-Key",
 			"Idempotency-Key has already been used with a different request body"))
 	case errors.As(err, &inFlight):
 		s.countIdem(c.FullPath(), "in_flight")
 		code := acp.CodeIdempotencyInFlight
-		if c.GetBool(ctxDelegate) && version < acp.Version20260417 {
-			// 2025-09-29's delegate_payment enum has no in-flight code.
-			code = acp.CodeDuplicateRequest
+		if c.GetBool(ctxDelegate) {
+			// Before 2026-04-17 the delegate_payment enum has no in-flight
+			// code.
+			code = acp.DelegateInFlightCode(version)
 		}
 		c.Header("Retry-After", strconv.Itoa(int(inFlight.RetryAfter.Seconds())))
 		fail(c, acp.Errorf(http.StatusConflict, acp.TypeInvalidRequest, code, "Idempotency-Key",

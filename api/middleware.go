@@ -180,7 +180,7 @@ func (s *Server) apiVersion(required bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		v := c.GetHeader("API-Version")
 		if v == "" && !required {
-			v = acp.Versions[len(acp.Versions)-1]
+			v = acp.Latest
 		}
 		if !acp.SupportedVersion(v) {
 			msg := "API-Version header is required"
@@ -189,7 +189,7 @@ func (s *Server) apiVersion(required bool) gin.HandlerFunc {
 			}
 			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{
 				"type": acp.TypeInvalidRequest, "code": codeUnsupportedVersion,
-				"message": msg, "param": "API-Version", "supported_versions": acp.Versions,
+				"message": msg, "param": "API-Version", "supported_versions": acp.SupportedVersionsNewestFirst(),
 			})
 			return
 		}

@@ -15,6 +15,9 @@ import (
 	"acpgw/store"
 )
 
+// allVersions is every released ACP version, as the spec folders name them.
+var allVersions = []string{"2025-09-29", "2025-12-12", "2026-01-16", "2026-01-30", "2026-04-17"}
+
 // TestDelegateAnswersMatchSpec drives delegate_payment into every answer it
 // can give and validates each against the OpenAPI document of the request's
 // API version.
@@ -28,7 +31,7 @@ import (
 //   - an unsupported or missing API-Version has no version to validate
 //     against; it carries supported_versions.
 func TestDelegateAnswersMatchSpec(t *testing.T) {
-	for _, version := range []string{"2025-09-29", "2026-04-17"} {
+	for _, version := range allVersions {
 		t.Run(version, func(t *testing.T) {
 			spec, err := acpspec.LoadSpec(version)
 			if err != nil {
@@ -57,7 +60,7 @@ func TestDelegateAnswersMatchSpec(t *testing.T) {
 				{"created", req{path: path, key: agentKey, idem: conflictKey, body: valid}, 201},
 				{"replayed", req{path: path, key: agentKey, idem: conflictKey, body: valid}, 201},
 				{"conflict", req{path: path, key: agentKey, idem: conflictKey, body: delegateBody("4242424242424242", "acme", "cs_2", 1000, "usd")},
-					map[string]int{"2025-09-29": 409, "2026-04-17": 422}[version]},
+					map[bool]int{false: 409, true: 422}[version == "2026-04-17"]},
 				{"in flight", req{path: path, key: agentKey, idem: inflightKey, body: valid}, 409},
 				{"schema error", req{path: path, key: agentKey, idem: newKey(), rawBody: []byte(`{"payment_method":{}}`)}, 400},
 				{"malformed", req{path: path, key: agentKey, idem: newKey(), rawBody: []byte(`{`)}, 400},
@@ -107,7 +110,7 @@ func TestSpecExamplesAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, version := range []string{"2025-09-29", "2026-04-17"} {
+	for _, version := range allVersions {
 		raw, err := os.ReadFile(filepath.Join(dir, "examples", version, "examples.delegate_payment.json"))
 		if err != nil {
 			t.Fatal(err)
