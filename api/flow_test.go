@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -367,6 +368,24 @@ func TestDelegateReplayNoSecondToken(t *testing.T) {
 	md := a.body["metadata"].(map[string]any)
 	if md["merchant_id"] != "acme" || md["idempotency_key"] != key {
 		t.Fatalf("metadata: %v", md)
+	}
+	// The request's metadata is echoed, the system's own fields added.
+	if md["source"] != "test" || len(md) != 3 {
+		t.Fatalf("metadata %v, want the request's source plus merchant_id and idempotency_key", md)
+	}
+	if !bytes.Equal(a.raw, b.raw) {
+		t.Fatalf("replay differs: %s vs %s", a.raw, b.raw)
+	}
+	// A request key named like a system field does not override it, and
+	// the metadata is the request's whatever the version.
+	body = delegateBody("4242424242424242", "acme", "cs_1", 1000, "usd")
+	body["metadata"] = map[string]string{"merchant_id": "spoofed", "idempotency_key": "spoofed", "campaign": "q4"}
+	key = newKey()
+	c := h.do(req{path: "/agentic_commerce/delegate_payment", key: agentKey, idem: key, version: "2025-12-12", body: body})
+	mustStatus(t, c, http.StatusCreated)
+	md = c.body["metadata"].(map[string]any)
+	if md["merchant_id"] != "acme" || md["idempotency_key"] != key || md["campaign"] != "q4" || len(md) != 3 {
+		t.Fatalf("metadata %v", md)
 	}
 }
 

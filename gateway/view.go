@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"time"
 
@@ -178,11 +179,19 @@ type DelegateResponse struct {
 	Metadata map[string]string `json:"metadata"`
 }
 
-// tokenAnswer is the answer to delegate_payment: 201 with the token.
+// tokenAnswer is the answer to delegate_payment: 201 with the token. Its
+// metadata is, as the 2026-04-17 schema says, "echoed from the request plus
+// system-added fields": the request's metadata, then merchant_id and
+// idempotency_key, which win over request keys of the same name (they are
+// what acpgw bound the token to).
 func tokenAnswer(t store.Token) (Answer, error) {
-	md := map[string]string{"merchant_id": t.MerchantID}
+	md := make(map[string]string, len(t.Metadata)+2)
+	maps.Copy(md, t.Metadata)
+	md["merchant_id"] = t.MerchantID
 	if t.IdempotencyKey != "" {
 		md["idempotency_key"] = t.IdempotencyKey
+	} else {
+		delete(md, "idempotency_key")
 	}
 	return jsonAnswer(statusCreated, DelegateResponse{ID: t.ID, Created: t.CreatedAt.UTC().Format(time.RFC3339), Metadata: md})
 }
