@@ -105,8 +105,8 @@ func delegateRejectCases(t testing.TB) []badDelegateCase {
 		{name: "number as number", body: m(map[string]any{"payment_method.number": raw("4242424242424242")}), status: s400, param: "$.payment_method.number"},
 		{name: "max_amount string", body: m(map[string]any{"allowance.max_amount": "2000"}), status: s400, param: "$.allowance.max_amount"},
 		{name: "max_amount float", body: readTestdata(t, "delegate_bad_float_amount.json"), status: s400, param: "$.allowance.max_amount"},
-		{name: "max_amount exponent", body: m(map[string]any{"allowance.max_amount": raw("2e3")}), status: s400, param: "$.allowance.max_amount"},
-		{name: "max_amount 10.0", body: m(map[string]any{"allowance.max_amount": raw("10.0")}), status: s400, param: "$.allowance.max_amount"},
+		{name: "max_amount fraction exponent", body: m(map[string]any{"allowance.max_amount": raw("2.5e0")}), status: s400, param: "$.allowance.max_amount"},
+		{name: "max_amount negative exponent", body: m(map[string]any{"allowance.max_amount": raw("1e-1")}), status: s400, param: "$.allowance.max_amount"},
 		{name: "max_amount null", body: m(map[string]any{"allowance.max_amount": nil}), status: s400, param: "$.allowance.max_amount"},
 		{name: "billing_address null", body: m(map[string]any{"billing_address": nil}), status: s400, param: "$.billing_address"},
 		{name: "payment_method array", body: m(map[string]any{"payment_method": []any{}}), status: s400, param: "$.payment_method"},
@@ -165,6 +165,8 @@ func delegateRejectCases(t testing.TB) []badDelegateCase {
 		{name: "last4 mismatch", body: m(map[string]any{"payment_method.display_last4": "1111"}), status: s422, param: "$.payment_method.display_last4"},
 		{name: "max_amount zero", body: m(map[string]any{"allowance.max_amount": 0}), status: s422, param: "$.allowance.max_amount"},
 		{name: "max_amount negative", body: m(map[string]any{"allowance.max_amount": -5}), status: s422, param: "$.allowance.max_amount"},
+		{name: "max_amount 1e19", body: m(map[string]any{"allowance.max_amount": raw("1e19")}), status: s422, param: "$.allowance.max_amount"},
+		{name: "max_amount zero with exponent", body: m(map[string]any{"allowance.max_amount": raw("0e5")}), status: s422, param: "$.allowance.max_amount"},
 		{name: "max_amount overflow", body: m(map[string]any{"allowance.max_amount": raw("9223372036854775808")}), status: s422, param: "$.allowance.max_amount"},
 		{name: "max_amount huge negative", body: m(map[string]any{"allowance.max_amount": raw("-99999999999999999999")}), status: s422, param: "$.allowance.max_amount"},
 		{name: "currency unknown", body: m(map[string]any{"allowance.currency": "xyz"}), status: s422, param: "$.allowance.currency"},
@@ -212,6 +214,34 @@ func TestDecodeDelegateRequestRejects(t *testing.T) {
 	}
 	if n < 40 {
 		t.Fatalf("only %d bad-input cases", n)
+	}
+}
+
+// TestDecodeExtremeExponents: numbers a float64 cannot hold are still read
+// exactly. They are not among the shared reject cases because the spec
+// validator reads numbers as float64 and cannot judge them (1e-99999... is
+// 0 to it, 1e99999... an error).
+func TestDecodeExtremeExponents(t *testing.T) {
+	t.Parallel()
+	base := readTestdata(t, "delegate_valid_fpan.json")
+	for _, tc := range []struct {
+		lit    string
+		status int
+	}{
+		{"1e-99999999999999999999", http.StatusBadRequest},
+		{"1e99999999999999999999", http.StatusUnprocessableEntity},
+		{"-1e99999999999999999999", http.StatusUnprocessableEntity},
+		{"0e-99999999999999999999", http.StatusUnprocessableEntity}, // zero: an integer, not positive
+		{"1" + strings.Repeat("0", 1000) + "e-1000", 0},             // 1
+	} {
+		body := mutate(t, base, map[string]any{"allowance.max_amount": raw(tc.lit)})
+		r, err := DecodeDelegateRequest(v2, body, testNow)
+		switch {
+		case tc.status == 0 && (err != nil || r.Allowance.MaxAmount != 1):
+			t.Errorf("%.30s: got %v, max_amount %d; want 1", tc.lit, err, r.Allowance.MaxAmount)
+		case tc.status != 0 && (err == nil || err.Status != tc.status || err.Param != "$.allowance.max_amount"):
+			t.Errorf("%.30s: got %v, want %d at $.allowance.max_amount", tc.lit, err, tc.status)
+		}
 	}
 }
 
@@ -287,9 +317,31 @@ func delegateAcceptCases(t testing.TB) []goodDelegateCase {
 				t.Fatalf("country %q", r.BillingAddress.Country)
 			}
 		}},
+		// JSON Schema 2020-12 integers: a zero fractional part is an
+		// integer whatever the spelling.
+		{name: "max_amount 10.0", body: mutate(t, base, map[string]any{"allowance.max_amount": raw("10.0")}), check: maxAmount(10)},
+		{name: "max_amount 2e3", body: mutate(t, base, map[string]any{"allowance.max_amount": raw("2e3")}), check: maxAmount(2000)},
+		{name: "max_amount 2.599E+3", body: mutate(t, base, map[string]any{"allowance.max_amount": raw("2.599E+3")}), check: maxAmount(2599)},
+		{name: "max_amount 259900e-2", body: mutate(t, base, map[string]any{"allowance.max_amount": raw("259900e-2")}), check: maxAmount(2599)},
+		{name: "max_amount int64 max as 9.223372036854775807e18", body: mutate(t, base, map[string]any{"allowance.max_amount": raw("9.223372036854775807e18")}), check: maxAmount(1<<63 - 1)},
+		{name: "risk score -5.000", body: mutate(t, base, map[string]any{"risk_signals.0.score": raw("-5.000")}), check: func(t *testing.T, r DelegateRequest) {
+			if r.RiskSignals[0].Score != -5 {
+				t.Fatalf("score %d", r.RiskSignals[0].Score)
+			}
+		}},
 		{name: "iin 8 digits in 2026-04-17", versions: []string{v2}, body: mutate(t, base, map[string]any{"payment_method.iin": "42424242"})},
 		{name: "iin 6 digits", body: mutate(t, base, map[string]any{"payment_method.iin": "424242"})},
 		{name: "risk_signals empty in 2026-04-17", versions: []string{v2}, body: mutate(t, base, map[string]any{"risk_signals": []any{}})},
+	}
+}
+
+// maxAmount checks the decoded allowance.max_amount.
+func maxAmount(want int64) func(*testing.T, DelegateRequest) {
+	return func(t *testing.T, r DelegateRequest) {
+		t.Helper()
+		if r.Allowance.MaxAmount != want {
+			t.Fatalf("max_amount %d, want %d", r.Allowance.MaxAmount, want)
+		}
 	}
 }
 

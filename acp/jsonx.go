@@ -302,10 +302,12 @@ func (d *decoder) boolean(o *object, path, k string) (*bool, *Error) {
 	return &b, nil
 }
 
-// integer returns the integer at key k. A number with a fraction or an
-// exponent (10.5, 1e3, even 10.0) is a schema error: amounts are exact
-// minor units and never pass through a float. rangeErr is true when the
-// literal is an integer that does not fit int64.
+// integer returns the integer at key k. As in JSON Schema 2020-12, a
+// number whose fractional part is zero is an integer whatever its spelling
+// (10.0, 1e3, 2.5e1); a number with a fraction (10.5, 1e-1) is a schema
+// error. The literal is read exactly (number.go), never through a float,
+// because amounts are exact minor units. rangeErr is true when the value
+// is an integer that does not fit int64.
 func (d *decoder) integer(o *object, path, k string) (n int64, ok, rangeErr bool, err *Error) {
 	v, ok := o.vals[k]
 	if !ok {
@@ -316,14 +318,15 @@ func (d *decoder) integer(o *object, path, k string) (n int64, ok, rangeErr bool
 	if !isNum {
 		return 0, true, false, d.schemaErr(p, "%s must be an integer, not %s", field(p), jsonType(v))
 	}
-	if strings.ContainsAny(string(num), ".eE") {
-		return 0, true, false, d.schemaErr(p, "%s must be an integer without fraction or exponent", field(p))
+	dec, valid := parseDecimal(string(num))
+	if !valid {
+		return 0, true, false, d.schemaErr(p, "%s must be an integer", field(p))
 	}
-	n, perr := strconv.ParseInt(string(num), 10, 64)
-	if perr != nil {
-		return 0, true, true, nil
+	n, integral, rangeErr := dec.int64()
+	if !integral {
+		return 0, true, false, d.schemaErr(p, "%s must be an integer, not a number with a fraction", field(p))
 	}
-	return n, true, false, nil
+	return n, true, rangeErr, nil
 }
 
 // stringMap decodes an object of string values (metadata).

@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -308,6 +309,17 @@ func TestIdempotencySemantics(t *testing.T) {
 	if r.header.Get("Idempotent-Replayed") != "true" || string(r.raw) != string(first.raw) {
 		t.Fatalf("canonical replay: %s", r.raw)
 	}
+	// Numbers are compared by value: 1000.0 and 1e3 are 1000 (RFC
+	// delegate_payment, section 5.2), so these are the same request too.
+	for _, amount := range []string{"1000.0", "1e3", "10.000E2"} {
+		raw := fmt.Sprintf(`{"currency":"usd","amount":%s,"merchant_id":"acme","checkout_session_id":"cs_1",
+		"payment_data":{"provider":"stripe","token":%q},"metadata":{"order_id":"o_1"},"capture":"automatic"}`, amount, tok)
+		r := h.do(req{path: "/v1/payments", key: acmeKey, idem: key, rawBody: []byte(raw)})
+		mustStatus(t, r, http.StatusCreated)
+		if r.header.Get("Idempotent-Replayed") != "true" || string(r.raw) != string(first.raw) {
+			t.Fatalf("amount %s: not a replay: %s", amount, r.raw)
+		}
+	}
 	// A different body: 422 under 2026-04-17, 409 under 2025-09-29.
 	r = h.do(req{path: "/v1/payments", key: acmeKey, idem: key, body: payBody(tok, 999, "automatic")})
 	mustStatus(t, r, http.StatusUnprocessableEntity)
@@ -364,6 +376,20 @@ func TestDelegateReplayNoSecondToken(t *testing.T) {
 	}
 	if h.counts()["tokens"] != 1 {
 		t.Fatal("second token stored")
+	}
+	// max_amount written 1e3 instead of 1000 is the same request.
+	respelled, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	respelled = bytes.Replace(respelled, []byte(`"max_amount":1000`), []byte(`"max_amount":1e3`), 1)
+	if !bytes.Contains(respelled, []byte(`1e3`)) {
+		t.Fatalf("max_amount not respelled: %s", respelled)
+	}
+	e := h.do(req{path: "/agentic_commerce/delegate_payment", key: agentKey, idem: key, rawBody: respelled})
+	mustStatus(t, e, http.StatusCreated)
+	if e.header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(e.raw, a.raw) {
+		t.Fatalf("respelled replay: %s", e.raw)
 	}
 	md := a.body["metadata"].(map[string]any)
 	if md["merchant_id"] != "acme" || md["idempotency_key"] != key {

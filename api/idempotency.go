@@ -1,9 +1,6 @@
 package api
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -183,22 +180,6 @@ func (s *Server) countIdem(route, result string) {
 	}
 }
 
-// canonicalHash is the SHA-256 of the body's canonical JSON: object keys
-// sorted, arrays in order, insignificant whitespace gone. A body that is not
-// JSON hashes as its raw bytes.
-func canonicalHash(body []byte) string {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	sum := sha256.New()
-	if err := dec.Decode(&v); err == nil && !dec.More() {
-		if canon, err := json.Marshal(v); err == nil {
-			sum.Write([]byte("json:"))
-			sum.Write(canon)
-			return hex.EncodeToString(sum.Sum(nil))
-		}
-	}
-	sum.Write([]byte("raw:"))
-	sum.Write(body)
-	return hex.EncodeToString(sum.Sum(nil))
-}
+// canonicalHash is the request hash an Idempotency-Key is bound to
+// (acp.RequestHash: equivalent bodies hash the same).
+func canonicalHash(body []byte) string { return acp.RequestHash(body) }
