@@ -43,6 +43,12 @@ type Config struct {
 	Reconcile   Reconcile
 	// Amounts bounds the amounts of payments and allowances (amounts:).
 	Amounts Amounts
+	// Risk is risk:, the policy on delegate_payment's risk_signals; a
+	// merchant's own risk: overrides it key by key (Merchant.Risk holds the
+	// result).
+	Risk Risk
+	// Tokens is tokens:, how vt_ tokens may be used.
+	Tokens Tokens
 	// Demo is true for the embedded demo config.
 	Demo bool
 	// Path is the file the config was loaded from, "" for the demo config.
@@ -202,6 +208,9 @@ type Merchant struct {
 	Metrics MerchantMetrics
 	// RateLimit bounds this merchant's requests; zero means unlimited.
 	RateLimit RateLimit
+	// Risk is the risk policy for tokens delegated to this merchant: the
+	// global risk: with this merchant's risk: keys laid over it.
+	Risk Risk
 }
 
 // String describes m without its key or key hash.
@@ -388,6 +397,38 @@ type Reconcile struct {
 	After time.Duration
 	// Lease is how long one replica owns a pending attempt; default 60s.
 	Lease time.Duration
+}
+
+// Risk is the policy delegate_payment applies to a request's risk_signals
+// (ACP's fraud signals from the agent platform): a token is refused when a
+// signal's action is one of BlockActions or its score is above MaxScore.
+type Risk struct {
+	// BlockActions lists the risk signal actions that refuse the token
+	// (block_actions; blocked, manual_review, authorized); default
+	// [blocked]. An empty list blocks on no action.
+	BlockActions []string
+	// MaxScore, when set (max_score), refuses a token with a signal scored
+	// above it; nil means no limit. Scores are the agent platform's own
+	// scale: ACP defines none.
+	MaxScore *int64
+}
+
+// Blocks reports whether action is one of r's blocking actions.
+func (r Risk) Blocks(action string) bool {
+	for _, a := range r.BlockActions {
+		if a == action {
+			return true
+		}
+	}
+	return false
+}
+
+// Tokens configures vt_ tokens.
+type Tokens struct {
+	// MaxAttempts (max_attempts, default 3) is how many payments may be
+	// made with one token: a declined payment whose decline is retryable
+	// leaves the token usable, until this many payments have used it.
+	MaxAttempts int
 }
 
 // Line returns the line of the key at path ("merchants[0].processors[1]",

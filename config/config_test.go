@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -198,6 +199,12 @@ func TestDefaults(t *testing.T) {
 	if c.Amounts.Max != nil || c.Amounts.Max.Of("usd") != payment.DefaultMaxAmount || c.Amounts.Max.Of("jpy") != 99999999 {
 		t.Errorf("amounts = %+v, want every currency at the default", c.Amounts)
 	}
+	if !slices.Equal(c.Risk.BlockActions, []string{"blocked"}) || c.Risk.MaxScore != nil || c.Tokens.MaxAttempts != 3 {
+		t.Errorf("risk %+v tokens %+v, want block_actions [blocked], no max_score, max_attempts 3", c.Risk, c.Tokens)
+	}
+	if m := c.Merchants[0].Risk; !slices.Equal(m.BlockActions, []string{"blocked"}) || m.MaxScore != nil {
+		t.Errorf("merchant risk %+v, want the global defaults", m)
+	}
 	if len(c.Agents) != 0 || c.Demo || c.Path != "d.yaml" {
 		t.Errorf("agents %v demo %v path %q", c.Agents, c.Demo, c.Path)
 	}
@@ -218,6 +225,53 @@ func TestDefaults(t *testing.T) {
 	c, err = parse([]byte(vaultOK+"store: {driver: postgres, dsn: \"postgresql://u@db/acpgw\"}\n"), "p.yaml", testEnv)
 	if err != nil || c.Store.DSN != "postgresql://u@db/acpgw" {
 		t.Fatalf("postgres: %v, %v", c, err)
+	}
+}
+
+// TestRiskOverrides: a merchant's risk: keys override the global ones key
+// by key; the keys it leaves out come from risk:.
+func TestRiskOverrides(t *testing.T) {
+	t.Parallel()
+	doc := vaultOK + procsOK + "risk:\n  block_actions: [blocked, manual_review]\n  max_score: 80\n" +
+		"merchants:\n" +
+		"  - {id: a, api_key: ka, processors: [mock]}\n" +
+		"  - {id: b, api_key: kb, processors: [mock], risk: {max_score: 50}}\n" +
+		"  - {id: c, api_key: kc, processors: [mock], risk: {block_actions: []}}\n" +
+		"tokens: {max_attempts: 5}\n"
+	c, err := parse([]byte(doc), "r.yaml", testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	score := func(r Risk) string {
+		if r.MaxScore == nil {
+			return "none"
+		}
+		return fmt.Sprint(*r.MaxScore)
+	}
+	for i, want := range []struct {
+		actions []string
+		score   string
+	}{
+		{[]string{"blocked", "manual_review"}, "80"},
+		{[]string{"blocked", "manual_review"}, "50"},
+		{nil, "80"},
+	} {
+		r := c.Merchants[i].Risk
+		if !slices.Equal(r.BlockActions, want.actions) || score(r) != want.score {
+			t.Errorf("merchant %s: block_actions %v max_score %s, want %v %s", c.Merchants[i].ID, r.BlockActions, score(r), want.actions, want.score)
+		}
+	}
+	if !c.Merchants[0].Risk.Blocks("manual_review") || c.Merchants[2].Risk.Blocks("blocked") {
+		t.Error("Blocks disagrees with block_actions")
+	}
+	if c.Tokens.MaxAttempts != 5 {
+		t.Errorf("tokens.max_attempts %d", c.Tokens.MaxAttempts)
+	}
+	out := c.Redacted()
+	for _, want := range []string{"block_actions: [blocked, manual_review]", "max_score: 50", "max_attempts: 5"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("Redacted() lacks %q:\n%s", want, out)
+		}
 	}
 }
 

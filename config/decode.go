@@ -567,6 +567,10 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				{"in_flight_lock", d.duration(&c.Idempotency.InFlightLock)},
 			}, nil)
 		}},
+		{"risk", func(n *yaml.Node, p string) { d.risk(n, p, &c.Risk) }},
+		{"tokens", func(n *yaml.Node, p string) {
+			d.object(n, p, []field{{"max_attempts", d.smallInt(&c.Tokens.MaxAttempts)}}, nil)
+		}},
 		{"reconcile", func(n *yaml.Node, p string) {
 			d.object(n, p, []field{
 				{"interval", d.duration(&c.Reconcile.Interval)},
@@ -824,9 +828,22 @@ func (d *decoder) merchant(n *yaml.Node, path string) *Merchant {
 		{"metrics", func(n *yaml.Node, p string) {
 			d.object(n, p, []field{{"per_merchant", d.boolean(&m.Metrics.PerMerchant)}}, nil)
 		}},
+		{"risk", func(n *yaml.Node, p string) { d.risk(n, p, &m.Risk) }},
 	}, nil)
 	m.APIKeySHA256 = d.keyHash(path, &m.APIKey, hash)
 	return m
+}
+
+// risk decodes a risk: block (global or a merchant's).
+func (d *decoder) risk(n *yaml.Node, path string, r *Risk) {
+	d.object(n, path, []field{
+		{"block_actions", d.strings(&r.BlockActions)},
+		{"max_score", func(n *yaml.Node, p string) {
+			var v int64
+			d.integer(&v)(n, p)
+			r.MaxScore = &v
+		}},
+	}, nil)
 }
 
 // validName reports whether s is usable as an id or processor name: it goes

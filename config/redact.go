@@ -47,6 +47,7 @@ func (c *Config) Redacted() string {
 			"routing", routing,
 			"country", str(m.Country),
 			"metrics", mapping("per_merchant", num(strconv.FormatBool(m.Metrics.PerMerchant))),
+			"risk", m.Risk.redacted(),
 		))
 	}
 	s := c.Server
@@ -73,6 +74,8 @@ func (c *Config) Redacted() string {
 		"idempotency", mapping("ttl", dur(c.Idempotency.TTL), "in_flight_lock", dur(c.Idempotency.InFlightLock)),
 		"reconcile", mapping("interval", dur(c.Reconcile.Interval), "after", dur(c.Reconcile.After), "lease", dur(c.Reconcile.Lease)),
 		"amounts", mapping("max", maxAmounts(c.Amounts.Max)),
+		"risk", c.Risk.redacted(),
+		"tokens", mapping("max_attempts", num(strconv.Itoa(c.Tokens.MaxAttempts))),
 	)
 	var b strings.Builder
 	b.WriteString("# acpgw config " + c.Path + "\n")
@@ -107,6 +110,14 @@ func (p *Processor) redacted() *yaml.Node {
 			"base_url", str(a.BaseURL), "hmac_key", secret(a.HMACKey))
 	case p.Mock != nil:
 		add(n, "latency", dur(p.Mock.Latency))
+	}
+	return n
+}
+
+func (r Risk) redacted() *yaml.Node {
+	n := mapping("block_actions", seq(r.BlockActions...))
+	if r.MaxScore != nil {
+		add(n, "max_score", num(strconv.FormatInt(*r.MaxScore, 10)))
 	}
 	return n
 }

@@ -36,7 +36,18 @@ const (
 	DefaultReconcileLease    = 60 * time.Second
 	DefaultMaxTokenTTL       = 30 * 24 * time.Hour
 	DefaultCVCTTL            = 24 * time.Hour
+	DefaultTokenMaxAttempts  = 3
 )
+
+// DefaultBlockActions are the risk signal actions that refuse a token when
+// risk.block_actions is not set.
+var DefaultBlockActions = []string{"blocked"}
+
+// riskActions are the actions of ACP's RiskSignal schema.
+var riskActions = []string{"blocked", "manual_review", "authorized"}
+
+// MaxTokenAttempts is the largest tokens.max_attempts accepted.
+const MaxTokenAttempts = 20
 
 // Store drivers.
 const (
@@ -105,6 +116,22 @@ func (d *decoder) defaults(c *Config) {
 	}
 	d.defaultDuration("vault.max_token_ttl", &c.Vault.MaxTokenTTL, DefaultMaxTokenTTL)
 	d.defaultDuration("vault.cvc_ttl", &c.Vault.CVCTTL, DefaultCVCTTL)
+	if !d.present("risk.block_actions") {
+		c.Risk.BlockActions = DefaultBlockActions
+	}
+	for i, m := range c.Merchants {
+		// A merchant's risk: keys override the global ones, key by key.
+		path := index("merchants", i) + ".risk"
+		if !d.present(path + ".block_actions") {
+			m.Risk.BlockActions = c.Risk.BlockActions
+		}
+		if !d.present(path + ".max_score") {
+			m.Risk.MaxScore = c.Risk.MaxScore
+		}
+	}
+	if !d.present("tokens.max_attempts") {
+		c.Tokens.MaxAttempts = DefaultTokenMaxAttempts
+	}
 	d.defaultDuration("idempotency.ttl", &c.Idempotency.TTL, DefaultIdempotencyTTL)
 	d.defaultDuration("idempotency.in_flight_lock", &c.Idempotency.InFlightLock, DefaultInFlightLock)
 	d.defaultDuration("reconcile.interval", &c.Reconcile.Interval, DefaultReconcileInterval)
@@ -218,6 +245,15 @@ func (d *decoder) validate(c *Config) {
 		d.check(c.Metrics.Listen != c.Server.Listen, "metrics.listen", ErrInvalid, "metrics.listen is server.listen; leave it out to serve /metrics on the API listener")
 	}
 
+	d.validateRisk(c.Risk, "risk")
+	for i, m := range c.Merchants {
+		if d.present(index("merchants", i) + ".risk") {
+			d.validateRisk(m.Risk, index("merchants", i)+".risk")
+		}
+	}
+	d.check(c.Tokens.MaxAttempts >= 1 && c.Tokens.MaxAttempts <= MaxTokenAttempts, "tokens.max_attempts", ErrInvalid,
+		"max_attempts must be between 1 and %d, got %d", MaxTokenAttempts, c.Tokens.MaxAttempts)
+
 	d.check(c.Idempotency.TTL >= DefaultIdempotencyTTL, "idempotency.ttl", ErrInvalid, "ttl must be at least 24h (ACP keeps keys a day), got %s", c.Idempotency.TTL)
 	d.positive("idempotency.in_flight_lock", c.Idempotency.InFlightLock)
 	d.check(c.Server.SettleTimeout <= c.Idempotency.InFlightLock, "server.settle_timeout", ErrInvalid,
@@ -243,6 +279,21 @@ func (d *decoder) validateAmounts(a Amounts) {
 		d.check(max > 0, p, ErrInvalid, "the maximum must be a positive number of minor units, got %d", max)
 		d.check(max <= payment.MaxExactAmount, p, ErrInvalid,
 			"%d is above 2^53 = %d minor units, above which amounts lose precision in the metrics (float64)", max, payment.MaxExactAmount)
+	}
+}
+
+// validateRisk checks a risk: block: actions from ACP's enum, each once,
+// and a max_score that is not negative.
+func (d *decoder) validateRisk(r Risk, path string) {
+	seen := map[string]bool{}
+	for i, a := range r.BlockActions {
+		p := index(path+".block_actions", i)
+		d.check(slices.Contains(riskActions, a), p, ErrInvalid, "unknown risk action %q (want blocked, manual_review or authorized)", a)
+		d.check(!seen[a], p, ErrInvalid, "duplicate risk action %q", a)
+		seen[a] = true
+	}
+	if r.MaxScore != nil {
+		d.check(*r.MaxScore >= 0, path+".max_score", ErrInvalid, "max_score must not be negative, got %d", *r.MaxScore)
 	}
 }
 

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
 	"strconv"
 
 	"acpgw/acp"
+	"acpgw/config"
 	"acpgw/payment"
 	"acpgw/store"
 	"acpgw/vault"
@@ -28,17 +31,31 @@ type DelegateInput struct {
 // Delegate seals the card of an ACP delegate_payment request and stores it as
 // a single-use vt_ token bound to the request's allowance. The token, the
 // claim of the request's key and its answer (201) commit in one
-// transaction.
+// transaction. A request whose risk signals the merchant's risk policy
+// blocks (config risk:) gets a 422 *acp.Error and no token.
 func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error) {
 	rt, release := s.acquire()
 	defer release()
 	req := in.Request
-	if _, ok := rt.Merchant(req.Allowance.MerchantID); !ok {
+	merchant, ok := rt.Merchant(req.Allowance.MerchantID)
+	if !ok {
 		return s.beforeWrite(ctx, in.Idempotency, publicError(ErrUnknownMerchant, "merchant %q is not served by this gateway", req.Allowance.MerchantID))
 	}
 	allowance := payment.Money{Amount: req.Allowance.MaxAmount, Currency: req.Allowance.Currency}
 	if err := checkMaxAmount(rt, allowance, "$.allowance.max_amount"); err != nil {
 		return s.beforeWrite(ctx, in.Idempotency, err)
+	}
+	if refusal, reason := riskRefusal(merchant.Risk, req.RiskSignals); refusal != nil {
+		// A replay of a refused request gets the stored refusal and is not
+		// counted again.
+		ans, err := s.beforeWrite(ctx, in.Idempotency, refusal)
+		if err == error(refusal) {
+			s.metrics.TokensRefused.WithLabelValues(rt.labels.Label(merchant.ID), reason).Inc()
+			s.log.LogAttrs(ctx, slog.LevelInfo, "delegate_payment refused by the risk policy",
+				slog.String("request_id", RequestID(ctx)), slog.String("merchant", merchant.ID),
+				slog.String("agent", in.AgentID), slog.String("reason", reason), slog.String("param", refusal.Param))
+		}
+		return ans, err
 	}
 	pm := req.PaymentMethod
 	month, err1 := strconv.Atoi(pm.ExpMonth)
@@ -122,4 +139,31 @@ func (s *Service) Delegate(ctx context.Context, in DelegateInput) (Answer, error
 	}
 	s.metrics.TokensIssued.WithLabelValues(rt.labels.Label(t.MerchantID)).Inc()
 	return ans, nil
+}
+
+// Reasons of a risk refusal, in metrics and logs.
+const (
+	refusedRiskAction = "risk_action"
+	refusedRiskScore  = "risk_score"
+)
+
+// riskRefusal applies the merchant's risk policy to a request's risk
+// signals: the first signal whose action the policy blocks, or whose score
+// is above its maximum, refuses the token with a 422 in the Delegate
+// Payment Error shape (invalid_request/invalid_card, the only code of that
+// enum for a request that cannot be served) and param at the signal's
+// field. The message does not say the threshold.
+func riskRefusal(policy config.Risk, signals []acp.RiskSignal) (*acp.Error, string) {
+	for i, sig := range signals {
+		p := fmt.Sprintf("$.risk_signals[%d]", i)
+		switch {
+		case policy.Blocks(sig.Action):
+			return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeInvalidCard, p+".action",
+				"risk_signals[%d] has action %s, which this gateway's risk policy refuses; no token was issued", i, sig.Action), refusedRiskAction
+		case policy.MaxScore != nil && int64(sig.Score) > *policy.MaxScore:
+			return acp.Errorf(http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeInvalidCard, p+".score",
+				"risk_signals[%d].score is above what this gateway's risk policy accepts; no token was issued", i), refusedRiskScore
+		}
+	}
+	return nil, ""
 }

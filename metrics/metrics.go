@@ -33,6 +33,7 @@ type Metrics struct {
 	Reconciliations     *prometheus.CounterVec
 	IdempotentReplays   *prometheus.CounterVec
 	TokensIssued        *prometheus.CounterVec
+	TokensRefused       *prometheus.CounterVec
 	Webhooks            *prometheus.CounterVec
 	UnknownDeclineCodes *prometheus.CounterVec
 	ProcessorRetries    *prometheus.CounterVec
@@ -118,6 +119,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "acpgw_tokens_issued_total",
 			Help: "Vault tokens issued by delegate_payment, by merchant.",
 		}, []string{"merchant"}),
+		TokensRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_tokens_refused_total",
+			Help: "delegate_payment requests refused by the risk policy, by merchant and reason (risk_action, risk_score).",
+		}, []string{"merchant", "reason"}),
 		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "acpgw_webhooks_total",
 			Help: "Processor webhook deliveries by processor and result (accepted, bad_signature, invalid, error).",
@@ -139,7 +144,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.HTTPRequests, m.HTTPDuration, m.ProcessorDuration, m.Payments, m.Declines,
 		m.PaymentAmount, m.Fees, m.FeeRate, m.RoutingDecisions, m.Failovers, m.ProcessorUp,
 		m.CircuitState, m.ConfigReloadSuccess, m.PendingAttempts, m.Reconciliations,
-		m.IdempotentReplays, m.TokensIssued, m.Webhooks, m.UnknownDeclineCodes, m.ProcessorRetries, m.Build,
+		m.IdempotentReplays, m.TokensIssued, m.TokensRefused, m.Webhooks, m.UnknownDeclineCodes, m.ProcessorRetries, m.Build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

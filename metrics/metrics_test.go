@@ -34,6 +34,7 @@ func touch(m *Metrics) {
 	m.Reconciliations.WithLabelValues("mock", "resolved").Inc()
 	m.IdempotentReplays.WithLabelValues("/v1/payments", "replayed").Inc()
 	m.TokensIssued.WithLabelValues(OtherMerchant).Inc()
+	m.TokensRefused.WithLabelValues(OtherMerchant, "risk_action").Inc()
 	m.Webhooks.WithLabelValues("stripe_us", "accepted").Inc()
 	m.UnknownDeclineCodes.WithLabelValues("stripe_us").Inc()
 	m.ProcessorRetries.WithLabelValues("adyen_eu", "authorize", "in_progress").Inc()
