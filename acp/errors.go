@@ -83,6 +83,10 @@ const (
 //     know (payment.ValidCurrency).
 //   - CodeTokenInvalid, 422: a payment token without a known prefix or with
 //     characters a token never has.
+//   - CodeAuthenticationFailed, 422: an authentication_result whose outcome
+//     must not be charged (acp/authentication.go).
+//   - CodeInvalidRequest with 422: a value the schema allows but that
+//     cannot be right (a cryptogram that is not base64 of 20 bytes).
 //
 // The remaining codes are for the gateway's checks of the token, its
 // allowance and the operations on a payment (the README's error table):

@@ -5,11 +5,14 @@ import (
 	"reflect"
 	"slices"
 	"testing"
+
+	"acpgw/payment"
 )
 
 // apiCodeSet is every code DecodePaymentRequest and DecodeModifyRequest may
 // return.
-var apiCodeSet = []string{CodeInvalidRequest, CodeMissingField, CodeInvalidAmount, CodeInvalidCurrency, CodeTokenInvalid}
+var apiCodeSet = []string{CodeInvalidRequest, CodeMissingField, CodeInvalidAmount, CodeInvalidCurrency, CodeTokenInvalid,
+	CodeAuthenticationFailed}
 
 func checkErr(t *testing.T, body []byte, err *Error, codes []string) {
 	t.Helper()
@@ -58,6 +61,12 @@ func FuzzDecodePaymentRequest(f *testing.F) {
 		}
 		if kind, ok := KindOf(r.PaymentData.Token); !ok || kind != r.PaymentData.Kind || r.Amount <= 0 {
 			t.Fatalf("accepted an invalid request: %+v", r)
+		}
+		if a := r.Authentication; a != nil {
+			info, ok := payment.LookupAuthenticationOutcome(a.Outcome)
+			if !ok || !info.Chargeable || (info.HasDetails && !validCryptogram(a.Cryptogram)) {
+				t.Fatalf("accepted an authentication_result that must not be charged: %v", a)
+			}
 		}
 		again, err := DecodePaymentRequest(encodePayment(r))
 		if err != nil {

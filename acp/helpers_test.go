@@ -201,6 +201,14 @@ func encodePayment(r PaymentRequest) []byte {
 	if r.Metadata != nil {
 		body["metadata"] = r.Metadata
 	}
+	if a := r.Authentication; a != nil {
+		ar := map[string]any{"outcome": string(a.Outcome)}
+		if a.Cryptogram != "" || a.ECI != "" || a.TransactionID != "" || a.Version != "" {
+			ar["outcome_details"] = map[string]any{"three_ds_cryptogram": a.Cryptogram,
+				"electronic_commerce_indicator": a.ECI, "transaction_id": a.TransactionID, "version": a.Version}
+		}
+		body["authentication_result"] = ar
+	}
 	out, err := json.Marshal(body)
 	if err != nil {
 		panic(err)

@@ -51,6 +51,11 @@ type PaymentRequest struct {
 	PaymentData       PaymentData
 	Capture           string // "automatic" (the default) or "manual"
 	Metadata          map[string]string
+	// Authentication is authentication_result, the 3-D Secure result the
+	// agent handed the seller (ACP 2026-04-17), nil when absent. It is
+	// always one the payment may be made with: the decoder refuses the
+	// others (422 authentication_failed).
+	Authentication *payment.Authentication
 }
 
 // PaymentData is payment_data in either ACP shape. Token holds the token
@@ -94,7 +99,8 @@ const (
 )
 
 var (
-	paymentFields     = []string{"merchant_id", "checkout_session_id", "amount", "currency", "payment_data", "capture", "metadata"}
+	paymentFields = []string{"merchant_id", "checkout_session_id", "amount", "currency", "payment_data", "capture", "metadata",
+		"authentication_result"}
 	paymentReq        = []string{"merchant_id", "checkout_session_id", "amount", "currency", "payment_data"}
 	paymentDataFields = []string{"token", "provider", "handler_id", "instrument", "billing_address",
 		"purchase_order_number", "payment_terms", "due_date", "approval_required"}
@@ -152,6 +158,8 @@ func DecodePaymentRequest(body []byte) (PaymentRequest, *Error) {
 			r.Capture, _, err = d.enum(root, "$", k, string(payment.CaptureAutomatic), string(payment.CaptureManual))
 		case "metadata":
 			r.Metadata, err = d.metadata(root.vals[k], p)
+		case "authentication_result":
+			r.Authentication, err = d.authentication(root.vals[k], p, &sem)
 		}
 		if err != nil {
 			return PaymentRequest{}, err

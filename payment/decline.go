@@ -64,7 +64,7 @@ var Declines = []DeclineInfo{
 	{DeclineIncorrectPIN, Hard, false, "The PIN is incorrect."},
 	{DeclineIncorrectAddress, Hard, false, "The billing address did not verify."},
 	{DeclineFraudSuspected, Hard, false, "The issuer or processor suspects fraud."},
-	{DeclineAuthenticationRequired, Soft, false, "The issuer requires cardholder authentication (for example 3-D Secure)."},
+	{DeclineAuthenticationRequired, Soft, true, "The issuer requires cardholder authentication: pay again with a 3-D Secure authentication_result."},
 	{DeclineLostOrStolen, Hard, false, "The card is reported lost or stolen."},
 	{DeclineDoNotHonor, Soft, false, "The issuer answered do not honor."},
 	{DeclineRestrictedCard, Hard, false, "The card cannot be used for this kind of payment."},

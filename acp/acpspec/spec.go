@@ -113,3 +113,39 @@ func ValidateDelegateResponse(ctx context.Context, spec *openapi3.T, status int,
 	}
 	return openapi3filter.ValidateResponse(ctx, in)
 }
+
+// LoadCheckoutSpec loads openapi.agentic_checkout.yaml of an ACP API
+// version (its AuthenticationResult schema is what POST /v1/payments takes
+// as authentication_result).
+func LoadCheckoutSpec(version string) (*openapi3.T, error) {
+	dir, err := SpecDir()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "spec", version, "openapi", "openapi.agentic_checkout.yaml")
+	doc, err := openapi3.NewLoader().LoadFromFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("acpspec: load %s: %w", path, err)
+	}
+	return doc, nil
+}
+
+// ValidateSchema validates a JSON value against the named component schema
+// of spec (JSON Schema 2020-12, formats checked).
+func ValidateSchema(spec *openapi3.T, schema string, body []byte) error {
+	ref := spec.Components.Schemas[schema]
+	if ref == nil || ref.Value == nil {
+		return fmt.Errorf("acpspec: no schema %q", schema)
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("acpspec: not JSON: %w", err)
+	}
+	v, err := specs.Plain(v)
+	if err != nil {
+		return err
+	}
+	return ref.Value.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.EnableFormatValidation())
+}
