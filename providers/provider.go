@@ -61,6 +61,15 @@ type AuthorizeRequest struct {
 	Capture        payment.CaptureMode
 	Instrument     Instrument
 	Metadata       map[string]string
+	// Authentication is the buyer's 3-D Secure authentication, nil without
+	// one. A provider sends its data (cryptogram, ECI, transaction id,
+	// version) when Authentication.SendsData() and nothing otherwise: an
+	// outcome without data (not_supported) is a plain card payment. The
+	// cryptogram is secret like the card number: it goes to the processor
+	// and nowhere else, and a re-send of the same attempt may come without
+	// it (it is kept in memory only), so it must not enter what makes two
+	// requests the same one.
+	Authentication *payment.Authentication
 }
 
 // ModifyRequest asks for a capture, void or refund of an earlier

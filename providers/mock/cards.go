@@ -11,6 +11,9 @@ type behaviour struct {
 	processorError bool
 	// hang makes the charge and then never answers.
 	hang bool
+	// needsAuthentication declines authentication_required unless the
+	// request carries an authenticated 3-D Secure result.
+	needsAuthentication bool
 }
 
 // testCards is the README's test-card table ("The mock processor's test
@@ -24,7 +27,7 @@ var testCards = map[string]behaviour{
 	"4000000000000069": {decline: payment.DeclineExpiredCard, raw: "expired_card"},
 	"4000000000000127": {decline: payment.DeclineIncorrectCVC, raw: "incorrect_cvc"},
 	"4100000000000019": {decline: payment.DeclineFraudSuspected, raw: "fraudulent"},
-	"4000000000003220": {decline: payment.DeclineAuthenticationRequired, raw: "authentication_required"},
+	"4000000000003220": {needsAuthentication: true},
 	"4000000000009987": {decline: payment.DeclineLostOrStolen, raw: "lost_card"},
 	"4000000000000119": {processorError: true},
 	"4000000000009979": {hang: true},

@@ -31,14 +31,16 @@ var declineCards = map[payment.DeclineCode]payment.Card{
 
 func harness(p providers.Provider, m *mock.Provider, currency string) providertest.Harness {
 	timeout := card("4000000000009979")
+	auth := card("4000000000003220")
 	return providertest.Harness{
-		HoldKey:      m.HoldKey,
-		Provider:     p,
-		Currency:     currency,
-		ApproveCard:  card("4242424242424242"),
-		DeclineCards: declineCards,
-		TimeoutCard:  &timeout,
-		ChargeCount:  m.ChargeCount,
+		AuthenticationCard: &auth,
+		HoldKey:            m.HoldKey,
+		Provider:           p,
+		Currency:           currency,
+		ApproveCard:        card("4242424242424242"),
+		DeclineCards:       declineCards,
+		TimeoutCard:        &timeout,
+		ChargeCount:        m.ChargeCount,
 	}
 }
 
@@ -68,8 +70,11 @@ type broken struct {
 }
 
 func (b broken) Authorize(ctx context.Context, req providers.AuthorizeRequest) (providers.Result, error) {
-	if b.fault == "ignores_idempotency_keys" {
+	switch b.fault {
+	case "ignores_idempotency_keys":
 		req.IdempotencyKey = ""
+	case "drops_authentication":
+		req.Authentication = nil
 	}
 	res, err := b.Provider.Authorize(ctx, req)
 	switch b.fault {
@@ -81,6 +86,10 @@ func (b broken) Authorize(ctx context.Context, req providers.AuthorizeRequest) (
 	case "timeout_reads_as_not_processed":
 		if errors.Is(err, providers.ErrOutcomeUnknown) {
 			err = providers.NotProcessed("timeout", err)
+		}
+	case "leaks_cryptogram":
+		if req.Authentication != nil && res.Decline == nil {
+			res.Message = "authorized with " + req.Authentication.Cryptogram
 		}
 	case "in_progress_reads_as_not_processed":
 		// The old Adyen 704 reading: the request "did nothing".
@@ -142,6 +151,8 @@ func TestConformanceCatchesFaults(t *testing.T) {
 		"timeout_reads_as_not_processed":     {wantFailing: []string{"timeout"}},
 		"in_progress_reads_as_not_processed": {wantFailing: []string{"in_progress"}},
 		"accepts_over_refunds":               {wantFailing: []string{"over_refund", "refund_full", "refund_partial", "capture_partial"}},
+		"drops_authentication":               {wantFailing: []string{"authentication"}},
+		"leaks_cryptogram":                   {wantFailing: []string{"authentication"}},
 	} {
 		t.Run(fault, func(t *testing.T) {
 			t.Parallel()

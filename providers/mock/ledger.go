@@ -145,6 +145,8 @@ func (p *Provider) authorize(req providers.AuthorizeRequest) (res providers.Resu
 		return decline(payment.DeclineInvalidAmount, "amount_too_large"), false, nil
 	case behaviour.decline != "":
 		return decline(behaviour.decline, behaviour.raw), false, nil
+	case behaviour.needsAuthentication && !authenticated(req.Authentication):
+		return decline(payment.DeclineAuthenticationRequired, "authentication_required"), false, nil
 	}
 
 	c := &Charge{
@@ -165,6 +167,13 @@ func (p *Provider) authorize(req providers.AuthorizeRequest) (res providers.Resu
 	p.order = append(p.order, c)
 	p.storeKey(req.IdempotencyKey, providers.OpAuthorize, fp, res)
 	return cloneResult(res), behaviour.hang, nil
+}
+
+// authenticated reports whether a carries an authenticated 3-D Secure
+// result with its data: the issuer of the mock's 3-D Secure card takes that
+// and nothing less (an attempt or an informational result is not enough).
+func authenticated(a *payment.Authentication) bool {
+	return a != nil && a.Outcome == payment.AuthAuthenticated && a.SendsData()
 }
 
 // applyFunc changes one charge for a modification of amount, or refuses it
@@ -271,7 +280,9 @@ func newReference() string {
 // authorizeFingerprint digests the parameters that make two authorizations
 // the same request. The card enters only hashed, and the CVC, cryptogram and
 // name not at all: a re-send after a timeout comes without the CVC (it is
-// deleted after first use) and must still replay.
+// deleted after first use) and must still replay. The 3-D Secure
+// authentication stays out for the same reason: its cryptogram lives in the
+// gateway's memory only, so a re-send after a restart comes without it.
 func authorizeFingerprint(req providers.AuthorizeRequest) [sha256.Size]byte {
 	h := sha256.New()
 	writeFields(h, string(providers.OpAuthorize), req.PaymentID, req.AttemptID, req.MerchantID,

@@ -14,6 +14,7 @@ import (
 	"acpgw/payment"
 	"acpgw/providers"
 	"acpgw/providers/mock"
+	"acpgw/providers/providertest"
 )
 
 const usdCfgRate, usdCfgFixed = 29000, 30
@@ -830,5 +831,44 @@ func BenchmarkAuthorize(b *testing.B) {
 		if _, err := p.Authorize(ctx, req); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestThreeDSecureCard: the 4000000000003220 card declines
+// authentication_required (retryable) unless the request carries an
+// authenticated 3-D Secure result with its data; a re-send of the approved
+// request without the result (its cryptogram is gone after a restart)
+// replays the charge instead of declining.
+func TestThreeDSecureCard(t *testing.T) {
+	t.Parallel()
+	p := newUSD()
+	with := func(a *payment.Authentication) providers.AuthorizeRequest {
+		req := authReq("4000000000003220", 2599, payment.CaptureManual)
+		req.Authentication = a
+		return req
+	}
+	full := providertest.Authenticated()
+	noCryptogram := *full
+	noCryptogram.Cryptogram = ""
+	attempt := *full
+	attempt.Outcome, attempt.ECI = payment.AuthAttemptAcknowledged, "06"
+	notSupported := &payment.Authentication{Outcome: payment.AuthNotSupported}
+	for name, a := range map[string]*payment.Authentication{
+		"none": nil, "no cryptogram": &noCryptogram, "attempt acknowledged": &attempt, "not supported": notSupported,
+	} {
+		res := mustAuthorize(t, p, with(a))
+		if res.Status != payment.StatusDeclined || res.Decline.Code != payment.DeclineAuthenticationRequired || !res.Decline.Retryable {
+			t.Errorf("%s: %+v, want a retryable authentication_required decline", name, res)
+		}
+	}
+	req := with(full)
+	res := mustAuthorize(t, p, req)
+	if res.Status != payment.StatusAuthorized || strings.Contains(res.Message, providertest.Cryptogram) {
+		t.Fatalf("authenticated: %+v", res)
+	}
+	req.Authentication = nil
+	again := mustAuthorize(t, p, req)
+	if again.Status != payment.StatusAuthorized || again.Reference != res.Reference || p.ChargeCount() != 1 {
+		t.Fatalf("re-send without the result: %+v (%d charges), want the first answer", again, p.ChargeCount())
 	}
 }

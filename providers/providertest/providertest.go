@@ -1,7 +1,8 @@
 // Package providertest is the conformance suite every acpgw provider must
 // pass: authorize, capture (full and partial), void, refund (full, partial,
 // over-refund), decline mapping, idempotent replay, timeout behaviour,
-// "in progress" answers, cancelled contexts and unsupported tokens. A provider package runs it from
+// "in progress" answers, cancelled contexts, unsupported tokens and 3-D Secure
+// authentication results. A provider package runs it from
 // a test:
 //
 //	func TestConformance(t *testing.T) {
@@ -51,6 +52,10 @@ type Harness struct {
 	// Stripe 409 idempotency_key_in_use) until release is called, as when
 	// an earlier request with the key is still being processed there.
 	HoldKey func(key string) (release func())
+	// AuthenticationCard, if set, is a card whose issuer requires 3-D
+	// Secure: declined authentication_required without an authentication,
+	// approved with an authenticated one (Authenticated).
+	AuthenticationCard *payment.Card
 	// ModificationsAsync: true when capture/void/refund answer pending
 	// (e.g. Adyen "received") and settle by webhook. Checks that need the
 	// settled outcome at once are then relaxed.
@@ -101,6 +106,7 @@ func Run(t *testing.T, newHarness func(t *testing.T) Harness) {
 		{"in_progress", (*suite).inProgress},
 		{"context_cancelled", (*suite).contextCancelled},
 		{"unsupported_token", (*suite).unsupportedToken},
+		{"authentication", (*suite).authentication},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -325,6 +331,11 @@ func (s *suite) checkAnswer(res providers.Result, err error) {
 	}
 	if err != nil {
 		texts = append(texts, err.Error())
+	}
+	for _, txt := range texts {
+		if strings.Contains(txt, Cryptogram) {
+			s.t.Errorf("a result message or error contains the 3-D Secure cryptogram")
+		}
 	}
 	for _, c := range s.cards() {
 		if len(c.Number) < 12 {
@@ -701,4 +712,57 @@ func (s *suite) unsupportedToken() {
 	if tested == 0 {
 		s.t.Skip("the provider claims to support every token kind tried")
 	}
+}
+
+// Cryptogram is the 3-D Secure authentication value of Authenticated: base64
+// of 20 bytes, as a CAVV is.
+const Cryptogram = "MDEyMzQ1Njc4OWFiY2RlZmdoaWo="
+
+// Authenticated returns a frictionless 3-D Secure 2 authentication of the
+// buyer, as ACP's authentication_result carries it.
+func Authenticated() *payment.Authentication {
+	return &payment.Authentication{Outcome: payment.AuthAuthenticated, Cryptogram: Cryptogram, ECI: "05",
+		TransactionID: "f25084f0-5b16-4c0a-ae5d-b24808a95e4b", Version: "2.2.0"}
+}
+
+// authentication: a card whose issuer requires 3-D Secure is declined
+// authentication_required, retryable (the same card may be paid again with
+// an authentication), and approved once the request carries an
+// authenticated result; an approving card is approved with one too. No
+// answer carries the cryptogram.
+func (s *suite) authentication() {
+	if s.h.AuthenticationCard == nil {
+		s.t.Skip("harness has no card that requires 3-D Secure")
+	}
+	card := *s.h.AuthenticationCard
+	before, _ := s.charges()
+	res := s.authorize(s.ctx(), s.authReq(newPay(), card, payment.CaptureManual))
+	if res.Status != payment.StatusDeclined || res.Decline == nil || res.Decline.Code != payment.DeclineAuthenticationRequired {
+		s.t.Fatalf("without an authentication: status %q, decline %+v; want declined authentication_required", res.Status, res.Decline)
+	}
+	if !res.Decline.Retryable {
+		s.t.Errorf("authentication_required is not retryable: %+v", *res.Decline)
+	}
+	s.wantCharges(before, 0, "a payment that needed 3-D Secure and had none")
+	for _, capture := range []payment.CaptureMode{payment.CaptureManual, payment.CaptureAutomatic} {
+		req := s.authReq(newPay(), card, capture)
+		req.Authentication = Authenticated()
+		res = s.authorize(s.ctx(), req)
+		want := []payment.Status{payment.StatusAuthorized}
+		if capture == payment.CaptureAutomatic {
+			want = []payment.Status{payment.StatusCaptured}
+			if s.h.ModificationsAsync {
+				want = append(want, payment.StatusPending)
+			}
+		}
+		if !slices.Contains(want, res.Status) || res.Decline != nil {
+			s.t.Fatalf("%s with an authenticated result: status %q, decline %+v; want %q", capture, res.Status, res.Decline, want)
+		}
+	}
+	req := s.authReq(newPay(), s.h.ApproveCard, payment.CaptureManual)
+	req.Authentication = Authenticated()
+	if res = s.authorize(s.ctx(), req); res.Status != payment.StatusAuthorized {
+		s.t.Errorf("the approving card with an authenticated result: status %q, want authorized", res.Status)
+	}
+	s.wantCharges(before, 3, "three authenticated payments")
 }

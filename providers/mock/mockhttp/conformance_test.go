@@ -55,13 +55,15 @@ func TestConformance(t *testing.T) {
 			providertest.Run(t, func(t *testing.T) providertest.Harness {
 				c, p, url := serve(t, tc.cfg)
 				timeout := card("4000000000009979")
+				auth := card("4000000000003220")
 				return providertest.Harness{
-					Provider:     c,
-					Currency:     tc.currency,
-					ApproveCard:  card("4242424242424242"),
-					DeclineCards: declineCards,
-					TimeoutCard:  &timeout,
-					HoldKey:      p.HoldKey,
+					AuthenticationCard: &auth,
+					Provider:           c,
+					Currency:           tc.currency,
+					ApproveCard:        card("4242424242424242"),
+					DeclineCards:       declineCards,
+					TimeoutCard:        &timeout,
+					HoldKey:            p.HoldKey,
 					ChargeCount: func() int {
 						ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 						defer cancel()

@@ -56,6 +56,18 @@ type authorizeBody struct {
 	Capture        string            `json:"capture"`
 	Instrument     instrumentBody    `json:"instrument"`
 	Metadata       map[string]string `json:"metadata,omitempty"`
+	// Authentication is the 3-D Secure result, cryptogram included (in the
+	// clear, like the card: loopback only).
+	Authentication *authenticationBody `json:"authentication,omitempty"`
+}
+
+// authenticationBody is a 3-D Secure result on the wire.
+type authenticationBody struct {
+	Outcome       string `json:"outcome"`
+	Cryptogram    string `json:"cryptogram,omitempty"`
+	ECI           string `json:"eci,omitempty"`
+	TransactionID string `json:"transaction_id,omitempty"`
+	Version       string `json:"version,omitempty"`
 }
 
 type instrumentBody struct {
@@ -158,6 +170,10 @@ func toAuthorizeBody(r providers.AuthorizeRequest) authorizeBody {
 			State: a.State, Country: a.Country, PostalCode: a.PostalCode,
 		}
 	}
+	if a := r.Authentication; a != nil {
+		b.Authentication = &authenticationBody{Outcome: string(a.Outcome), Cryptogram: a.Cryptogram, ECI: a.ECI,
+			TransactionID: a.TransactionID, Version: a.Version}
+	}
 	return b
 }
 
@@ -183,6 +199,10 @@ func (b authorizeBody) request() providers.AuthorizeRequest {
 			Name: a.Name, LineOne: a.LineOne, LineTwo: a.LineTwo, City: a.City,
 			State: a.State, Country: a.Country, PostalCode: a.PostalCode,
 		}
+	}
+	if a := b.Authentication; a != nil {
+		r.Authentication = &payment.Authentication{Outcome: payment.AuthenticationOutcome(a.Outcome), Cryptogram: a.Cryptogram,
+			ECI: a.ECI, TransactionID: a.TransactionID, Version: a.Version}
 	}
 	return r
 }
