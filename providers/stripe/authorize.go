@@ -35,6 +35,8 @@ const expandFee = "latest_charge.balance_transaction"
 // error_on_requires_action makes Stripe fail the attempt instead of waiting
 // for an action; that, or a PaymentIntent left in requires_action, is a
 // decline authentication_required. No return_url is sent: no redirects.
+// When the buyer was authenticated beforehand (req.Authentication), the
+// result goes in payment_method_options.card.three_d_secure (threeDSecure).
 func (c *Client) Authorize(ctx context.Context, req providers.AuthorizeRequest) (providers.Result, error) {
 	params, err := c.authorizeParams(req)
 	if err != nil {
@@ -142,6 +144,11 @@ func (c *Client) authorizeParams(req providers.AuthorizeRequest) (*stripego.Paym
 	if req.IdempotencyKey != "" {
 		p.SetIdempotencyKey(req.IdempotencyKey)
 	}
+	if a := req.Authentication; a != nil && a.SendsData() {
+		p.PaymentMethodOptions = &stripego.PaymentIntentPaymentMethodOptionsParams{
+			Card: &stripego.PaymentIntentPaymentMethodOptionsCardParams{ThreeDSecure: threeDSecure(*a)},
+		}
+	}
 
 	switch req.Instrument.Kind {
 	case providers.TokenVault:
@@ -169,6 +176,25 @@ func (c *Client) authorizeParams(req providers.AuthorizeRequest) (*stripego.Paym
 		return nil, providers.NotProcessed(CodeUnsupportedToken, errors.New("stripe: unsupported token kind "+strconv.Quote(string(req.Instrument.Kind))))
 	}
 	return p, nil
+}
+
+// threeDSecure is payment_method_options.card.three_d_secure, Stripe's
+// parameter for a card authenticated with 3-D Secure by a third party (here
+// the agent, through ACP's authentication_result): the cryptogram, ECI,
+// transaction id (dsTransID or XID) and version, with ares_trans_status
+// the outcome's transStatus (Y, A or I). Stripe then sends them with the
+// authorization and does not start a 3-D Secure flow of its own.
+func threeDSecure(a payment.Authentication) *stripego.PaymentIntentPaymentMethodOptionsCardThreeDSecureParams {
+	tds := &stripego.PaymentIntentPaymentMethodOptionsCardThreeDSecureParams{
+		Cryptogram:                  stripego.String(a.Cryptogram),
+		ElectronicCommerceIndicator: stripego.String(a.ECI),
+		TransactionID:               stripego.String(a.TransactionID),
+		Version:                     stripego.String(a.Version),
+	}
+	if ts := a.Info().TransStatus; ts != "" {
+		tds.AresTransStatus = stripego.String(ts)
+	}
+	return tds
 }
 
 func billing(a *providers.Address, name string) *stripego.PaymentMethodBillingDetailsParams {

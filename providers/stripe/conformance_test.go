@@ -43,11 +43,13 @@ func TestConformance(t *testing.T) {
 				// Long enough that concurrent duplicates meet Stripe's 409.
 				fake.Delay = 10 * time.Millisecond
 				timeout := card(stripetest.CardHang)
+				auth := card(stripetest.CardAuthRequired)
 				return providertest.Harness{
-					HoldKey:     fake.HoldKey,
-					Provider:    newClient(t, fake, nil),
-					Currency:    currency,
-					ApproveCard: card(stripetest.CardVisa),
+					AuthenticationCard: &auth,
+					HoldKey:            fake.HoldKey,
+					Provider:           newClient(t, fake, nil),
+					Currency:           currency,
+					ApproveCard:        card(stripetest.CardVisa),
 					DeclineCards: map[payment.DeclineCode]payment.Card{
 						payment.DeclineCardDeclined:           card(stripetest.CardDeclined),
 						payment.DeclineInsufficientFunds:      card(stripetest.CardInsufficientFunds),

@@ -15,6 +15,7 @@ import (
 
 	"acpgw/payment"
 	"acpgw/providers"
+	"acpgw/providers/providertest"
 	"acpgw/providers/stripe"
 	"acpgw/providers/stripe/stripetest"
 )
@@ -64,6 +65,18 @@ func TestStripeMock(t *testing.T) {
 		}},
 		{"authorize without CVC", func() (providers.Result, error) {
 			return c.Authorize(ctx(t), vault("sm_3", payment.CaptureAutomatic, ""))
+		}},
+		{"authorize with an external 3-D Secure result", func() (providers.Result, error) {
+			r := vault("sm_3ds", payment.CaptureAutomatic, "123")
+			r.Authentication = providertest.Authenticated()
+			return c.Authorize(ctx(t), r)
+		}},
+		{"authorize with an attempt (ECI 06, transStatus A) over 3-D Secure 1", func() (providers.Result, error) {
+			r := vault("sm_3ds_a", payment.CaptureManual, "")
+			a := providertest.Authenticated()
+			a.Outcome, a.ECI, a.Version, a.TransactionID = payment.AuthAttemptAcknowledged, "06", "1.0.2", providertest.Cryptogram
+			r.Authentication = a
+			return c.Authorize(ctx(t), r)
 		}},
 		{"capture partial", func() (providers.Result, error) { return c.Capture(ctx(t), mod("sm_4", ref, 1000)) }},
 		{"void", func() (providers.Result, error) { return c.Void(ctx(t), mod("sm_5", ref, 2599)) }},
@@ -128,6 +141,65 @@ func TestStripeMock(t *testing.T) {
 			t.Fatalf("stripe-mock refused the request: %v", err)
 		}
 	})
+	t.Run("3-D Secure parameters as sent", func(t *testing.T) {
+		// Through the recording proxy: the result is in
+		// payment_method_options[card][three_d_secure], whole, and the
+		// validation above is what says Stripe's definition takes it.
+		rec := newRecordingProxy(t, base)
+		sc, err := stripe.New(stripe.Config{SecretKey: "sk_test_123", BaseURL: rec.url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sc.Close() })
+		r := vault("sm_3ds_rec", payment.CaptureManual, "123")
+		r.Authentication = providertest.Authenticated()
+		if _, err := sc.Authorize(ctx(t), r); !shapeOK(err) {
+			t.Fatalf("stripe-mock refused the request: %v", err)
+		}
+		sent := rec.posts("/v1/payment_intents")
+		if len(sent) != 1 {
+			t.Fatalf("%d PaymentIntent requests, want 1", len(sent))
+		}
+		const p = "payment_method_options[card][three_d_secure]"
+		for k, want := range map[string]string{"cryptogram": providertest.Cryptogram, "electronic_commerce_indicator": "05",
+			"transaction_id": r.Authentication.TransactionID, "version": "2.2.0", "ares_trans_status": "Y"} {
+			if got := sent[0].form.Get(p + "[" + k + "]"); got != want {
+				t.Errorf("%s[%s] = %q, want %q", p, k, got, want)
+			}
+		}
+		// A result without data (3-D Secure not supported for the card)
+		// sends nothing of it: a plain card payment.
+		plain := vault("sm_no3ds_rec", payment.CaptureManual, "123")
+		plain.Authentication = &payment.Authentication{Outcome: payment.AuthNotSupported}
+		if _, err := sc.Authorize(ctx(t), plain); !shapeOK(err) {
+			t.Fatal(err)
+		}
+		for k := range rec.posts("/v1/payment_intents")[1].form {
+			if strings.HasPrefix(k, "payment_method_options") {
+				t.Errorf("a payment without a 3-D Secure result sent %s", k)
+			}
+		}
+	})
+	t.Run("a bad 3-D Secure shape is refused", func(t *testing.T) {
+		// Proves stripe-mock checks inside the three_d_secure object: a
+		// transStatus outside Stripe's ares_trans_status enum is refused
+		// (as are a version outside 1.0.2, 2.1.0, 2.2.0, 2.3.0, 2.3.1 and
+		// an unknown key).
+		rec := newRecordingProxy(t, base)
+		rec.rewrite = func(form url.Values) {
+			form.Set("payment_method_options[card][three_d_secure][ares_trans_status]", "Z")
+		}
+		sc, err := stripe.New(stripe.Config{SecretKey: "sk_test_123", BaseURL: rec.url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sc.Close() })
+		r := vault("sm_3ds_bad", payment.CaptureManual, "123")
+		r.Authentication = providertest.Authenticated()
+		if _, err := sc.Authorize(ctx(t), r); !errors.Is(err, providers.ErrNotProcessed) {
+			t.Errorf("got %v, want stripe-mock's 400 as ErrNotProcessed", err)
+		}
+	})
 	t.Run("bad shape is refused", func(t *testing.T) {
 		// Proves the validation is on: an unknown parameter fails.
 		sc, err := stripe.New(stripe.Config{SecretKey: "sk_test_123", BaseURL: base, SharedTokenParam: "no_such_parameter"})
@@ -147,6 +219,8 @@ type recordingProxy struct {
 	url  string
 	mu   sync.Mutex
 	seen []recorded
+	// rewrite, when set, changes a POST's form before it is forwarded.
+	rewrite func(url.Values)
 }
 
 type recorded struct {
@@ -172,7 +246,13 @@ func newRecordingProxy(t *testing.T, target string) *recordingProxy {
 		form, _ := url.ParseQuery(string(body))
 		p.mu.Lock()
 		p.seen = append(p.seen, recorded{method: r.Method, path: r.URL.Path, header: r.Header.Clone(), form: form})
+		rewrite := p.rewrite
 		p.mu.Unlock()
+		if rewrite != nil && r.Method == http.MethodPost {
+			rewrite(form)
+			body = []byte(form.Encode())
+			r.ContentLength = int64(len(body))
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		fwd.ServeHTTP(w, r)
 	}))

@@ -452,8 +452,12 @@ func (s *Server) createPaymentMethod(form url.Values) answer {
 func (s *Server) createIntent(form url.Values) answer {
 	if p := unknownParams(form, "amount", "currency", "capture_method", "confirm", "error_on_requires_action",
 		"payment_method_types", "payment_method", "metadata", "expand", "off_session", "description",
-		s.SharedTokenParam); p != "" {
+		threeDSPrefix, s.SharedTokenParam); p != "" {
 		return invalid("parameter_unknown", p, "Received unknown parameter: "+p)
+	}
+	if a := threeDS(form); a != nil && !a.complete() {
+		return invalid("parameter_missing", threeDSPrefix,
+			"payment_method_options[card][three_d_secure] needs cryptogram, electronic_commerce_indicator, transaction_id and version.")
 	}
 	amount, err := strconv.ParseInt(form.Get("amount"), 10, 64)
 	if err != nil || amount <= 0 {
@@ -494,7 +498,7 @@ func (s *Server) createIntent(form url.Values) answer {
 	if strings.HasPrefix(token, "spt_decline") {
 		outcome, declined = cardOutcomes[CardDeclined], true
 	}
-	if number == CardAuthRequired {
+	if number == CardAuthRequired && !threeDS(form).authenticated() {
 		if form.Get("error_on_requires_action") != "true" {
 			pi.Status = "requires_action"
 			return answer{status: http.StatusOK, store: true, body: s.intentJSON(pi, form)}
@@ -521,6 +525,38 @@ func (s *Server) createIntent(form url.Values) answer {
 		s.settle(pi, amount)
 	}
 	return answer{status: http.StatusOK, store: true, hang: number == CardHang, body: s.intentJSON(pi, form)}
+}
+
+// threeDSPrefix is the form prefix of a card authenticated with 3-D Secure
+// elsewhere (payment_method_options.card.three_d_secure).
+const threeDSPrefix = "payment_method_options[card][three_d_secure]"
+
+// externalThreeDS is what a request says of its 3-D Secure authentication.
+type externalThreeDS struct {
+	cryptogram, eci, transactionID, version, aresTransStatus string
+}
+
+// threeDS reads payment_method_options[card][three_d_secure], nil when the
+// request has none.
+func threeDS(form url.Values) *externalThreeDS {
+	get := func(k string) string { return form.Get(threeDSPrefix + "[" + k + "]") }
+	a := &externalThreeDS{cryptogram: get("cryptogram"), eci: get("electronic_commerce_indicator"),
+		transactionID: get("transaction_id"), version: get("version"), aresTransStatus: get("ares_trans_status")}
+	if *a == (externalThreeDS{}) {
+		return nil
+	}
+	return a
+}
+
+// complete: Stripe requires the four values together.
+func (a *externalThreeDS) complete() bool {
+	return a.cryptogram != "" && a.eci != "" && a.transactionID != "" && a.version != ""
+}
+
+// authenticated: the fake's 3-D Secure card takes a fully authenticated
+// result (transStatus Y, ECI 05 or 02) and nothing less.
+func (a *externalThreeDS) authenticated() bool {
+	return a != nil && a.complete() && a.aresTransStatus == "Y" && (a.eci == "05" || a.eci == "02")
 }
 
 func (s *Server) settle(pi *intent, amount int64) {
