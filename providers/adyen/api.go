@@ -27,10 +27,18 @@ type cardDetails struct {
 }
 
 // threeDSecureData is the v71 ThreeDSecureData (mpiData), which carries a
-// network token's cryptogram (TAVV) and ECI.
+// network token's cryptogram (TAVV) and ECI, and the result of a 3-D
+// Secure authentication made elsewhere (an external MPI: here the agent's,
+// through ACP's authentication_result).
 type threeDSecureData struct {
 	TokenAuthenticationVerificationValue string `json:"tokenAuthenticationVerificationValue,omitempty"`
 	ECI                                  string `json:"eci,omitempty"`
+	Cavv                                 string `json:"cavv,omitempty"`
+	DsTransID                            string `json:"dsTransID,omitempty"`
+	Xid                                  string `json:"xid,omitempty"`
+	ThreeDSVersion                       string `json:"threeDSVersion,omitempty"`
+	AuthenticationResponse               string `json:"authenticationResponse,omitempty"`
+	DirectoryResponse                    string `json:"directoryResponse,omitempty"`
 }
 
 // authenticationData is the v71 AuthenticationData.

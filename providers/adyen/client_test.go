@@ -16,6 +16,7 @@ import (
 	"acpgw/providers"
 	"acpgw/providers/adyen"
 	"acpgw/providers/adyen/adyentest"
+	"acpgw/providers/providertest"
 )
 
 func TestRefusalTable(t *testing.T) {
@@ -280,5 +281,58 @@ func TestNewConfig(t *testing.T) {
 		if c.BaseURL() != tc.base {
 			t.Errorf("BaseURL = %s, want %s", c.BaseURL(), tc.base)
 		}
+	}
+}
+
+// TestExternalMPI: a 3-D Secure result goes in mpiData as Adyen's v71
+// ThreeDSecureData has it (the fake validates every request against the
+// spec and fails the test on a violation): dsTransID for 3-D Secure 2, xid
+// for 3-D Secure 1, the transStatus in directoryResponse and, where its
+// enum allows, authenticationResponse. The fake's 3-D Secure card is
+// authorised with an authenticated result; without data nothing is sent.
+func TestExternalMPI(t *testing.T) {
+	t.Parallel()
+	c, srv := newClient(t, adyen.Config{})
+	v2 := providertest.Authenticated()
+	v1 := providertest.Authenticated()
+	v1.Version, v1.TransactionID = "1.0.2", providertest.Cryptogram
+	info := providertest.Authenticated()
+	info.Outcome, info.ECI = payment.AuthInformational, "07"
+	for i, tc := range []struct {
+		card string
+		auth *payment.Authentication
+		want adyentest.ThreeDS
+	}{
+		{adyentest.CardRedirect, v2, adyentest.ThreeDS{Cavv: true, ECI: "05", DsTransID: v2.TransactionID, Version: "2.2.0",
+			AuthenticationResponse: "Y", DirectoryResponse: "Y"}},
+		{adyentest.CardRedirect, v1, adyentest.ThreeDS{Cavv: true, ECI: "05", Xid: providertest.Cryptogram, Version: "1.0.2",
+			AuthenticationResponse: "Y", DirectoryResponse: "Y"}},
+		{adyentest.CardApproved, info, adyentest.ThreeDS{Cavv: true, ECI: "07", DsTransID: info.TransactionID, Version: "2.2.0",
+			DirectoryResponse: "I"}},
+		{adyentest.CardApproved, &payment.Authentication{Outcome: payment.AuthNotSupported}, adyentest.ThreeDS{}},
+	} {
+		req := authReq(fmt.Sprintf("acpgw_pay_3ds_%d", i), card(tc.card), payment.CaptureManual)
+		req.Authentication = tc.auth
+		res, err := c.Authorize(t.Context(), req)
+		if err != nil || res.Status != payment.StatusAuthorized {
+			t.Fatalf("case %d: %+v, %v", i, res, err)
+		}
+		ps := srv.Payments()
+		got := ps[len(ps)-1].ThreeDS
+		switch {
+		case tc.want == (adyentest.ThreeDS{}) && got != nil:
+			t.Errorf("case %d: mpiData %+v sent for a result without data", i, *got)
+		case tc.want != (adyentest.ThreeDS{}) && (got == nil || *got != tc.want):
+			t.Errorf("case %d: mpiData %+v, want %+v", i, got, tc.want)
+		}
+	}
+	// The 3-D Secure card without a result: RedirectShopper, which acpgw
+	// cannot follow: a retryable authentication_required decline.
+	res, err := c.Authorize(t.Context(), authReq("acpgw_pay_3ds_9", card(adyentest.CardRedirect), payment.CaptureManual))
+	if err != nil || res.Decline == nil || res.Decline.Code != payment.DeclineAuthenticationRequired || !res.Decline.Retryable {
+		t.Fatalf("without a result: %+v, %v", res, err)
+	}
+	if srv.Violations() != 0 {
+		t.Fatalf("%d spec violations", srv.Violations())
 	}
 }

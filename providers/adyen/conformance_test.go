@@ -53,7 +53,9 @@ func TestConformance(t *testing.T) {
 			providertest.Run(t, func(t *testing.T) providertest.Harness {
 				c, srv := newClient(t, adyen.Config{Name: "adyen_" + currency})
 				timeout := card(adyentest.CardNeverAnswers)
+				auth := card(adyentest.CardRedirect)
 				return providertest.Harness{
+					AuthenticationCard: &auth,
 					Provider:           c,
 					Currency:           currency,
 					ApproveCard:        card(adyentest.CardApproved),

@@ -2,6 +2,7 @@ package adyen
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
@@ -132,6 +133,12 @@ func (c *Client) paymentRequest(req providers.AuthorizeRequest) (*paymentRequest
 	default:
 		return nil, fmt.Errorf("adyen: unknown card number type %q", card.NumberType)
 	}
+	if a := req.Authentication; a != nil && a.SendsData() {
+		if body.MpiData == nil {
+			body.MpiData = &threeDSecureData{}
+		}
+		externalMPI(body.MpiData, *a)
+	}
 	switch req.Capture {
 	case payment.CaptureManual:
 		// manualCapture holds the authorisation until a /captures call,
@@ -157,6 +164,38 @@ func (c *Client) paymentRequest(req providers.AuthorizeRequest) (*paymentRequest
 		}
 	}
 	return body, nil
+}
+
+// externalMPI fills mpiData with a 3-D Secure result obtained outside
+// Adyen (v71 ThreeDSecureData): cavv (the cryptogram), eci, threeDSVersion,
+// and the transaction id as dsTransID (3-D Secure 2) or xid (3-D Secure 1,
+// base64 of 20 bytes, sent only in that form). ACP's authentication_result
+// gives only the final transStatus, so it goes in directoryResponse (the
+// ARes status, which it is for a frictionless flow) and, where that
+// field's enum has it (Y or A), in authenticationResponse (the challenge
+// result, which it is after a challenge): whichever flow the buyer went
+// through, Adyen gets the status the issuer ended with. authenticationData
+// keeps attemptAuthentication never: the buyer was authenticated already,
+// and Adyen must not start a flow of its own. A network token's ECI, when
+// it has one, is kept.
+func externalMPI(m *threeDSecureData, a payment.Authentication) {
+	m.Cavv = a.Cryptogram
+	if m.ECI == "" {
+		m.ECI = a.ECI
+	}
+	m.ThreeDSVersion = a.Version
+	if strings.HasPrefix(a.Version, "1.") {
+		if b, err := base64.StdEncoding.DecodeString(a.TransactionID); err == nil && len(b) == 20 {
+			m.Xid = a.TransactionID
+		}
+	} else {
+		m.DsTransID = a.TransactionID
+	}
+	ts := a.Info().TransStatus
+	m.DirectoryResponse = ts
+	if ts == "Y" || ts == "A" {
+		m.AuthenticationResponse = ts
+	}
 }
 
 // Adyen's metadata limits: at most 20 keys, keys up to 20 characters and

@@ -95,6 +95,15 @@ type Payment struct {
 	NetworkToken bool
 	// Metadata is what the request carried.
 	Metadata map[string]string
+	// ThreeDS is the external 3-D Secure result the request carried in
+	// mpiData (the cryptogram only as present or not), nil without one.
+	ThreeDS *ThreeDS
+}
+
+// ThreeDS is what the fake keeps of an external MPI's result.
+type ThreeDS struct {
+	Cavv                                                                    bool
+	ECI, DsTransID, Xid, Version, AuthenticationResponse, DirectoryResponse string
 }
 
 // Server is a fake Adyen Checkout API v71. Its handlers validate every
@@ -451,10 +460,40 @@ type paymentRequest struct {
 	} `json:"paymentMethod"`
 	MpiData *struct {
 		TokenAuthenticationVerificationValue string `json:"tokenAuthenticationVerificationValue"`
+		Cavv                                 string `json:"cavv"`
+		ECI                                  string `json:"eci"`
+		DsTransID                            string `json:"dsTransID"`
+		Xid                                  string `json:"xid"`
+		ThreeDSVersion                       string `json:"threeDSVersion"`
+		AuthenticationResponse               string `json:"authenticationResponse"`
+		DirectoryResponse                    string `json:"directoryResponse"`
 	} `json:"mpiData"`
+	AuthenticationData *struct {
+		AttemptAuthentication string `json:"attemptAuthentication"`
+	} `json:"authenticationData"`
 	CaptureDelayHours *int              `json:"captureDelayHours"`
 	AdditionalData    map[string]string `json:"additionalData"`
 	Metadata          map[string]string `json:"metadata"`
+}
+
+// externallyAuthenticated reports whether the request carries a 3-D Secure
+// result of an external MPI that authenticated the buyer: a cavv, the
+// transStatus Y, an ECI of a full authentication (05 Visa, 02
+// Mastercard), the version and the transaction id of that version.
+func (r paymentRequest) externallyAuthenticated() bool {
+	m := r.MpiData
+	if m == nil || m.Cavv == "" || m.ThreeDSVersion == "" {
+		return false
+	}
+	id := m.DsTransID
+	if strings.HasPrefix(m.ThreeDSVersion, "1.") {
+		id = m.Xid
+	}
+	status := m.AuthenticationResponse
+	if status == "" {
+		status = m.DirectoryResponse
+	}
+	return id != "" && status == "Y" && (m.ECI == "05" || m.ECI == "02")
 }
 
 func (s *Server) payment(body []byte, key string) (int, []byte, answerMode) {
@@ -474,6 +513,17 @@ func (s *Server) payment(body []byte, key string) (int, []byte, answerMode) {
 	if req.PaymentMethod.Type == "networkToken" && (req.MpiData == nil || req.MpiData.TokenAuthenticationVerificationValue == "") {
 		s.violation("payment %s: a network token without its cryptogram", req.Reference)
 	}
+	if m := req.MpiData; m != nil && m.Cavv != "" {
+		// An external MPI's result: Adyen's docs want the version, the
+		// transaction id and the ARes status with it, and no 3-D Secure
+		// flow of Adyen's own on top.
+		if m.ThreeDSVersion == "" || (m.DsTransID == "" && m.Xid == "") || m.DirectoryResponse == "" {
+			s.violation("payment %s: mpiData.cavv without threeDSVersion, dsTransID/xid or directoryResponse", req.Reference)
+		}
+		if req.AuthenticationData == nil || req.AuthenticationData.AttemptAuthentication != "never" {
+			s.violation("payment %s: an external MPI's result without authenticationData.attemptAuthentication never", req.Reference)
+		}
+	}
 	psp := newPSPReference()
 	resp := map[string]any{"pspReference": psp, "merchantReference": req.Reference}
 	number := req.PaymentMethod.Number
@@ -482,6 +532,9 @@ func (s *Server) payment(body []byte, key string) (int, []byte, answerMode) {
 		b, _ := Fixture("checkout-error-422-invalid-card.json")
 		return http.StatusUnprocessableEntity, b, modeNormal
 	case CardRedirect:
+		if req.externallyAuthenticated() {
+			break // the issuer takes the external MPI's result
+		}
 		resp["resultCode"] = "RedirectShopper"
 		resp["action"] = map[string]any{
 			"method": "GET", "paymentMethodType": "scheme", "type": "redirect",
@@ -504,6 +557,10 @@ func (s *Server) payment(body []byte, key string) (int, []byte, answerMode) {
 		PSPReference: psp, Reference: req.Reference, IdempotencyKey: key,
 		Amount: req.Amount.Value, Currency: req.Amount.Currency, ManualCapture: manual,
 		NetworkToken: req.PaymentMethod.Type == "networkToken", Metadata: cloneMap(req.Metadata),
+	}
+	if m := req.MpiData; m != nil && m.Cavv != "" {
+		p.ThreeDS = &ThreeDS{Cavv: true, ECI: m.ECI, DsTransID: m.DsTransID, Xid: m.Xid, Version: m.ThreeDSVersion,
+			AuthenticationResponse: m.AuthenticationResponse, DirectoryResponse: m.DirectoryResponse}
 	}
 	if !manual {
 		p.Captured = p.Amount

@@ -69,6 +69,10 @@ func TestSpecValidatesFixtures(t *testing.T) {
 	}
 }
 
+// externalMPI2 is the mpiData of a 3-D Secure 2 authentication made
+// outside Adyen, as acpgw sends it.
+const externalMPI2 = `"mpiData":{"cavv":"MDEyMzQ1Njc4OWFiY2RlZmdoaWo=","eci":"05","dsTransID":"f25084f0-5b16-4c0a-ae5d-b24808a95e4b","threeDSVersion":"2.2.0","authenticationResponse":"Y","directoryResponse":"Y"}`
+
 // TestBodyValidatorsAgree checks that the fake's body check (VisitJSON)
 // and openapi3filter's full request validation (JSON Schema 2020-12 for
 // this OpenAPI 3.1 document) give the same verdicts.
@@ -81,16 +85,21 @@ func TestBodyValidatorsAgree(t *testing.T) {
 	valid := `{"amount":{"currency":"EUR","value":2599},"merchantAccount":"M","reference":"r","returnUrl":"https://acpgw.invalid/x",
 	"paymentMethod":{"type":"scheme","number":"4242424242424242","expiryMonth":"12","expiryYear":"2034"},"shopperInteraction":"Ecommerce"}`
 	for name, body := range map[string]string{
-		"valid":             valid,
-		"network token":     strings.Replace(valid, `"type":"scheme"`, `"type":"networkToken"`, 1) + ``,
-		"bad enum":          strings.Replace(valid, `"Ecommerce"`, `"Agent"`, 1),
-		"unknown property":  strings.Replace(valid, `"reference":"r"`, `"reference":"r","agent":"x"`, 1),
-		"unknown card prop": strings.Replace(valid, `"expiryYear":"2034"`, `"expiryYear":"2034","pan":"1"`, 1),
-		"no returnUrl":      strings.Replace(valid, `"returnUrl":"https://acpgw.invalid/x",`, ``, 1),
-		"string value":      strings.Replace(valid, `"value":2599`, `"value":"2599"`, 1),
-		"long currency":     strings.Replace(valid, `"EUR"`, `"EURO"`, 1),
-		"bad cavv":          strings.Replace(valid, `"shopperInteraction"`, `"mpiData":{"tokenAuthenticationVerificationValue":"not base64!"},"shopperInteraction"`, 1),
-		"mpi data":          strings.Replace(valid, `"shopperInteraction"`, `"mpiData":{"tokenAuthenticationVerificationValue":"AAABAWFlmQAAAABjRWWZEEFgFz8=","eci":"05"},"shopperInteraction"`, 1),
+		"valid":               valid,
+		"network token":       strings.Replace(valid, `"type":"scheme"`, `"type":"networkToken"`, 1) + ``,
+		"bad enum":            strings.Replace(valid, `"Ecommerce"`, `"Agent"`, 1),
+		"unknown property":    strings.Replace(valid, `"reference":"r"`, `"reference":"r","agent":"x"`, 1),
+		"unknown card prop":   strings.Replace(valid, `"expiryYear":"2034"`, `"expiryYear":"2034","pan":"1"`, 1),
+		"no returnUrl":        strings.Replace(valid, `"returnUrl":"https://acpgw.invalid/x",`, ``, 1),
+		"string value":        strings.Replace(valid, `"value":2599`, `"value":"2599"`, 1),
+		"long currency":       strings.Replace(valid, `"EUR"`, `"EURO"`, 1),
+		"bad cavv":            strings.Replace(valid, `"shopperInteraction"`, `"mpiData":{"tokenAuthenticationVerificationValue":"not base64!"},"shopperInteraction"`, 1),
+		"mpi data":            strings.Replace(valid, `"shopperInteraction"`, `"mpiData":{"tokenAuthenticationVerificationValue":"AAABAWFlmQAAAABjRWWZEEFgFz8=","eci":"05"},"shopperInteraction"`, 1),
+		"external 3ds2":       strings.Replace(valid, `"shopperInteraction"`, externalMPI2+`,"shopperInteraction"`, 1),
+		"external 3ds1":       strings.Replace(valid, `"shopperInteraction"`, `"mpiData":{"cavv":"MDEyMzQ1Njc4OWFiY2RlZmdoaWo=","eci":"05","xid":"MDEyMzQ1Njc4OWFiY2RlZmdoaWo=","threeDSVersion":"1.0.2","authenticationResponse":"Y","directoryResponse":"Y"},"shopperInteraction"`, 1),
+		"3ds cavv not base64": strings.Replace(valid, `"shopperInteraction"`, strings.Replace(externalMPI2, `MDEyMzQ1Njc4OWFiY2RlZmdoaWo=`, `not base64!`, 1)+`,"shopperInteraction"`, 1),
+		"3ds response I":      strings.Replace(valid, `"shopperInteraction"`, strings.Replace(externalMPI2, `"authenticationResponse":"Y"`, `"authenticationResponse":"I"`, 1)+`,"shopperInteraction"`, 1),
+		"3ds unknown field":   strings.Replace(valid, `"shopperInteraction"`, strings.Replace(externalMPI2, `"eci":"05"`, `"eci":"05","outcome":"authenticated"`, 1)+`,"shopperInteraction"`, 1),
 	} {
 		t.Run(name, func(t *testing.T) {
 			route, params, err := s.route(PathPayments)
@@ -108,7 +117,8 @@ func TestBodyValidatorsAgree(t *testing.T) {
 			if (full == nil) != (fast == nil) {
 				t.Fatalf("openapi3filter says %v, the fake's check says %v", full, fast)
 			}
-			if want := name == "valid" || name == "network token" || name == "mpi data"; (fast == nil) != want {
+			want := name == "valid" || name == "network token" || name == "mpi data" || name == "external 3ds2" || name == "external 3ds1"
+			if (fast == nil) != want {
 				t.Fatalf("verdict %v, want valid=%v", fast, want)
 			}
 		})
