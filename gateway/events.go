@@ -233,6 +233,14 @@ func (s *Service) applyToPayment(ctx context.Context, tx store.Tx, p *store.Paym
 			return false, nil, err
 		}
 	}
+	if was == payment.StatusPending && p.Status == payment.StatusDeclined {
+		if err := s.reopenAfterEvent(ctx, tx, p); err != nil {
+			return false, nil, err
+		}
+	}
+	if was == payment.StatusPending && p.Status != payment.StatusPending {
+		s.cryptograms.forget(p.ID)
+	}
 	p.UpdatedAt = now
 	return true, fee, tx.UpdatePayment(ctx, *p)
 }

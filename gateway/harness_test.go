@@ -74,6 +74,8 @@ type rigOpts struct {
 	now func() time.Time
 	// retireGrace is the service's Options.RetireGrace.
 	retireGrace time.Duration
+	// top is more top-level YAML (tokens:, risk:).
+	top string
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -94,7 +96,7 @@ processors:
 %smerchants:
   - {id: acme, api_key: acme-key, processors: %s}
   - {id: other, api_key: other-key, processors: %s}
-`, db, testVaultKey, o.vault, processors, o.merchantProcessors, o.merchantProcessors)
+%s`, db, testVaultKey, o.vault, processors, o.merchantProcessors, o.merchantProcessors, o.top)
 	}
 	cfg, err := config.Parse([]byte(render(o.processors)), "rig.yaml")
 	if err != nil {

@@ -67,6 +67,12 @@ type payPlan struct {
 	// atts are the payment's attempts so far; the last is the current one.
 	atts []store.Attempt
 	now  time.Time
+	// auth is the buyer's 3-D Secure authentication, nil without one; its
+	// cryptogram is in memory only (retry.go).
+	auth *payment.Authentication
+	// tokenAttempts is the token's count of payments, this one included,
+	// as the intent's ConsumeToken left it (retry.go).
+	tokenAttempts int
 }
 
 func (pl *payPlan) att() *store.Attempt { return &pl.atts[len(pl.atts)-1] }
@@ -98,7 +104,7 @@ func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*pa
 	if !ok {
 		return nil, publicError(payment.ErrTokenInvalid, "unrecognised token")
 	}
-	pl := &payPlan{idem: in.Idempotency, merchant: merchant, now: s.now().UTC()}
+	pl := &payPlan{idem: in.Idempotency, merchant: merchant, now: s.now().UTC(), auth: req.Authentication}
 	if kind == acp.TokenVault {
 		if pl.tok, err = s.store.GetToken(ctx, req.PaymentData.Token); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
@@ -107,6 +113,9 @@ func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*pa
 			return nil, err
 		}
 		if err := checkAllowance(pl.tok, req, pl.now); err != nil {
+			if errors.Is(err, payment.ErrTokenConsumed) {
+				return nil, s.consumedError(ctx, pl.tok)
+			}
 			return nil, err
 		}
 	}
@@ -154,6 +163,7 @@ func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*pa
 		UpdatedAt:         pl.now,
 	}
 	pl.atts = []store.Attempt{s.newAttempt(rt, pl.p, 1, first.Processor, providers.OpAuthorize, pl.p.Amount, pl.now)}
+	pl.atts[0].Authentication = authRecord(pl.auth)
 	return pl, nil
 }
 
@@ -184,11 +194,13 @@ func (s *Service) openIntent(ctx context.Context, pl *payPlan) error {
 		if _, err := s.claim(ctx, tx, pl.idem, rec, pl.now); err != nil {
 			return err
 		}
+		var err error
 		if pl.p.TokenKind == string(acp.TokenSharedPayment) {
-			if err := consumeShared(ctx, tx, pl.p, pl.now); err != nil {
-				return err
-			}
-		} else if err := tx.ConsumeToken(ctx, pl.tok.ID, pl.p.ID, pl.now); err != nil {
+			pl.tokenAttempts, err = consumeShared(ctx, tx, pl.p, pl.now)
+		} else {
+			pl.tokenAttempts, err = tx.ConsumeToken(ctx, pl.tok.ID, pl.p.ID, pl.now)
+		}
+		if err != nil {
 			return err
 		}
 		if err := tx.InsertPayment(ctx, pl.p); err != nil {
@@ -197,7 +209,7 @@ func (s *Service) openIntent(ctx context.Context, pl *payPlan) error {
 		return tx.InsertAttempt(ctx, *pl.att())
 	})
 	if errors.Is(err, store.ErrTokenConsumed) {
-		return publicError(payment.ErrTokenConsumed, msgTokenConsumed)
+		return s.raceConsumedError(ctx, pl.p.TokenID)
 	}
 	if err == nil {
 		s.metrics.RoutingDecisions.WithLabelValues(string(pl.decision.Strategy), pl.p.Processor, pl.decision.Reason).Inc()
@@ -263,7 +275,7 @@ func (s *Service) tryCandidate(ctx context.Context, rt *Runtime, pl *payPlan, in
 		// routing: the call is not made, which is "not processed".
 		return callOutcome{err: providers.NotProcessed(routing.SkipCircuitOpen, errCircuitOpen)}
 	}
-	res, err, latency := s.authorize(ctx, rt, prov, pl.p, *att, ins)
+	res, err, latency := s.authorize(ctx, rt, prov, pl.p, *att, ins, pl.auth)
 	s.health.Record(att.Processor, err != nil, latency)
 	return callOutcome{res: res, err: err, latency: latency}
 }
@@ -285,6 +297,7 @@ func (s *Service) failover(ctx context.Context, rt *Runtime, pl *payPlan, next r
 	p.FeeEstimated = next.EstimatedFee
 	p.UpdatedAt = now
 	nextAtt := s.newAttempt(rt, p, cur.Seq+1, next.Processor, providers.OpAuthorize, p.Amount, now)
+	nextAtt.Authentication = cur.Authentication
 	eraseCVC := declined && pl.tok.CVC != nil
 	err := s.store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.UpdateAttempt(ctx, cur); err != nil {
@@ -368,6 +381,7 @@ func (s *Service) settlePayment(ctx context.Context, rt *Runtime, pl *payPlan, o
 		finishAttempt(att, store.AttemptPending, "", "", out.err, out.latency, now)
 	}
 	p.UpdatedAt = now
+	tokenAct := tokenOutcome(p, notProcessed, pl.tokenAttempts, rt.tokenMaxAttempts())
 	view := View{Payment: *p, Attempts: pl.atts}
 	ans, err := paymentAnswer(view)
 	if err != nil {
@@ -389,13 +403,12 @@ func (s *Service) settlePayment(ctx context.Context, rt *Runtime, pl *payPlan, o
 				return err
 			}
 		}
-		if notProcessed {
-			if err := tx.ReleaseToken(ctx, p.TokenID, p.ID); err != nil {
-				return err
-			}
+		if err := applyTokenAction(ctx, tx, *p, tokenAct); err != nil {
+			return err
 		}
 		return storeAnswer(ctx, tx, pl.idem, ans, notProcessed, now)
 	})
+	s.keepCryptogram(rt, p.ID, pl.auth, err == nil && p.Status != payment.StatusPending, now)
 	if errors.Is(err, store.ErrSettled) {
 		// Reconciliation settled the attempt first: answer from the store.
 		v, err := s.viewOf(ctx, p.ID)
@@ -433,18 +446,19 @@ func storeAnswer(ctx context.Context, tx store.Tx, idem Idempotency, ans Answer,
 }
 
 // consumeShared records a Shared Payment Token's use, so that it is single
-// use here too (Stripe enforces its own allowance as well).
-func consumeShared(ctx context.Context, tx store.Tx, p store.Payment, now time.Time) error {
+// use here too (Stripe enforces its own allowance as well), and returns its
+// count of payments, this one included.
+func consumeShared(ctx context.Context, tx store.Tx, p store.Payment, now time.Time) (int, error) {
 	_, err := tx.GetTokenForUpdate(ctx, p.TokenID)
 	if errors.Is(err, store.ErrNotFound) {
-		return tx.InsertToken(ctx, store.Token{
+		return 1, tx.InsertToken(ctx, store.Token{
 			ID: p.TokenID, MerchantID: p.MerchantID, CheckoutSessionID: p.CheckoutSessionID,
 			Currency: p.Currency, MaxAmount: p.Amount, ExpiresAt: now, Reason: "shared_payment_token",
-			CreatedAt: now, ConsumedAt: &now, PaymentID: p.ID,
+			CreatedAt: now, ConsumedAt: &now, PaymentID: p.ID, Attempts: 1,
 		})
 	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	return tx.ConsumeToken(ctx, p.TokenID, p.ID, now)
 }
@@ -483,8 +497,9 @@ func (s *Service) instrument(rt *Runtime, p store.Payment, tok store.Token) (pro
 	return providers.Instrument{Kind: providers.TokenVault, Card: &card}, nil
 }
 
-// authorize makes one processor call for the authorization attempt att.
-func (s *Service) authorize(ctx context.Context, rt *Runtime, prov providers.Provider, p store.Payment, att store.Attempt, ins providers.Instrument) (providers.Result, error, time.Duration) {
+// authorize makes one processor call for the authorization attempt att,
+// with the buyer's 3-D Secure authentication auth (nil without one).
+func (s *Service) authorize(ctx context.Context, rt *Runtime, prov providers.Provider, p store.Payment, att store.Attempt, ins providers.Instrument, auth *payment.Authentication) (providers.Result, error, time.Duration) {
 	cctx, cancel := s.attemptCtx(ctx, rt, att)
 	defer cancel()
 	start := time.Now()
@@ -497,6 +512,7 @@ func (s *Service) authorize(ctx context.Context, rt *Runtime, prov providers.Pro
 		Capture:        p.Capture,
 		Instrument:     ins,
 		Metadata:       p.Metadata,
+		Authentication: auth,
 	})
 	latency := time.Since(start)
 	s.metrics.ProcessorDuration.WithLabelValues(prov.Name(), string(providers.OpAuthorize), outcomeLabel(res, err)).Observe(latency.Seconds())

@@ -150,10 +150,16 @@ func (s *Service) reconcileOne(ctx context.Context, rt *Runtime, att store.Attem
 		return settled(err)
 	}
 	pl := &payPlan{p: p}
-	if p.TokenKind == string(acp.TokenVault) {
-		if pl.tok, err = s.store.GetToken(ctx, p.TokenID); err != nil {
-			return keepLease, err
-		}
+	// The token, held by this payment until it settles: its count of
+	// payments decides whether a retryable decline reopens it (retry.go).
+	// A Shared Payment Token's row is acpgw's own record of its uses.
+	switch pl.tok, err = s.store.GetToken(ctx, p.TokenID); {
+	case err == nil:
+		pl.tokenAttempts = pl.tok.Attempts
+	case errors.Is(err, store.ErrNotFound) && p.TokenKind != string(acp.TokenVault):
+		pl.tokenAttempts = rt.tokenMaxAttempts() // no record: never reopened
+	default:
+		return keepLease, err
 	}
 	if pl.atts, err = s.store.ListAttempts(ctx, p.ID); err != nil {
 		return keepLease, err
@@ -166,7 +172,10 @@ func (s *Service) reconcileOne(ctx context.Context, rt *Runtime, att store.Attem
 	if err != nil {
 		return keepLease, err
 	}
-	res, callErr, latency := s.authorize(ctx, rt, prov, p, att, ins)
+	// The 3-D Secure result goes again, with its cryptogram when this
+	// process still has it (retry.go).
+	pl.auth = authOf(att.Authentication, s.cryptograms.get(p.ID, s.now()))
+	res, callErr, latency := s.authorize(ctx, rt, prov, p, att, ins, pl.auth)
 	if callErr != nil {
 		// Whatever the class, the first request may have been acted on: only
 		// a definite answer to the same key settles it.

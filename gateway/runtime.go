@@ -234,6 +234,14 @@ func (rt *Runtime) cvcTTL() time.Duration {
 	return config.DefaultCVCTTL
 }
 
+// tokenMaxAttempts is how many payments one token may take part in.
+func (rt *Runtime) tokenMaxAttempts() int {
+	if n := rt.Config.Tokens.MaxAttempts; n > 0 {
+		return n
+	}
+	return config.DefaultTokenMaxAttempts
+}
+
 // timeout is the per-call deadline of a processor.
 func (rt *Runtime) timeout(processor string) time.Duration {
 	if p, ok := rt.Config.Processors[processor]; ok && p.Timeout > 0 {

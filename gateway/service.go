@@ -41,6 +41,9 @@ type Service struct {
 	cvcs *vault.CVCKeys
 	// retired closes swapped-out Runtimes (lifecycle.go).
 	retired retirement
+	// cryptograms holds the 3-D Secure cryptograms of pending payments
+	// (retry.go); it outlives reloads too.
+	cryptograms *cryptograms
 }
 
 // Options configures a Service.
@@ -61,7 +64,8 @@ type Options struct {
 
 // New returns a Service serving rt.
 func New(opts Options, rt *Runtime) *Service {
-	s := &Service{metrics: opts.Metrics, log: opts.Logger, now: opts.Now, owner: opts.Owner, cvcs: vault.NewCVCKeys()}
+	s := &Service{metrics: opts.Metrics, log: opts.Logger, now: opts.Now, owner: opts.Owner, cvcs: vault.NewCVCKeys(),
+		cryptograms: newCryptograms()}
 	s.store = cvcStore{Store: opts.Store, keys: s.cvcs}
 	s.retired.init(opts.RetireGrace)
 	if s.now == nil {

@@ -71,6 +71,9 @@ type AttemptObject struct {
 	Outcome   string `json:"outcome"`
 	Amount    int64  `json:"amount"`
 	LatencyMS int64  `json:"latency_ms"`
+	// Authentication is the 3-D Secure result the call was sent with (its
+	// outcome, ECI, transaction id and version; never the cryptogram).
+	Authentication *payment.AuthenticationRecord `json:"authentication,omitempty"`
 }
 
 // RefundObject is one refund of a payment.
@@ -110,6 +113,7 @@ func (v View) Object() PaymentObject {
 	for _, a := range v.Attempts {
 		out.Attempts = append(out.Attempts, AttemptObject{
 			Processor: a.Processor, Operation: a.Operation, Outcome: attemptOutcome(a), Amount: a.Amount, LatencyMS: a.LatencyMS,
+			Authentication: a.Authentication,
 		})
 	}
 	for _, r := range v.Refunds {

@@ -59,9 +59,15 @@ type Token struct {
 	// the response metadata.
 	IdempotencyKey string
 	CreatedAt      time.Time
-	// ConsumedAt and PaymentID are set when a payment consumed the token.
+	// ConsumedAt and PaymentID are set while a payment holds the token (its
+	// outcome is not known yet) and once a payment consumed it for good.
 	ConsumedAt *time.Time
 	PaymentID  string
+	// Attempts counts the payments made with the token that reached a
+	// processor (ConsumeToken counts one, ReleaseToken takes it back when
+	// the payment surely charged nothing); a retryable decline reopens the
+	// token until Attempts reaches the configured limit.
+	Attempts int
 }
 
 // Payment is a payment record.
@@ -146,6 +152,10 @@ type Attempt struct {
 	// attempt at a time.
 	LeaseOwner string
 	LeaseUntil *time.Time
+	// Authentication is the 3-D Secure result the attempt was sent with,
+	// without its cryptogram (which is never stored), nil without one.
+	// Written with the attempt; never updated.
+	Authentication *payment.AuthenticationRecord
 }
 
 // Refund is a refund of (part of) a captured payment.
@@ -352,11 +362,19 @@ type Tx interface {
 	InsertToken(ctx context.Context, t Token) error
 	GetTokenForUpdate(ctx context.Context, id string) (Token, error)
 	// ConsumeToken marks the token consumed by paymentID at at, only if it is
-	// not consumed yet; otherwise ErrTokenConsumed.
-	ConsumeToken(ctx context.Context, id, paymentID string, at time.Time) error
-	// ReleaseToken makes a token consumed by paymentID usable again (the
-	// payment surely charged nothing).
+	// not consumed yet (otherwise ErrTokenConsumed), and counts the use: it
+	// returns the token's Attempts, this one included. It is the single-use
+	// guard: while paymentID holds the token no other payment can.
+	ConsumeToken(ctx context.Context, id, paymentID string, at time.Time) (attempts int, err error)
+	// ReleaseToken makes a token consumed by paymentID usable again and
+	// takes its use back off Attempts: the payment surely charged nothing.
+	// A token not consumed is left as it is; one consumed by another
+	// payment is ErrTokenConsumed.
 	ReleaseToken(ctx context.Context, id, paymentID string) error
+	// ReopenToken makes a token consumed by paymentID usable again, its use
+	// still counted: the payment got a retryable decline. Otherwise as
+	// ReleaseToken.
+	ReopenToken(ctx context.Context, id, paymentID string) error
 	// DeleteTokenCVC erases the sealed CVC.
 	DeleteTokenCVC(ctx context.Context, id string) error
 

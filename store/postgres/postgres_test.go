@@ -222,7 +222,8 @@ func TestTwoReplicas(t *testing.T) {
 					if _, err := tx.GetTokenForUpdate(ctx, tok.ID); err != nil {
 						return err
 					}
-					return tx.ConsumeToken(ctx, tok.ID, fmt.Sprint("pay_", i), now)
+					_, err := tx.ConsumeToken(ctx, tok.ID, fmt.Sprint("pay_", i), now)
+					return err
 				})
 				switch {
 				case err == nil:
@@ -380,7 +381,7 @@ func TestTerminatedBackends(t *testing.T) {
 		runs := 0
 		txErr <- s.Tx(ctx, func(tx store.Tx) error {
 			runs++
-			if err := tx.ConsumeToken(ctx, tok.ID, payID, now); err != nil {
+			if _, err := tx.ConsumeToken(ctx, tok.ID, payID, now); err != nil {
 				return err
 			}
 			if runs == 1 {
@@ -718,7 +719,7 @@ func benchPayments(b *testing.B, s *Store, parallelism int) {
 			Operation: "authorize", IdempotencyKey: "acpgw_" + payID + "_1", Amount: 2599, Currency: "usd",
 			State: store.AttemptPending, StartedAt: t0}
 		err := s.Tx(ctx, func(tx store.Tx) error {
-			if err := tx.ConsumeToken(ctx, tokID, payID, t0); err != nil {
+			if _, err := tx.ConsumeToken(ctx, tokID, payID, t0); err != nil {
 				return err
 			}
 			if err := tx.InsertPayment(ctx, p); err != nil {

@@ -48,13 +48,17 @@ var (
 	qSchemaVersion  = `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`
 
 	qInsertToken = `INSERT INTO tokens (` + tokenCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`
 	// qConsumeToken is the single-use guarantee: of two transactions
 	// consuming one token, the second waits for the first's row lock, then
 	// re-checks consumed_at IS NULL on the committed row and changes nothing.
-	qConsumeToken = `UPDATE tokens SET consumed_at = $1, payment_id = $2 WHERE id = $3 AND consumed_at IS NULL`
+	// It counts the use in the same statement.
+	qConsumeToken = `UPDATE tokens SET consumed_at = $1, payment_id = $2, attempts = attempts + 1
+	WHERE id = $3 AND consumed_at IS NULL RETURNING attempts`
 	qTokenOwner   = `SELECT consumed_at IS NOT NULL, payment_id FROM tokens WHERE id = $1`
-	qReleaseToken = `UPDATE tokens SET consumed_at = NULL, payment_id = ''
+	qReleaseToken = `UPDATE tokens SET consumed_at = NULL, payment_id = '', attempts = GREATEST(attempts - 1, 0)
+	WHERE id = $1 AND consumed_at IS NOT NULL AND payment_id = $2`
+	qReopenToken = `UPDATE tokens SET consumed_at = NULL, payment_id = ''
 	WHERE id = $1 AND consumed_at IS NOT NULL AND payment_id = $2`
 	qDeleteCVC = `UPDATE tokens SET cvc = NULL WHERE id = $1`
 	// qEraseCVCs finds its rows through the partial index tokens_cvc and
@@ -69,7 +73,7 @@ var (
 	fee_currency = $11, routing = $12, updated_at = $13 WHERE id = $14`
 
 	qInsertAttempt = `INSERT INTO attempts (` + attemptCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
 	qUpdateAttempt = `UPDATE attempts SET state = $1, outcome = $2, reference = $3, error = $4, latency_ms = $5,
 	finished_at = $6, lease_owner = $7, lease_until = $8, deadline = $9 WHERE id = $10`
 	qSettleAttempt = qUpdateAttempt + ` AND state = 'pending'`

@@ -145,17 +145,19 @@ func (t *txn) GetTokenForUpdate(ctx context.Context, id string) (store.Token, er
 	return tok, wrap("get token for update", err)
 }
 
-// ConsumeToken marks the token consumed with one conditional UPDATE, so the
-// check and the write are a single step that the row lock serialises.
-func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Time) error {
-	n, err := t.exec(ctx, "consume token", qConsumeToken, rowcodec.Nanos(at), paymentID, id)
-	if err != nil || n == 1 {
-		return err
+// ConsumeToken marks the token consumed and counts the use with one
+// conditional UPDATE, so the check and the write are a single step that the
+// row lock serialises.
+func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Time) (int, error) {
+	var attempts int
+	err := t.tx.QueryRow(ctx, qConsumeToken, rowcodec.Nanos(at), paymentID, id).Scan(&attempts)
+	if err == nil || !errors.Is(err, pgx.ErrNoRows) {
+		return attempts, wrap("consume token", err)
 	}
 	if _, _, err := t.tokenOwner(ctx, id); err != nil {
-		return err
+		return 0, err
 	}
-	return fmt.Errorf("postgres: consume token: %w", store.ErrTokenConsumed)
+	return 0, fmt.Errorf("postgres: consume token: %w", store.ErrTokenConsumed)
 }
 
 // tokenOwner says whether the token is consumed and by which payment;
@@ -170,7 +172,18 @@ func (t *txn) tokenOwner(ctx context.Context, id string) (consumed bool, payment
 // consumed by another payment is store.ErrTokenConsumed, and an unknown one
 // store.ErrNotFound.
 func (t *txn) ReleaseToken(ctx context.Context, id, paymentID string) error {
-	n, err := t.exec(ctx, "release token", qReleaseToken, id, paymentID)
+	return t.release(ctx, "release token", qReleaseToken, id, paymentID)
+}
+
+// ReopenToken makes the token usable again if paymentID consumed it,
+// keeping its use counted; otherwise as ReleaseToken.
+func (t *txn) ReopenToken(ctx context.Context, id, paymentID string) error {
+	return t.release(ctx, "reopen token", qReopenToken, id, paymentID)
+}
+
+// release runs a release statement of paymentID's hold on the token.
+func (t *txn) release(ctx context.Context, op, q, id, paymentID string) error {
+	n, err := t.exec(ctx, op, q, id, paymentID)
 	if err != nil || n == 1 {
 		return err
 	}
@@ -179,7 +192,7 @@ func (t *txn) ReleaseToken(ctx context.Context, id, paymentID string) error {
 		return err
 	}
 	if consumed {
-		return fmt.Errorf("postgres: release token: consumed by another payment: %w", store.ErrTokenConsumed)
+		return fmt.Errorf("postgres: %s: consumed by another payment: %w", op, store.ErrTokenConsumed)
 	}
 	return nil
 }
@@ -223,7 +236,11 @@ func (t *txn) UpdatePayment(ctx context.Context, p store.Payment) error {
 // InsertAttempt stores a new attempt of an existing payment; a taken id,
 // idempotency key or (payment, seq) is store.ErrDuplicate.
 func (t *txn) InsertAttempt(ctx context.Context, a store.Attempt) error {
-	_, err := t.exec(ctx, "insert attempt", qInsertAttempt, rowcodec.AttemptArgs(a)...)
+	args, err := rowcodec.AttemptArgs(a)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, "insert attempt", qInsertAttempt, args...)
 	return err
 }
 

@@ -27,12 +27,13 @@ type Scanner interface{ Scan(dest ...any) error }
 const (
 	TokenColumns = `id, merchant_id, checkout_session_id, max_amount, currency, expires_at, reason, key_id,
 	credential, cvc, brand, funding, last4, iin, country, metadata, agent_id, idempotency_key,
-	created_at, consumed_at, payment_id`
+	created_at, consumed_at, payment_id, attempts`
 	PaymentColumns = `id, merchant_id, checkout_session_id, token_id, token_kind, amount, currency, capture,
 	status, processor, processor_type, processor_reference, decline, captured_amount, refunded_amount,
 	refund_pending, fee_estimated, fee_actual, fee_currency, routing, metadata, created_at, updated_at`
 	AttemptColumns = `id, payment_id, seq, processor, operation, idempotency_key, amount, currency, refund_id,
-	state, outcome, reference, error, latency_ms, started_at, finished_at, lease_owner, lease_until, deadline`
+	state, outcome, reference, error, latency_ms, started_at, finished_at, lease_owner, lease_until, deadline,
+	authentication`
 	RefundColumns = `id, payment_id, amount, currency, status, reference, created_at, updated_at`
 	IdemColumns   = `scope, key, request_hash, api_version, state, resource_id, status, body, locked_until,
 	created_at, expires_at`
@@ -82,7 +83,7 @@ func TokenArgs(t store.Token) ([]any, error) {
 	return []any{
 		t.ID, t.MerchantID, t.CheckoutSessionID, t.MaxAmount, t.Currency, Nanos(t.ExpiresAt), t.Reason, t.KeyID,
 		Blob(t.Credential), Blob(t.CVC), t.Brand, t.Funding, t.Last4, t.IIN, t.Country, meta, t.AgentID,
-		t.IdempotencyKey, Nanos(t.CreatedAt), NanosPtr(t.ConsumedAt), t.PaymentID,
+		t.IdempotencyKey, Nanos(t.CreatedAt), NanosPtr(t.ConsumedAt), t.PaymentID, t.Attempts,
 	}, nil
 }
 
@@ -95,7 +96,7 @@ func ScanToken(sc Scanner) (store.Token, error) {
 	)
 	err := sc.Scan(&t.ID, &t.MerchantID, &t.CheckoutSessionID, &t.MaxAmount, &t.Currency, &expires, &t.Reason,
 		&t.KeyID, &t.Credential, &t.CVC, &t.Brand, &t.Funding, &t.Last4, &t.IIN, &t.Country, &meta, &t.AgentID,
-		&t.IdempotencyKey, &created, &consume, &t.PaymentID)
+		&t.IdempotencyKey, &created, &consume, &t.PaymentID, &t.Attempts)
 	if err != nil {
 		return store.Token{}, err
 	}
@@ -166,12 +167,16 @@ func ScanPayment(sc Scanner) (store.Payment, error) {
 }
 
 // AttemptArgs are the values of AttemptColumns for a.
-func AttemptArgs(a store.Attempt) []any {
+func AttemptArgs(a store.Attempt) ([]any, error) {
+	auth, err := encodeAuthentication(a.Authentication)
+	if err != nil {
+		return nil, err
+	}
 	return []any{
 		a.ID, a.PaymentID, a.Seq, a.Processor, a.Operation, a.IdempotencyKey, a.Amount, a.Currency, a.RefundID,
 		string(a.State), a.Outcome, a.Reference, a.Error, a.LatencyMS, Nanos(a.StartedAt), NanosPtr(a.FinishedAt),
-		a.LeaseOwner, NanosPtr(a.LeaseUntil), Nanos(a.Deadline),
-	}
+		a.LeaseOwner, NanosPtr(a.LeaseUntil), Nanos(a.Deadline), auth,
+	}, nil
 }
 
 // AttemptUpdateArgs are the values of an attempt's mutable columns (state,
@@ -190,16 +195,18 @@ func ScanAttempt(sc Scanner) (store.Attempt, error) {
 		a                                store.Attempt
 		state                            string
 		started, finished, lse, deadline nanoCol
+		auth                             nullText
 	)
 	err := sc.Scan(&a.ID, &a.PaymentID, &a.Seq, &a.Processor, &a.Operation, &a.IdempotencyKey, &a.Amount,
 		&a.Currency, &a.RefundID, &state, &a.Outcome, &a.Reference, &a.Error, &a.LatencyMS, &started, &finished,
-		&a.LeaseOwner, &lse, &deadline)
+		&a.LeaseOwner, &lse, &deadline, &auth)
 	if err != nil {
 		return store.Attempt{}, err
 	}
 	a.State = store.AttemptState(state)
 	a.StartedAt, a.FinishedAt, a.LeaseUntil, a.Deadline = started.time(), finished.ptr(), lse.ptr(), deadline.time()
-	return a, nil
+	a.Authentication, err = decodeAuthentication(auth)
+	return a, err
 }
 
 // RefundArgs are the values of RefundColumns for r.
@@ -377,6 +384,30 @@ func encodeDecline(d *payment.Decline) (any, error) {
 		return nil, fmt.Errorf("encode decline: %w", err)
 	}
 	return string(b), nil
+}
+
+// encodeAuthentication encodes an attempt's 3-D Secure record as JSON
+// text, NULL for none.
+func encodeAuthentication(a *payment.AuthenticationRecord) (any, error) {
+	if a == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encode authentication: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeAuthentication(c nullText) (*payment.AuthenticationRecord, error) {
+	if !c.valid {
+		return nil, nil
+	}
+	var a payment.AuthenticationRecord
+	if err := json.Unmarshal([]byte(c.s), &a); err != nil {
+		return nil, fmt.Errorf("decode authentication: %w", err)
+	}
+	return &a, nil
 }
 
 func decodeDecline(c nullText) (*payment.Decline, error) {

@@ -57,7 +57,7 @@ func TestRoundTrip(t *testing.T) {
 	tok := store.Token{ID: "vt_1", MerchantID: "acme", CheckoutSessionID: "cs_1", MaxAmount: 2599, Currency: "usd",
 		ExpiresAt: at, Reason: "one_time", KeyID: "k1", Credential: []byte{1, 2}, CVC: []byte{3}, Brand: "visa",
 		Funding: "credit", Last4: "4242", IIN: "42424242", Country: "US", Metadata: map[string]string{"a": "1"},
-		AgentID: "openai", IdempotencyKey: "k", CreatedAt: at, ConsumedAt: &later, PaymentID: "pay_1"}
+		AgentID: "openai", IdempotencyKey: "k", CreatedAt: at, ConsumedAt: &later, PaymentID: "pay_1", Attempts: 2}
 	pay := store.Payment{ID: "pay_1", MerchantID: "acme", CheckoutSessionID: "cs_1", TokenID: "vt_1", TokenKind: "vault",
 		Amount: 2599, Currency: "usd", Capture: payment.CaptureManual, Status: payment.StatusDeclined,
 		Processor: "mock", ProcessorType: "mock", ProcessorReference: "ref",
@@ -67,7 +67,8 @@ func TestRoundTrip(t *testing.T) {
 	att := store.Attempt{ID: "att_1", PaymentID: "pay_1", Seq: 2, Processor: "mock", Operation: "authorize",
 		IdempotencyKey: "acpgw_pay_1_2", Amount: 2599, Currency: "usd", RefundID: "re_1", State: store.AttemptPending,
 		Outcome: "x", Reference: "ref", Error: "e", LatencyMS: 12, StartedAt: at, FinishedAt: &later,
-		LeaseOwner: "me", LeaseUntil: &later, Deadline: later}
+		LeaseOwner: "me", LeaseUntil: &later, Deadline: later,
+		Authentication: &payment.AuthenticationRecord{Outcome: payment.AuthAuthenticated, ECI: "05", TransactionID: "ds-1", Version: "2.2.0"}}
 	ref := store.Refund{ID: "re_1", PaymentID: "pay_1", Amount: 5, Currency: "usd", Status: store.RefundPending,
 		Reference: "r", CreatedAt: at, UpdatedAt: later}
 	idem := store.IdemRecord{Scope: "s", Key: "k", RequestHash: "h", APIVersion: "2026-04-17", State: store.IdemDone,
@@ -102,12 +103,14 @@ func TestRoundTrip(t *testing.T) {
 			func() store.Payment { w := pay; w.CreatedAt, w.UpdatedAt = utc(at), utc(later); return w }()},
 		{"payment without options", PaymentColumns, mustArgs(PaymentArgs(store.Payment{ID: "pay_2"})),
 			func(s Scanner) (any, error) { return ScanPayment(s) }, store.Payment{ID: "pay_2"}},
-		{"attempt", AttemptColumns, AttemptArgs(att), func(s Scanner) (any, error) { return ScanAttempt(s) },
+		{"attempt", AttemptColumns, mustArgs(AttemptArgs(att)), func(s Scanner) (any, error) { return ScanAttempt(s) },
 			func() store.Attempt {
 				w := att
 				w.StartedAt, w.FinishedAt, w.LeaseUntil, w.Deadline = utc(at), utcPtr(later), utcPtr(later), utc(later)
 				return w
 			}()},
+		{"attempt without authentication", AttemptColumns, mustArgs(AttemptArgs(store.Attempt{ID: "att_2"})),
+			func(s Scanner) (any, error) { return ScanAttempt(s) }, store.Attempt{ID: "att_2"}},
 		{"refund", RefundColumns, RefundArgs(ref), func(s Scanner) (any, error) { return ScanRefund(s) },
 			func() store.Refund { w := ref; w.CreatedAt, w.UpdatedAt = utc(at), utc(later); return w }()},
 		{"idempotency", IdemColumns, IdemArgs(idem), func(s Scanner) (any, error) { return ScanIdem(s) },

@@ -275,7 +275,8 @@ func TestTwoStoresOneFile(t *testing.T) {
 		s := stores[i%2]
 		wg.Go(func() {
 			err := s.Tx(ctx, func(tx store.Tx) error {
-				return tx.ConsumeToken(ctx, tok.ID, fmt.Sprint("pay_", i), now)
+				_, err := tx.ConsumeToken(ctx, tok.ID, fmt.Sprint("pay_", i), now)
+				return err
 			})
 			switch {
 			case err == nil:
@@ -374,7 +375,7 @@ func benchPayments(b *testing.B, dsn string) {
 			if _, begin, err := tx.ClaimIdempotency(ctx, rec, t0); err != nil || begin != store.IdemStarted {
 				return fmt.Errorf("ClaimIdempotency: %v %w", begin, err)
 			}
-			if err := tx.ConsumeToken(ctx, tokID, payID, t0); err != nil {
+			if _, err := tx.ConsumeToken(ctx, tokID, payID, t0); err != nil {
 				return err
 			}
 			if err := tx.InsertPayment(ctx, p); err != nil {
@@ -443,9 +444,11 @@ func TestOpenErasesLegacyCVCs(t *testing.T) {
 	if err := old.Tx(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, tok) }); err != nil {
 		t.Fatalf("InsertToken: %v", err)
 	}
-	// The database as an acpgw before 0003 left it (0004 and 0005 undone too).
+	// The database as an acpgw before 0003 left it (0004 to 0006 undone
+	// too).
 	for _, q := range []string{`DELETE FROM schema_migrations WHERE version >= 3`, `DROP INDEX IF EXISTS tokens_cvc`,
-		`ALTER TABLE attempts DROP COLUMN deadline`} {
+		`ALTER TABLE attempts DROP COLUMN deadline`, `ALTER TABLE tokens DROP COLUMN attempts`,
+		`ALTER TABLE attempts DROP COLUMN authentication`} {
 		if _, err := old.w.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}

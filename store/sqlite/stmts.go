@@ -31,11 +31,15 @@ const (
 	qListRefunds  = `SELECT ` + refundCols + ` FROM refunds WHERE payment_id = ? ORDER BY created_at, id`
 	qGetIdem      = `SELECT ` + idemCols + ` FROM idempotency WHERE scope = ? AND key = ?`
 
-	qInsertToken  = `INSERT INTO tokens (` + tokenCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qConsumeToken = `UPDATE tokens SET consumed_at = ?, payment_id = ? WHERE id = ? AND consumed_at IS NULL`
+	qInsertToken = `INSERT INTO tokens (` + tokenCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// qConsumeToken checks, takes and counts in one statement.
+	qConsumeToken = `UPDATE tokens SET consumed_at = ?, payment_id = ?, attempts = attempts + 1
+	WHERE id = ? AND consumed_at IS NULL RETURNING attempts`
 	qTokenOwner   = `SELECT consumed_at IS NOT NULL, payment_id FROM tokens WHERE id = ?`
-	qReleaseToken = `UPDATE tokens SET consumed_at = NULL, payment_id = '' WHERE id = ? AND consumed_at IS NOT NULL AND payment_id = ?`
-	qDeleteCVC    = `UPDATE tokens SET cvc = NULL WHERE id = ?`
+	qReleaseToken = `UPDATE tokens SET consumed_at = NULL, payment_id = '', attempts = max(attempts - 1, 0)
+	WHERE id = ? AND consumed_at IS NOT NULL AND payment_id = ?`
+	qReopenToken = `UPDATE tokens SET consumed_at = NULL, payment_id = '' WHERE id = ? AND consumed_at IS NOT NULL AND payment_id = ?`
+	qDeleteCVC   = `UPDATE tokens SET cvc = NULL WHERE id = ?`
 	// qEraseCVCs finds its rows through the partial index tokens_cvc.
 	qEraseCVCs = `UPDATE tokens SET cvc = NULL WHERE id IN (SELECT id FROM tokens
 		WHERE cvc IS NOT NULL AND created_at < ? ORDER BY created_at LIMIT ?)`
@@ -45,7 +49,7 @@ const (
 	decline = ?, captured_amount = ?, refunded_amount = ?, refund_pending = ?, fee_estimated = ?, fee_actual = ?,
 	fee_currency = ?, routing = ?, updated_at = ? WHERE id = ?`
 
-	qInsertAttempt = `INSERT INTO attempts (` + attemptCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertAttempt = `INSERT INTO attempts (` + attemptCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateAttempt = `UPDATE attempts SET state = ?, outcome = ?, reference = ?, error = ?, latency_ms = ?,
 	finished_at = ?, lease_owner = ?, lease_until = ?, deadline = ? WHERE id = ?`
 	qSettleAttempt = qUpdateAttempt + ` AND state = 'pending'`
@@ -100,6 +104,7 @@ type stmts struct {
 	getToken, getPayment, getAttempt, listAttempts, listRefunds, getIdem *sql.Stmt
 
 	insertToken, consumeToken, tokenOwner, releaseToken, deleteCVC *sql.Stmt
+	reopenToken                                                    *sql.Stmt
 	eraseCVCs                                                      *sql.Stmt
 	insertPayment, updatePayment                                   *sql.Stmt
 	insertAttempt, updateAttempt, settleAttempt, lease             *sql.Stmt
@@ -137,6 +142,7 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 			entry{&st.consumeToken, qConsumeToken},
 			entry{&st.tokenOwner, qTokenOwner},
 			entry{&st.releaseToken, qReleaseToken},
+			entry{&st.reopenToken, qReopenToken},
 			entry{&st.deleteCVC, qDeleteCVC},
 			entry{&st.eraseCVCs, qEraseCVCs},
 			entry{&st.insertPayment, qInsertPayment},

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -69,17 +70,18 @@ func (t *txn) GetTokenForUpdate(ctx context.Context, id string) (store.Token, er
 	return tok, wrap("get token", err)
 }
 
-// ConsumeToken marks the token consumed with one conditional UPDATE, so the
-// check and the write are a single step.
-func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Time) error {
-	n, err := t.exec(ctx, "consume token", t.s.ws.consumeToken, rowcodec.Nanos(at), paymentID, id)
-	if err != nil || n == 1 {
-		return err
+// ConsumeToken marks the token consumed and counts the use with one
+// conditional UPDATE, so the check and the write are a single step.
+func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Time) (int, error) {
+	var attempts int
+	err := t.stmt(ctx, t.s.ws.consumeToken).QueryRowContext(detach(ctx), rowcodec.Nanos(at), paymentID, id).Scan(&attempts)
+	if err == nil || !errors.Is(err, sql.ErrNoRows) {
+		return attempts, wrap("consume token", err)
 	}
 	if _, _, err := t.tokenOwner(ctx, id); err != nil {
-		return err
+		return 0, err
 	}
-	return fmt.Errorf("sqlite: consume token: %w", store.ErrTokenConsumed)
+	return 0, fmt.Errorf("sqlite: consume token: %w", store.ErrTokenConsumed)
 }
 
 // tokenOwner says whether the token is consumed and by which payment;
@@ -94,7 +96,18 @@ func (t *txn) tokenOwner(ctx context.Context, id string) (consumed bool, payment
 // consumed by another payment is store.ErrTokenConsumed, and an unknown one
 // store.ErrNotFound.
 func (t *txn) ReleaseToken(ctx context.Context, id, paymentID string) error {
-	n, err := t.exec(ctx, "release token", t.s.ws.releaseToken, id, paymentID)
+	return t.release(ctx, "release token", t.s.ws.releaseToken, id, paymentID)
+}
+
+// ReopenToken makes the token usable again if paymentID consumed it,
+// keeping its use counted; otherwise as ReleaseToken.
+func (t *txn) ReopenToken(ctx context.Context, id, paymentID string) error {
+	return t.release(ctx, "reopen token", t.s.ws.reopenToken, id, paymentID)
+}
+
+// release runs a release statement of paymentID's hold on the token.
+func (t *txn) release(ctx context.Context, op string, st *sql.Stmt, id, paymentID string) error {
+	n, err := t.exec(ctx, op, st, id, paymentID)
 	if err != nil || n == 1 {
 		return err
 	}
@@ -103,7 +116,7 @@ func (t *txn) ReleaseToken(ctx context.Context, id, paymentID string) error {
 		return err
 	}
 	if consumed {
-		return fmt.Errorf("sqlite: release token: consumed by another payment: %w", store.ErrTokenConsumed)
+		return fmt.Errorf("sqlite: %s: consumed by another payment: %w", op, store.ErrTokenConsumed)
 	}
 	return nil
 }
@@ -147,7 +160,11 @@ func (t *txn) UpdatePayment(ctx context.Context, p store.Payment) error {
 // InsertAttempt stores a new attempt of an existing payment; a taken id,
 // idempotency key or (payment, seq) is store.ErrDuplicate.
 func (t *txn) InsertAttempt(ctx context.Context, a store.Attempt) error {
-	_, err := t.exec(ctx, "insert attempt", t.s.ws.insertAttempt, rowcodec.AttemptArgs(a)...)
+	args, err := rowcodec.AttemptArgs(a)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, "insert attempt", t.s.ws.insertAttempt, args...)
 	return err
 }
 

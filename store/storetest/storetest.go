@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConsumeToken", testConsumeToken},
 		{"ConsumeTokenConcurrent", testConsumeTokenConcurrent},
 		{"ReleaseToken", testReleaseToken},
+		{"ReopenToken", testReopenToken},
 		{"DeleteTokenCVC", testDeleteTokenCVC},
 		{"EraseCVCs", testEraseCVCs},
 		{"PaymentRoundTrip", testPaymentRoundTrip},
@@ -324,7 +325,7 @@ func testNotFound(t *testing.T, s store.Store) {
 	}{
 		{"GetTokenForUpdate", func(tx store.Tx) error { _, err := tx.GetTokenForUpdate(ctx, uid("vt")); return err }},
 		{"GetPaymentForUpdate", func(tx store.Tx) error { _, err := tx.GetPaymentForUpdate(ctx, uid("pay")); return err }},
-		{"ConsumeToken", func(tx store.Tx) error { return tx.ConsumeToken(ctx, uid("vt"), "pay_1", base) }},
+		{"ConsumeToken", func(tx store.Tx) error { _, err := tx.ConsumeToken(ctx, uid("vt"), "pay_1", base); return err }},
 		{"UpdatePayment", func(tx store.Tx) error { return tx.UpdatePayment(ctx, newPayment(uid("pay"), "vt_1")) }},
 		{"UpdateAttempt", func(tx store.Tx) error {
 			return tx.UpdateAttempt(ctx, newAttempt(newPayment(uid("pay"), "vt_1"), 1, base))
@@ -343,17 +344,26 @@ func testConsumeToken(t *testing.T, s store.Store) {
 	insertToken(t, s, tok)
 	at := base.Add(time.Second).In(zone)
 
-	tx(t, s, func(tx store.Tx) error { return tx.ConsumeToken(ctx, tok.ID, "pay_1", at) })
+	tx(t, s, func(tx store.Tx) error {
+		n, err := tx.ConsumeToken(ctx, tok.ID, "pay_1", at)
+		if err == nil && n != 1 {
+			t.Errorf("ConsumeToken counted %d uses, want 1", n)
+		}
+		return err
+	})
 	got, err := s.GetToken(ctx, tok.ID)
 	if err != nil {
 		t.Fatalf("GetToken: %v", err)
 	}
 	want := tok
-	want.ConsumedAt, want.PaymentID = &at, "pay_1"
+	want.ConsumedAt, want.PaymentID, want.Attempts = &at, "pay_1", 1
 	same(t, "consumed token", got, want)
 
-	err = s.Tx(ctx, func(tx store.Tx) error { return tx.ConsumeToken(ctx, tok.ID, "pay_2", at) })
+	err = s.Tx(ctx, func(tx store.Tx) error { _, err := tx.ConsumeToken(ctx, tok.ID, "pay_2", at); return err })
 	wantErr(t, "second ConsumeToken", err, store.ErrTokenConsumed)
+	if got, _ := s.GetToken(ctx, tok.ID); got.Attempts != 1 {
+		t.Errorf("a refused consume counted a use: Attempts = %d, want 1", got.Attempts)
+	}
 	if got, _ := s.GetToken(ctx, tok.ID); got.PaymentID != "pay_1" {
 		t.Errorf("after a refused consume PaymentID = %q, want pay_1", got.PaymentID)
 	}
@@ -373,7 +383,8 @@ func testConsumeTokenConcurrent(t *testing.T, s store.Store) {
 				if _, err := tx.GetTokenForUpdate(ctx, tok.ID); err != nil {
 					return err
 				}
-				return tx.ConsumeToken(ctx, tok.ID, fmt.Sprintf("pay_%d", i), base)
+				_, err := tx.ConsumeToken(ctx, tok.ID, fmt.Sprintf("pay_%d", i), base)
+				return err
 			})
 		})
 	}
@@ -397,16 +408,28 @@ func testConsumeTokenConcurrent(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("GetToken: %v", err)
 	}
-	if want := fmt.Sprintf("pay_%d", winner); got.PaymentID != want {
-		t.Errorf("PaymentID = %q, want the winner %q", got.PaymentID, want)
+	if want := fmt.Sprintf("pay_%d", winner); got.PaymentID != want || got.Attempts != 1 {
+		t.Errorf("PaymentID = %q, Attempts %d; want the winner %q and 1", got.PaymentID, got.Attempts, want)
 	}
+}
+
+// consume consumes tok for paymentID and returns the count of uses.
+func consume(t *testing.T, s store.Store, id, paymentID string) int {
+	t.Helper()
+	var n int
+	tx(t, s, func(tx store.Tx) error {
+		var err error
+		n, err = tx.ConsumeToken(t.Context(), id, paymentID, base)
+		return err
+	})
+	return n
 }
 
 func testReleaseToken(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	tok := newToken(uid("vt"))
 	insertToken(t, s, tok)
-	tx(t, s, func(tx store.Tx) error { return tx.ConsumeToken(ctx, tok.ID, "pay_1", base) })
+	consume(t, s, tok.ID, "pay_1")
 
 	// Another payment cannot release it, whatever it is told.
 	_ = s.Tx(ctx, func(tx store.Tx) error { return tx.ReleaseToken(ctx, tok.ID, "pay_other") })
@@ -419,11 +442,80 @@ func testReleaseToken(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatalf("GetToken: %v", err)
 	}
+	// Released, and the use taken back: as it was before.
 	same(t, "released token", got, tok)
 
-	tx(t, s, func(tx store.Tx) error { return tx.ConsumeToken(ctx, tok.ID, "pay_2", base) })
+	if n := consume(t, s, tok.ID, "pay_2"); n != 1 {
+		t.Errorf("consume after a release counted %d uses, want 1", n)
+	}
 	if got, _ := s.GetToken(ctx, tok.ID); got.PaymentID != "pay_2" {
 		t.Errorf("after release and consume PaymentID = %q, want pay_2", got.PaymentID)
+	}
+}
+
+// testReopenToken: a retryable decline reopens the token with its use
+// still counted, so the count grows with each payment; only the payment
+// that holds the token can reopen it; a reopened token is consumed again
+// by the next payment, and by one payment at a time.
+func testReopenToken(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	tok := newToken(uid("vt"))
+	insertToken(t, s, tok)
+	for i := 1; i <= 3; i++ {
+		pay := fmt.Sprintf("pay_%d", i)
+		if n := consume(t, s, tok.ID, pay); n != i {
+			t.Fatalf("payment %d: ConsumeToken counted %d uses, want %d", i, n, i)
+		}
+		err := s.Tx(ctx, func(tx store.Tx) error { return tx.ReopenToken(ctx, tok.ID, "pay_other") })
+		wantErr(t, "ReopenToken by another payment", err, store.ErrTokenConsumed)
+		if got, _ := s.GetToken(ctx, tok.ID); got.ConsumedAt == nil || got.PaymentID != pay {
+			t.Fatalf("reopen by another payment freed the token: %v %q", got.ConsumedAt, got.PaymentID)
+		}
+		tx(t, s, func(tx store.Tx) error { return tx.ReopenToken(ctx, tok.ID, pay) })
+		got, err := s.GetToken(ctx, tok.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.ConsumedAt != nil || got.PaymentID != "" || got.Attempts != i {
+			t.Fatalf("after reopening payment %d: consumed %v by %q, Attempts %d; want usable with %d", i, got.ConsumedAt, got.PaymentID, got.Attempts, i)
+		}
+		// Reopening twice is harmless; so is releasing a token no one holds.
+		tx(t, s, func(tx store.Tx) error { return tx.ReopenToken(ctx, tok.ID, pay) })
+		tx(t, s, func(tx store.Tx) error { return tx.ReleaseToken(ctx, tok.ID, pay) })
+		if got, _ := s.GetToken(ctx, tok.ID); got.Attempts != i {
+			t.Fatalf("a second reopen or release changed Attempts to %d, want %d", got.Attempts, i)
+		}
+	}
+	// Nothing charged: released, and the use taken back.
+	consume(t, s, tok.ID, "pay_4")
+	tx(t, s, func(tx store.Tx) error { return tx.ReleaseToken(ctx, tok.ID, "pay_4") })
+	if got, _ := s.GetToken(ctx, tok.ID); got.Attempts != 3 || got.ConsumedAt != nil {
+		t.Fatalf("after a release: Attempts %d consumed %v, want 3 and usable", got.Attempts, got.ConsumedAt)
+	}
+	// Concurrent payments on the reopened token: one holds it.
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.Tx(ctx, func(tx store.Tx) error {
+				_, err := tx.ConsumeToken(ctx, tok.ID, fmt.Sprintf("pay_c%d", i), base)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, store.ErrTokenConsumed):
+			t.Errorf("goroutine %d: %v", i, err)
+		}
+	}
+	if got, _ := s.GetToken(ctx, tok.ID); won != 1 || got.Attempts != 4 {
+		t.Fatalf("%d payments took the reopened token (want 1), Attempts %d (want 4)", won, got.Attempts)
 	}
 }
 
@@ -556,6 +648,11 @@ func testAttempts(t *testing.T, s store.Store) {
 	a3.State, a3.Outcome, a3.Reference, a3.Error, a3.LatencyMS = store.AttemptDone, "captured", "pi_1", "", 212
 	a3.FinishedAt = ptr(base.Add(3 * time.Second).In(zone))
 	a3.LeaseOwner, a3.LeaseUntil = "replica-1", ptr(base.Add(time.Hour))
+	// An attempt keeps the 3-D Secure result it was sent with (no
+	// cryptogram: the record has no field for one).
+	a3.Authentication = &payment.AuthenticationRecord{Outcome: payment.AuthAuthenticated, ECI: "05",
+		TransactionID: "f25084f0-5b16-4c0a-ae5d-b24808a95e4b", Version: "2.2.0"}
+	a1.Authentication = &payment.AuthenticationRecord{Outcome: payment.AuthNotSupported}
 	insertAttempts(t, s, a3, a1, a2)
 
 	check := func(what string, got []store.Attempt, want ...store.Attempt) {
@@ -652,7 +749,7 @@ func writeAll(ctx context.Context, tx store.Tx, tok store.Token, p store.Payment
 	if err := tx.InsertToken(ctx, tok); err != nil {
 		return err
 	}
-	if err := tx.ConsumeToken(ctx, tok.ID, p.ID, base); err != nil {
+	if _, err := tx.ConsumeToken(ctx, tok.ID, p.ID, base); err != nil {
 		return err
 	}
 	if err := tx.InsertPayment(ctx, p); err != nil {
@@ -767,7 +864,7 @@ func testTxAtomicConsume(t *testing.T, s store.Store) {
 	existing := newPayment(uid("pay"), tok.ID)
 	insertPayment(t, s, existing)
 	err := s.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.ConsumeToken(ctx, tok.ID, existing.ID, base); err != nil {
+		if _, err := tx.ConsumeToken(ctx, tok.ID, existing.ID, base); err != nil {
 			return err
 		}
 		return tx.InsertPayment(ctx, existing)
@@ -1064,6 +1161,10 @@ func testLease(t *testing.T, s store.Store) {
 	lapsed.LeaseOwner, lapsed.LeaseUntil = "crashed", ptr(now.Add(-time.Minute))
 	notProcessed := newAttempt(p, 7, now.Add(-13*time.Minute))
 	notProcessed.State = store.AttemptNotProcessed
+	// Reconciliation re-sends the 3-D Secure result: a leased attempt
+	// carries its record.
+	old2.Authentication = &payment.AuthenticationRecord{Outcome: payment.AuthAttemptAcknowledged, ECI: "06",
+		TransactionID: "ds-1", Version: "2.1.0"}
 	insertAttempts(t, s, old1, old2, done, recent, leased, lapsed, notProcessed)
 
 	startedBefore := now.Add(-time.Minute)

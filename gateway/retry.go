@@ -1,0 +1,229 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"acpgw/payment"
+	"acpgw/store"
+)
+
+// A retryable decline keeps its token (issue 12). A token is held by the
+// payment that consumed it (store.Tx.ConsumeToken, the single-use guard)
+// while the payment runs, so two payments on one token never run at once
+// and at most one can be approved. When the payment ends, its answer
+// decides what becomes of the token:
+//
+//   - approved, or declined for good (a hard or non-retryable decline), or
+//     failed: the token stays consumed;
+//   - declined with retryable: true: the token is reopened, its use still
+//     counted, unless this was its tokens.max_attempts-th payment, in which
+//     case it stays consumed and the decline says retryable: false;
+//   - nothing charged (not processed anywhere): the token is released and
+//     its use taken back (ReleaseToken), as before;
+//   - outcome unknown (202): the token stays held until reconciliation or
+//     a webhook settles the payment, and is then treated as above.
+//
+// The CVC goes after the first attempt that sent it, whatever becomes of
+// the token: a retry is paid without it.
+
+// tokenAction is what a payment's settlement does with its token.
+type tokenAction int
+
+const (
+	tokenKeep    tokenAction = iota // consumed for good, or still held (pending)
+	tokenRelease                    // nothing charged: usable again, the use not counted
+	tokenReopen                     // retryable decline: usable again, the use counted
+)
+
+// tokenOutcome decides what p's settlement does with its token, whose
+// attempts (uses, p's included) are attempts, and adjusts p's decline: a
+// retryable decline on a token that reached limit is no longer retryable,
+// since the token cannot be paid again.
+func tokenOutcome(p *store.Payment, notProcessed bool, attempts, limit int) tokenAction {
+	switch {
+	case notProcessed:
+		return tokenRelease
+	case p.Status != payment.StatusDeclined || p.Decline == nil || !p.Decline.Retryable:
+		return tokenKeep
+	case attempts < limit:
+		return tokenReopen
+	}
+	d := *p.Decline
+	d.Retryable = false
+	d.Message = fmt.Sprintf("%s This token has been used for %d payments, its limit, and is now consumed.", d.Message, attempts)
+	p.Decline = &d
+	return tokenKeep
+}
+
+// applyTokenAction does action to p's token in tx.
+func applyTokenAction(ctx context.Context, tx store.Tx, p store.Payment, action tokenAction) error {
+	switch action {
+	case tokenRelease:
+		return tx.ReleaseToken(ctx, p.TokenID, p.ID)
+	case tokenReopen:
+		return tx.ReopenToken(ctx, p.TokenID, p.ID)
+	}
+	return nil
+}
+
+// reopenAfterEvent applies the token rules to a pending payment that a
+// processor's event declined (p, locked in tx, has its decline): the token
+// the payment held is reopened when the decline is retryable and the token
+// is under its limit; otherwise the decline is made non-retryable.
+func (s *Service) reopenAfterEvent(ctx context.Context, tx store.Tx, p *store.Payment) error {
+	tok, err := tx.GetTokenForUpdate(ctx, p.TokenID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if tok.PaymentID != p.ID || tok.ConsumedAt == nil {
+		return nil // not held by this payment (any more)
+	}
+	return applyTokenAction(ctx, tx, *p, tokenOutcome(p, false, tok.Attempts, s.rt.Load().tokenMaxAttempts()))
+}
+
+// tokenInUse is the error of a payment on a token held by a payment whose
+// outcome is not known yet: once that payment settles, the token is either
+// consumed or usable again. It is a 409 operation_in_progress, which is not
+// stored under an Idempotency-Key: the same request sent later gets a fresh
+// answer.
+func tokenInUse() error {
+	return publicError(payment.ErrConflict,
+		"the token is in use by a payment whose outcome is not known yet; retry when that payment is settled")
+}
+
+// consumedError is the error for a payment on tok that found it consumed:
+// token_consumed when a payment consumed it for good, or tokenInUse while
+// the payment that holds it is still pending (a concurrent retry of a token
+// whose last payment has no answer yet).
+func (s *Service) consumedError(ctx context.Context, tok store.Token) error {
+	consumed := publicError(payment.ErrTokenConsumed, msgTokenConsumed)
+	if tok.PaymentID == "" {
+		return consumed
+	}
+	p, err := s.store.GetPayment(ctx, tok.PaymentID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Not the holder's record (a Shared Payment Token row made by an
+		// older acpgw, say): nothing says it is still running.
+		return consumed
+	case err != nil:
+		return err
+	case p.Status == payment.StatusPending:
+		return tokenInUse()
+	}
+	return consumed
+}
+
+// raceConsumedError is consumedError for a token another payment took
+// between this payment's read of it and its intent transaction.
+func (s *Service) raceConsumedError(ctx context.Context, tokenID string) error {
+	tok, err := s.store.GetToken(ctx, tokenID)
+	if err != nil {
+		return publicError(payment.ErrTokenConsumed, msgTokenConsumed)
+	}
+	return s.consumedError(ctx, tok)
+}
+
+// cryptograms keeps the 3-D Secure cryptograms of payments whose outcome
+// is unknown, for reconciliation's re-send with the same idempotency key.
+// A cryptogram is secret and single-use, so it is never written to the
+// store, a log or an error: it lives in this process's memory from the
+// moment its payment turns pending until the payment settles or its
+// retention (vault.cvc_ttl, as for CVCs) ends. After a restart, or on
+// another replica, the re-send goes without the cryptogram, as it goes
+// without the CVC.
+type cryptograms struct {
+	mu    sync.Mutex
+	byPay map[string]keptCryptogram
+	swept time.Time
+}
+
+type keptCryptogram struct {
+	value   string
+	expires time.Time
+}
+
+// sweepEvery bounds how often put looks for expired cryptograms.
+const sweepEvery = time.Minute
+
+func newCryptograms() *cryptograms { return &cryptograms{byPay: map[string]keptCryptogram{}} }
+
+// put keeps paymentID's cryptogram until expires.
+func (c *cryptograms) put(paymentID, value string, now, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.Sub(c.swept) >= sweepEvery {
+		for id, k := range c.byPay {
+			if !now.Before(k.expires) {
+				delete(c.byPay, id)
+			}
+		}
+		c.swept = now
+	}
+	c.byPay[paymentID] = keptCryptogram{value: value, expires: expires}
+}
+
+// get returns paymentID's cryptogram, "" when none is kept (or it
+// expired).
+func (c *cryptograms) get(paymentID string, now time.Time) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k, ok := c.byPay[paymentID]
+	if !ok || !now.Before(k.expires) {
+		return ""
+	}
+	return k.value
+}
+
+// forget drops paymentID's cryptogram.
+func (c *cryptograms) forget(paymentID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.byPay, paymentID)
+}
+
+// len returns how many cryptograms are kept.
+func (c *cryptograms) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byPay)
+}
+
+// keepCryptogram keeps the cryptogram of a payment that has no final answer
+// yet (its attempt is pending, or its settlement did not commit), so that
+// reconciliation re-sends it; a settled payment's is dropped.
+func (s *Service) keepCryptogram(rt *Runtime, paymentID string, auth *payment.Authentication, settled bool, now time.Time) {
+	switch {
+	case auth == nil || auth.Cryptogram == "":
+	case settled:
+		s.cryptograms.forget(paymentID)
+	default:
+		s.cryptograms.put(paymentID, auth.Cryptogram, now, now.Add(rt.cvcTTL()))
+	}
+}
+
+// authRecord is what an attempt keeps of a: everything but the cryptogram.
+func authRecord(a *payment.Authentication) *payment.AuthenticationRecord {
+	if a == nil {
+		return nil
+	}
+	r := a.Record()
+	return &r
+}
+
+// authOf rebuilds the authentication of a payment from its attempt's
+// record and the cryptogram kept in memory ("" when none is).
+func authOf(r *payment.AuthenticationRecord, cryptogram string) *payment.Authentication {
+	if r == nil {
+		return nil
+	}
+	return &payment.Authentication{Outcome: r.Outcome, Cryptogram: cryptogram, ECI: r.ECI,
+		TransactionID: r.TransactionID, Version: r.Version}
+}
