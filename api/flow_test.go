@@ -220,7 +220,8 @@ func TestTimeoutThenReconcile(t *testing.T) {
 }
 
 // TestConcurrentTokenUse: 200 payments on one token with different keys:
-// exactly one wins, the others are token_consumed, one charge.
+// exactly one wins, the others are token_consumed (or 409 while the winner
+// still runs), one charge.
 func TestConcurrentTokenUse(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	tok := h.delegate("4242424242424242", 1000)
@@ -243,6 +244,10 @@ func TestConcurrentTokenUse(t *testing.T) {
 		case statuses[i] == http.StatusCreated:
 			won++
 		case statuses[i] == http.StatusUnprocessableEntity && codes[i] == "token_consumed":
+		case statuses[i] == http.StatusConflict && codes[i] == "operation_in_progress":
+			// The winner's payment was still running: the token was in
+			// use, not yet consumed for good (a retryable decline would
+			// have reopened it).
 		default:
 			t.Fatalf("request %d: %d %s", i, statuses[i], codes[i])
 		}
@@ -427,6 +432,20 @@ func TestNoCardDataAtRest(t *testing.T) {
 	// Bad input that echoes card data must not be logged either.
 	bad := delegateBody("4242424242424241", "acme", "cs_1", 1000, "usd")
 	h.do(req{path: "/agentic_commerce/delegate_payment", key: agentKey, idem: newKey(), body: bad})
+	// Nor a 3-D Secure cryptogram: in a payment that is approved, one whose
+	// answer is lost (kept for reconciliation), and one refused as bad
+	// input.
+	for _, card := range []string{"4000000000003220", "4000000000009979"} {
+		body := payBody(h.delegate(card, 1000), 1000, "manual")
+		body["authentication_result"] = authenticated()
+		h.do(req{path: "/v1/payments", key: acmeKey, idem: newKey(), body: body})
+	}
+	badAuth := payBody(h.delegate("4000000000003220", 1000), 1000, "manual")
+	badAuth["authentication_result"] = map[string]any{"outcome": "authenticated", "outcome_details": map[string]any{
+		"three_ds_cryptogram": testCryptogram + "A", "electronic_commerce_indicator": "05", "transaction_id": "ds-1", "version": "2.2.0"}}
+	if r := h.do(req{path: "/v1/payments", key: acmeKey, idem: newKey(), body: badAuth}); r.status != http.StatusUnprocessableEntity {
+		t.Fatalf("a bad cryptogram: %d %s", r.status, r.raw)
+	}
 	if _, _, err := h.svc.Reconcile(context.Background(), gateway.ReconcileOptions{Lease: time.Minute}); err != nil {
 		t.Fatal(err)
 	}
@@ -445,6 +464,11 @@ func TestNoCardDataAtRest(t *testing.T) {
 	}
 	if contains(db, `"737"`) || contains(logs, `"737"`) || contains(db, `cvc":"7`) {
 		t.Error("CVC found")
+	}
+	for name, hay := range map[string]string{"logs": logs, "metrics": string(metricsOut.raw), "database": db} {
+		if contains(hay, testCryptogram[:20]) || contains(hay, "0123456789abcdefghij") {
+			t.Errorf("%s contain the 3-D Secure cryptogram", name)
+		}
 	}
 }
 
