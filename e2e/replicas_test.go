@@ -282,6 +282,10 @@ func TestTwoReplicasOneCharge(t *testing.T) {
 				won.Add(1)
 			case a.err == nil && a.status == http.StatusUnprocessableEntity && a.body["code"] == "token_consumed":
 				consumed.Add(1)
+			case a.err == nil && a.status == http.StatusConflict && a.body["code"] == "operation_in_progress":
+				// The winner's payment was still running: the token was
+				// held, not yet consumed for good.
+				consumed.Add(1)
 			default:
 				t.Errorf("same token: %v %d %v", a.err, a.status, a.body)
 			}
@@ -289,7 +293,7 @@ func TestTwoReplicasOneCharge(t *testing.T) {
 	}
 	wg.Wait()
 	if got := len(c.ledger()); won.Load() != 1 || consumed.Load() != n-1 || got != 2 {
-		t.Fatalf("same token over two replicas: %d won, %d consumed, %d charges in all", won.Load(), consumed.Load(), got)
+		t.Fatalf("same token over two replicas: %d won, %d consumed or in use, %d charges in all", won.Load(), consumed.Load(), got)
 	}
 }
 
