@@ -331,3 +331,43 @@ func TestCryptogramsExpire(t *testing.T) {
 		t.Fatal("forget kept it")
 	}
 }
+
+// TestWebhookDeclineKeepsRetryRules: a pending payment that a processor's
+// event declines follows the same token rules: retryable under the limit
+// reopens the token; at the limit the stored decline stops being
+// retryable and the token stays consumed.
+func TestWebhookDeclineKeepsRetryRules(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		top      string
+		reopened bool
+	}{
+		{"", true},
+		{"tokens: {max_attempts: 1}\n", false},
+	} {
+		r := newRig(t, rigOpts{top: tc.top, wrap: func(p providers.Provider) providers.Provider {
+			return &unknownFirst{Provider: p, seen: map[string]bool{}}
+		}})
+		tok := r.delegate("4000000000009995", 1000)
+		ans, err := r.svc.Pay(t.Context(), r.payInput(tok, 1000, "automatic"))
+		if err != nil || ans.Status != statusAccepted {
+			t.Fatalf("payment: %d %v", ans.Status, err)
+		}
+		id := r.object(ans).ID
+		d := payment.NewDecline(payment.DeclineInsufficientFunds, "insufficient_funds", "")
+		if err := r.svc.ApplyEvents(t.Context(), "mock", []providers.Event{{ID: "evt_" + id, Type: "declined",
+			Kind: providers.EventDeclined, PaymentID: id, Decline: &d}}); err != nil {
+			t.Fatal(err)
+		}
+		after := r.token(tok)
+		v, err := r.svc.Get(t.Context(), "acme", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := v.Payment
+		if p.Status != payment.StatusDeclined || (after.ConsumedAt == nil) != tc.reopened || p.Decline.Retryable != tc.reopened {
+			t.Errorf("max_attempts %q: status %s, token usable %v, decline retryable %v; want usable and retryable = %v",
+				tc.top, p.Status, after.ConsumedAt == nil, p.Decline.Retryable, tc.reopened)
+		}
+	}
+}
