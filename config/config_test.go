@@ -603,6 +603,25 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 		}
+		if c.Tokens.MaxAttempts < 1 || c.Tokens.MaxAttempts > MaxTokenAttempts {
+			t.Fatalf("tokens.max_attempts %d", c.Tokens.MaxAttempts)
+		}
+		for _, r := range append([]Risk{c.Risk}, func() []Risk {
+			var rs []Risk
+			for _, m := range c.Merchants {
+				rs = append(rs, m.Risk)
+			}
+			return rs
+		}()...) {
+			for _, a := range r.BlockActions {
+				if !slices.Contains(riskActions, a) {
+					t.Fatalf("risk action %q", a)
+				}
+			}
+			if r.MaxScore != nil && *r.MaxScore < 0 {
+				t.Fatalf("max_score %d", *r.MaxScore)
+			}
+		}
 		if out := c.Redacted(); !strings.HasPrefix(out, "# acpgw config") {
 			t.Fatalf("Redacted() = %q", out)
 		}
