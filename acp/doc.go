@@ -4,8 +4,11 @@
 // POST /v1/payments body, and the token kinds.
 //
 // Every decoder here is strict on purpose: unknown fields, duplicate keys,
-// wrong JSON types, trailing data and numbers that are not exact integers
-// are errors, never coerced, because a lenient decoder in front of a vault
-// is a request-smuggling vector. Errors never carry a card number or a CVC:
-// messages name the field and the rule, not the value.
+// wrong JSON types, trailing data and numbers with a fraction where an
+// integer goes are errors, never coerced, because a lenient decoder in front
+// of a vault is a request-smuggling vector (an integral number is an integer
+// whatever its spelling, 2599.0 or 2.599e3, as JSON Schema says, and is read
+// exactly, never through a float). Errors never carry a card number, a CVC
+// or a 3-D Secure cryptogram: messages name the field and the rule, not the
+// value.
 package acp

@@ -33,10 +33,12 @@ type PayInput struct {
 // the payment (approved, declined or failed), or 202 while the outcome is
 // unknown (reconciliation settles it later). Token problems are errors
 // wrapping the payment.ErrToken... sentinels; payment.ErrNoProcessor means
-// nothing was charged and the token is still usable.
+// nothing was charged and the token is still usable. The token is held
+// from the intent to the settlement, which consumes it or, after a
+// retryable decline, reopens it (retry.go).
 //
 // A payment is two write transactions: the intent (key claimed, token
-// consumed, payment and first attempt written) before the processor call,
+// held, payment and first attempt written) before the processor call,
 // the settlement (attempt, payment, CVC erasure, stored answer) after it;
 // a failover adds one per extra processor. Everything after the intent runs
 // to its end even if the caller's context ends.
@@ -186,8 +188,9 @@ func (s *Service) newAttempt(rt *Runtime, p store.Payment, seq int, processor st
 }
 
 // openIntent is the payment's first transaction: it claims the request's
-// key for the payment, consumes the token, and writes the payment and its
-// first attempt, so that the processor call that follows is on record.
+// key for the payment, takes the token (ConsumeToken holds it for this
+// payment and counts the use), and writes the payment and its first
+// attempt, so that the processor call that follows is on record.
 func (s *Service) openIntent(ctx context.Context, pl *payPlan) error {
 	rec := s.idemRecord(pl.idem, pl.now, pl.p.ID)
 	err := s.store.Tx(ctx, func(tx store.Tx) error {
