@@ -94,31 +94,25 @@ func TestReloadUnderLoad(t *testing.T) {
 	mustStatus(t, h.pay(h.delegate("4242424242424242", 1000), 1000, "automatic"), http.StatusCreated)
 
 	// The watcher picks up a fixed file: a new merchant becomes usable.
-	// Reloads are awaited through their log line. Watch has no readiness
-	// signal (it lives in gateway/reload.go), so a write made before its
-	// watch was in place would go unseen: the file is written again each
-	// rewriteEvery until a reload shows the new merchant. Nothing depends on
-	// the interval but how soon a lost write is repeated.
-	const rewriteEvery = 250 * time.Millisecond
+	// The file is written once the watch is in place; reloads are awaited
+	// through their log line.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	reloaded := make(chan struct{}, 1)
+	watching := make(chan struct{})
 	rl.Log = slog.New(signalHandler{msg: "config reloaded", c: reloaded})
 	rl.Debounce = 20 * time.Millisecond
+	rl.Watching = func() { close(watching) }
 	done := make(chan struct{})
 	go func() { _ = rl.Watch(ctx); close(done) }()
-	fixed := strings.Replace(variantA, "merchants:\n", "merchants:\n  - {id: late, api_key: late-key, processors: [mock]}\n", 1)
-	write(fixed)
-	rewrite := time.NewTicker(rewriteEvery)
-	defer rewrite.Stop()
+	<-watching
+	write(strings.Replace(variantA, "merchants:\n", "merchants:\n  - {id: late, api_key: late-key, processors: [mock]}\n", 1))
 	giveUp := time.NewTimer(30 * time.Second)
 	defer giveUp.Stop()
 	for picked := false; !picked; {
 		select {
 		case <-reloaded:
 			_, picked = h.svc.Runtime().AuthenticateMerchant("late-key")
-		case <-rewrite.C:
-			write(fixed)
 		case <-giveUp.C:
 			t.Fatal("watcher did not reload the changed file")
 		}

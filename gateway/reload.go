@@ -25,6 +25,9 @@ type Reloader struct {
 	// Debounce groups the burst of events an editor's save makes; 200 ms
 	// when 0.
 	Debounce time.Duration
+	// Watching, if set, is called once Watch watches the file: a change
+	// made after it is seen.
+	Watching func()
 
 	mu sync.Mutex
 }
@@ -85,6 +88,9 @@ func (r *Reloader) Watch(ctx context.Context) error {
 	defer w.Close()
 	if err := w.Add(r.Path); err != nil {
 		return fmt.Errorf("config watch %s: %w", r.Path, err)
+	}
+	if r.Watching != nil {
+		r.Watching()
 	}
 	debounce := r.Debounce
 	if debounce <= 0 {

@@ -393,15 +393,18 @@ func TestTerminatedBackends(t *testing.T) {
 	}()
 	<-locked
 
-	// Background load across the termination.
+	// Background load across the termination: the backends are killed once
+	// every worker has made a call, so that each holds a connection then.
 	stop := make(chan struct{})
 	var (
-		wg                sync.WaitGroup
+		wg, warm          sync.WaitGroup
 		okCalls, failures atomic.Int64
 	)
-	for range 4 {
+	const workers = 4
+	warm.Add(workers)
+	for range workers {
 		wg.Go(func() {
-			for {
+			for first := true; ; first = false {
 				select {
 				case <-stop:
 					return
@@ -416,11 +419,14 @@ func TestTerminatedBackends(t *testing.T) {
 				default:
 					t.Errorf("GetToken during termination: %v, want nil or ErrUnavailable", err)
 				}
-				time.Sleep(time.Millisecond)
+				if first {
+					warm.Done()
+				}
+				time.Sleep(time.Millisecond) // paces the load; synchronises nothing
 			}
 		})
 	}
-	time.Sleep(20 * time.Millisecond)
+	warm.Wait()
 
 	var killed int
 	err := admin.QueryRow(ctx, `SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
@@ -436,12 +442,14 @@ func TestTerminatedBackends(t *testing.T) {
 		t.Errorf("Tx whose connection was terminated: %v, want ErrUnavailable", err)
 	}
 
-	// Service resumes within a few seconds, without intervention.
-	deadline := time.Now().Add(5 * time.Second)
+	// Service resumes by itself, without intervention (within a second
+	// here; the bound is generous for a loaded machine under -race).
+	const recoverWithin = 30 * time.Second
+	deadline := time.Now().Add(recoverWithin)
 	streak := 0
 	for streak < 20 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the store did not recover within 5s (streak %d)", streak)
+			t.Fatalf("the store did not recover within %s (streak %d)", recoverWithin, streak)
 		}
 		err := s.Tx(ctx, func(tx store.Tx) error {
 			_, err := tx.GetTokenForUpdate(ctx, tok.ID)
@@ -455,7 +463,7 @@ func TestTerminatedBackends(t *testing.T) {
 			t.Fatalf("Tx after termination: %v, want nil or ErrUnavailable", err)
 		}
 		streak = 0
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // backs off between tries; synchronises nothing
 	}
 	close(stop)
 	wg.Wait()
