@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ type Config struct {
 	Risk Risk
 	// Tokens is tokens:, how vt_ tokens may be used.
 	Tokens Tokens
+	// Events is events:, how merchant events are delivered (merchants opt
+	// in with their own events: key).
+	Events Events
 	// Demo is true for the embedded demo config.
 	Demo bool
 	// Path is the file the config was loaded from, "" for the demo config.
@@ -211,6 +215,54 @@ type Merchant struct {
 	// Risk is the risk policy for tokens delegated to this merchant: the
 	// global risk: with this merchant's risk: keys laid over it.
 	Risk Risk
+	// Events is events: {url, secret, previous_secret, types}: where the
+	// merchant's events are delivered; nil when the merchant gets none.
+	Events *MerchantEvents
+}
+
+// MerchantEvents is a merchant's events endpoint.
+type MerchantEvents struct {
+	// URL receives the POSTs: https://, or http:// to a loopback address.
+	URL string
+	// Secret signs every delivery (Acpgw-Signature v1). Secret.
+	Secret string
+	// PreviousSecret, during a rotation, signs every delivery too (a
+	// second v1), so the receiver can switch secrets at its own pace.
+	// Secret.
+	PreviousSecret string
+	// Types are the event types delivered; empty (types left out) means
+	// all of them.
+	Types []string
+}
+
+// Wants reports whether the merchant receives events of type t.
+func (e *MerchantEvents) Wants(t string) bool {
+	return e != nil && (len(e.Types) == 0 || slices.Contains(e.Types, t))
+}
+
+// Secrets returns the secrets that sign a delivery, current first.
+func (e *MerchantEvents) Secrets() []string {
+	if e.PreviousSecret == "" {
+		return []string{e.Secret}
+	}
+	return []string{e.Secret, e.PreviousSecret}
+}
+
+// String describes e without its secrets.
+func (e MerchantEvents) String() string {
+	return "MerchantEvents{URL: " + e.URL + ", Secret: " + redacted + ", PreviousSecret: " + secretShown(e.PreviousSecret) +
+		", Types: [" + strings.Join(e.Types, " ") + "]}"
+}
+
+// GoString is String, so that %#v does not print the secrets.
+func (e MerchantEvents) GoString() string { return e.String() }
+
+// secretShown says whether a secret is set, never what it is.
+func secretShown(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return redacted
 }
 
 // String describes m without its key or key hash.
@@ -429,6 +481,24 @@ type Tokens struct {
 	// made with one token: a declined payment whose decline is retryable
 	// leaves the token usable, until this many payments have used it.
 	MaxAttempts int
+}
+
+// Events configures the delivery of merchant events. Every duration is
+// positive; see the defaults in validate.go.
+type Events struct {
+	// Timeout bounds one delivery (connect, send, answer); default 10s.
+	Timeout time.Duration
+	// RetryInitial is the wait before the second attempt; each later
+	// attempt waits twice as long, up to RetryMax, with jitter. Defaults
+	// 30s and 1h.
+	RetryInitial time.Duration
+	RetryMax     time.Duration
+	// GiveUpAfter is how long an event is retried before it is marked
+	// failed; default 72h.
+	GiveUpAfter time.Duration
+	// Workers is how many deliveries one acpgw process makes at once;
+	// default 4. Read at start: a reload does not change it.
+	Workers int
 }
 
 // Line returns the line of the key at path ("merchants[0].processors[1]",

@@ -35,6 +35,7 @@ var exampleEnv = map[string]string{
 	"PGPASSWORD":           "pg-secret-3d7a",
 	"AGENT_SIGNING_SECRET": "agent-signing-secret-8b2c",
 	"REPORTS_KEY":          "reports-secret-5e0f",
+	"ACME_EVENTS_SECRET":   "whsec_acme_events_5d2a7b",
 }
 
 func loadExample(t *testing.T) *Config {
@@ -124,6 +125,14 @@ func TestLoadExample(t *testing.T) {
 	if globex.Routing.Strategy != StrategyWeighted || !reflect.DeepEqual(globex.Routing.Weights, map[string]int{"stripe_us": 90, "mock": 10}) ||
 		globex.Metrics.PerMerchant {
 		t.Errorf("globex routing = %+v", globex.Routing)
+	}
+	if e := acme.Events; e == nil || e.URL != "https://acme.example/acpgw/events" || e.Secret != "whsec_acme_events_5d2a7b" ||
+		e.PreviousSecret != "" || len(e.Types) != 5 || !e.Wants("refund.succeeded") || e.Wants("payment.authorized") ||
+		globex.Events != nil || globex.Events.Wants("payment.captured") {
+		t.Errorf("acme events = %v, globex events = %v", acme.Events, globex.Events)
+	}
+	if c.Events != (Events{Timeout: 10 * time.Second, RetryInitial: 30 * time.Second, RetryMax: time.Hour, GiveUpAfter: 72 * time.Hour, Workers: 4}) {
+		t.Errorf("events = %+v", c.Events)
 	}
 	if c.Idempotency != (Idempotency{TTL: 24 * time.Hour, InFlightLock: time.Minute}) ||
 		c.Reconcile != (Reconcile{Interval: 10 * time.Second, After: 5 * time.Second, Lease: time.Minute}) {
@@ -456,6 +465,7 @@ func TestRedacted(t *testing.T) {
 		"settings": fmt.Sprintf("%v %+v %#v %v", c.Processors["stripe_us"].Stripe, *c.Processors["stripe_us"].Stripe,
 			*c.Processors["adyen_eu"].Adyen, c.Processors["adyen_eu"].Adyen),
 		"merchants": fmt.Sprintf("%v %+v %#v", c.Merchants, *c.Merchants[0], c.Merchants[1]),
+		"events":    fmt.Sprintf("%v %+v %#v %v", c.Merchants[0].Events, *c.Merchants[0].Events, *c.Merchants[0].Events, c.Events),
 	}
 	for name, dump := range dumps {
 		for _, s := range secrets {
@@ -470,6 +480,7 @@ func TestRedacted(t *testing.T) {
 		"weights:\n", "stripe_us: 90", "max_attempts: 2", "per_merchant: true", "ttl: 24h0m0s", "body_limit: 65536\n", "debug_listen: \"\"\n",
 		"max_token_ttl: 720h0m0s", "cvc_ttl: 24h0m0s",
 		"amounts:\n  max:\n    jpy: 99999999\n    usd: 5000000\n",
+		"url: https://acme.example/acpgw/events", "secret: '[redacted]'", "give_up_after: 72h0m0s", "workers: 4",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("Redacted() lacks %q:\n%s", want, out)
@@ -602,6 +613,9 @@ func FuzzParse(f *testing.F) {
 					t.Fatalf("merchant %s uses unknown processor %q", m.ID, p)
 				}
 			}
+			if e := m.Events; e != nil && (e.URL == "" || len(e.Secret) < minEventsSecret) {
+				t.Fatalf("merchant %s events %v accepted", m.ID, e)
+			}
 		}
 		if c.Tokens.MaxAttempts < 1 || c.Tokens.MaxAttempts > MaxTokenAttempts {
 			t.Fatalf("tokens.max_attempts %d", c.Tokens.MaxAttempts)
@@ -643,5 +657,29 @@ func TestStripeSharedTokenKeys(t *testing.T) {
 	}
 	if str := s.String(); !strings.Contains(str, "2025-09-30.preview") || strings.Contains(str, "sk,") {
 		t.Errorf("String() = %q", str)
+	}
+}
+
+// TestEventsLoopbackHTTP: http:// is accepted to loopback addresses only;
+// https:// anywhere.
+func TestEventsLoopbackHTTP(t *testing.T) {
+	for url, ok := range map[string]bool{
+		"http://127.0.0.1:9099/merchant/events": true,
+		"http://127.8.0.1/x":                    true,
+		"http://localhost:8080/x":               true,
+		"http://[::1]:8080/x":                   true,
+		"https://acme.example/x":                true,
+		"https://10.0.0.1/x":                    true,
+		"http://localhost.acme.example/x":       false,
+		"http://0.0.0.0/x":                      false,
+		"http://[::ffff:10.0.0.1]/x":            false,
+		"http:///x":                             false,
+	} {
+		doc := "vault:\n  keys:\n    - {id: k1, key: \"" + key32 + "\"}\nprocessors:\n  mock: {type: mock}\n" +
+			"merchants:\n  - id: m\n    api_key: k\n    processors: [mock]\n    events: {url: \"" + url + "\", secret: whsec_0123456789abcdef}\n"
+		_, err := parse([]byte(doc), "e.yaml", func(string) (string, bool) { return "", false })
+		if (err == nil) != ok {
+			t.Errorf("%s: error %v, want accepted %v", url, err, ok)
+		}
 	}
 }

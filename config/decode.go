@@ -588,6 +588,15 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				})
 			}}}, nil)
 		}},
+		{"events", func(n *yaml.Node, p string) {
+			d.object(n, p, []field{
+				{"timeout", d.duration(&c.Events.Timeout)},
+				{"retry_initial", d.duration(&c.Events.RetryInitial)},
+				{"retry_max", d.duration(&c.Events.RetryMax)},
+				{"give_up_after", d.duration(&c.Events.GiveUpAfter)},
+				{"workers", d.smallInt(&c.Events.Workers)},
+			}, nil)
+		}},
 	}, nil)
 }
 
@@ -829,6 +838,16 @@ func (d *decoder) merchant(n *yaml.Node, path string) *Merchant {
 			d.object(n, p, []field{{"per_merchant", d.boolean(&m.Metrics.PerMerchant)}}, nil)
 		}},
 		{"risk", func(n *yaml.Node, p string) { d.risk(n, p, &m.Risk) }},
+		{"events", func(n *yaml.Node, p string) {
+			e := &MerchantEvents{}
+			m.Events = e
+			d.object(n, p, []field{
+				{"url", d.str(&e.URL)},
+				{"secret", d.secret(&e.Secret)},
+				{"previous_secret", d.secret(&e.PreviousSecret)},
+				{"types", d.strings(&e.Types)},
+			}, nil)
+		}},
 	}, nil)
 	m.APIKeySHA256 = d.keyHash(path, &m.APIKey, hash)
 	return m

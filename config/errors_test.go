@@ -16,6 +16,9 @@ const procsOK = "processors:\n  mock: {type: mock}\n"
 
 const merchantsOK = "merchants:\n  - id: acme\n    api_key: acme-key\n    processors: [mock]\n"
 
+// evSecret is a well-formed events secret.
+const evSecret = "whsec_0123456789abcdef"
+
 // markedLine returns the 1-based line of the line holding "#<" in doc, the
 // line a test expects its error on.
 func markedLine(t *testing.T, doc string) int {
@@ -170,6 +173,24 @@ func TestParseErrors(t *testing.T) {
 		{"unknown driver", vaultOK + "store:\n  driver: mysql  #<\n", "store.driver", ErrInvalid, `unknown driver "mysql"`},
 		{"postgres without dsn", vaultOK + "store:  #<\n  driver: postgres\n", "store.dsn", ErrRequired, "dsn is required for postgres"},
 		{"postgres bad dsn", vaultOK + "store:\n  driver: postgres\n  dsn: \"host=db password=x\"  #<\n", "store.dsn", ErrInvalid, "postgres:// or postgresql://"},
+		{"events http to a public host", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"http://acme.example/hook\"  #<\n      secret: " + evSecret + "\n", "merchants[0].events.url", ErrInvalid, "acme.example needs https://"},
+		{"events http to a public ip", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"http://10.0.0.1:8080/hook\"  #<\n      secret: " + evSecret + "\n", "merchants[0].events.url", ErrInvalid, "only allowed to a loopback address"},
+		{"events ftp url", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"ftp://acme.example/hook\"  #<\n      secret: " + evSecret + "\n", "merchants[0].events.url", ErrInvalid, "must be an https:// URL"},
+		{"events url with credentials", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"https://u:p@acme.example/hook\"  #<\n      secret: " + evSecret + "\n", "merchants[0].events.url", ErrInvalid, "must not hold credentials"},
+		{"events without url", vaultOK + procsOK + merchantsOK + "    events:  #<\n      secret: " + evSecret + "\n", "merchants[0].events.url", ErrRequired, "url is required"},
+		{"events empty secret", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"https://acme.example/hook\"\n      secret: \"\"  #<\n", "merchants[0].events.secret", ErrRequired, "secret is required"},
+		{"events secret from empty env", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"https://acme.example/hook\"\n      secret: \"${EMPTY}\"  #<\n", "merchants[0].events.secret", ErrRequired, "secret is required"},
+		{"events without secret", vaultOK + procsOK + merchantsOK + "    events:  #<\n      url: \"https://acme.example/hook\"\n", "merchants[0].events.secret", ErrRequired, "secret is required"},
+		{"events short secret", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"https://acme.example/hook\"\n      secret: short  #<\n", "merchants[0].events.secret", ErrInvalid, "at least 16 characters"},
+		{"events previous secret same", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"https://acme.example/hook\"\n      secret: " + evSecret + "\n      previous_secret: " + evSecret + "  #<\n", "merchants[0].events.previous_secret", ErrInvalid, "the same as secret"},
+		{"events unknown type", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"https://acme.example/hook\"\n      secret: " + evSecret + "\n      types:\n        - payment.captured\n        - payment.refunded  #<\n", "merchants[0].events.types[1]", ErrInvalid, `unknown event type "payment.refunded"`},
+		{"events type twice", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"https://acme.example/hook\"\n      secret: " + evSecret + "\n      types: [refund.failed,\n        refund.failed]  #<\n", "merchants[0].events.types[1]", ErrInvalid, "listed twice"},
+		{"events empty types", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"https://acme.example/hook\"\n      secret: " + evSecret + "\n      types: []  #<\n", "merchants[0].events.types", ErrInvalid, "leave it out"},
+		{"events unknown key", vaultOK + procsOK + merchantsOK + "    events:\n      url: \"https://acme.example/hook\"\n      secret: " + evSecret + "\n      endpoint: x  #<\n", "merchants[0].events.endpoint", ErrUnknownKey, "known keys: url, secret, previous_secret, types"},
+		{"events zero timeout", vaultOK + "events:\n  timeout: 0s  #<\n", "events.timeout", ErrInvalid, "must be positive"},
+		{"events retry_max below initial", vaultOK + "events:\n  retry_initial: 2m\n  retry_max: 1m  #<\n", "events.retry_max", ErrInvalid, "must not be below retry_initial"},
+		{"events no workers", vaultOK + "events:\n  workers: 0  #<\n", "events.workers", ErrInvalid, "between 1 and 64"},
+		{"events unknown global key", vaultOK + "events:\n  url: x  #<\n", "events.url", ErrUnknownKey, "known keys: timeout, retry_initial"},
 		{"alias", vaultOK + "processors:\n  mock: &p {type: mock}\n  m2: *p  #<\n", "processors.m2", ErrType, "aliases"},
 		{"merge key", vaultOK + "server:\n  <<: {listen: \"127.0.0.1:1\"}  #<\n", "server", ErrType, "merge keys"},
 		{"not a mapping", "- a  #<\n", "", ErrType, "top level must be a mapping"},
@@ -249,6 +270,8 @@ func TestErrorsHideSecrets(t *testing.T) {
 		vaultOK + "store: {dsn: \"mysql://u:" + s + "@h/db\"}\n",
 		vaultOK + "agents:\n  - {id: a, api_key_sha256: " + s + "}\n",
 		vaultOK + "agents:\n  - {id: a, api_key: " + s + "}\n  - {id: b, api_key: " + s + "}\n",
+		vaultOK + procsOK + merchantsOK + "    events: {url: \"https://x.example/\", secret: " + s + ", previous_secret: " + s + "}\n",
+		vaultOK + procsOK + merchantsOK + "    events: {url: \"https://x.example/\", secret: [" + s + "]}\n",
 	}
 	for i, doc := range docs {
 		_, err := parse([]byte(doc), "f.yaml", testEnv)

@@ -40,7 +40,7 @@ func (c *Config) Redacted() string {
 			add(routing, "weights", weights)
 		}
 		add(routing, "max_attempts", num(strconv.Itoa(m.Routing.MaxAttempts)))
-		merchants = append(merchants, mapping(
+		mn := mapping(
 			"id", str(m.ID),
 			"api_key_sha256", str(redacted),
 			"processors", seq(m.Processors...),
@@ -48,7 +48,15 @@ func (c *Config) Redacted() string {
 			"country", str(m.Country),
 			"metrics", mapping("per_merchant", num(strconv.FormatBool(m.Metrics.PerMerchant))),
 			"risk", m.Risk.redacted(),
-		))
+		)
+		if e := m.Events; e != nil {
+			en := mapping("url", str(e.URL), "secret", secret(e.Secret), "previous_secret", secret(e.PreviousSecret))
+			if len(e.Types) > 0 {
+				add(en, "types", seq(e.Types...))
+			}
+			add(mn, "events", en)
+		}
+		merchants = append(merchants, mn)
 	}
 	s := c.Server
 	root := mapping(
@@ -76,6 +84,9 @@ func (c *Config) Redacted() string {
 		"amounts", mapping("max", maxAmounts(c.Amounts.Max)),
 		"risk", c.Risk.redacted(),
 		"tokens", mapping("max_attempts", num(strconv.Itoa(c.Tokens.MaxAttempts))),
+		"events", mapping("timeout", dur(c.Events.Timeout), "retry_initial", dur(c.Events.RetryInitial),
+			"retry_max", dur(c.Events.RetryMax), "give_up_after", dur(c.Events.GiveUpAfter),
+			"workers", num(strconv.Itoa(c.Events.Workers))),
 	)
 	var b strings.Builder
 	b.WriteString("# acpgw config " + c.Path + "\n")

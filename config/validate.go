@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"acpgw/events"
 	"acpgw/payment"
 )
 
@@ -37,6 +38,11 @@ const (
 	DefaultMaxTokenTTL       = 30 * 24 * time.Hour
 	DefaultCVCTTL            = 24 * time.Hour
 	DefaultTokenMaxAttempts  = 3
+	DefaultEventsTimeout     = 10 * time.Second
+	DefaultEventsRetry       = 30 * time.Second
+	DefaultEventsRetryMax    = time.Hour
+	DefaultEventsGiveUpAfter = 72 * time.Hour
+	DefaultEventsWorkers     = 4
 )
 
 // DefaultBlockActions are the risk signal actions that refuse a token when
@@ -48,6 +54,13 @@ var riskActions = []string{"blocked", "manual_review", "authorized"}
 
 // MaxTokenAttempts is the largest tokens.max_attempts accepted.
 const MaxTokenAttempts = 20
+
+// MaxEventsWorkers is the largest events.workers accepted.
+const MaxEventsWorkers = 64
+
+// minEventsSecret is the shortest events secret accepted, as for agents'
+// signing secrets.
+const minEventsSecret = 16
 
 // Store drivers.
 const (
@@ -137,6 +150,13 @@ func (d *decoder) defaults(c *Config) {
 	d.defaultDuration("reconcile.interval", &c.Reconcile.Interval, DefaultReconcileInterval)
 	d.defaultDuration("reconcile.after", &c.Reconcile.After, DefaultReconcileAfter)
 	d.defaultDuration("reconcile.lease", &c.Reconcile.Lease, DefaultReconcileLease)
+	d.defaultDuration("events.timeout", &c.Events.Timeout, DefaultEventsTimeout)
+	d.defaultDuration("events.retry_initial", &c.Events.RetryInitial, DefaultEventsRetry)
+	d.defaultDuration("events.retry_max", &c.Events.RetryMax, DefaultEventsRetryMax)
+	d.defaultDuration("events.give_up_after", &c.Events.GiveUpAfter, DefaultEventsGiveUpAfter)
+	if !d.present("events.workers") {
+		c.Events.Workers = DefaultEventsWorkers
+	}
 }
 
 // check reports an error at path unless ok, or unless path or a key that
@@ -263,6 +283,7 @@ func (d *decoder) validate(c *Config) {
 	d.positive("reconcile.after", c.Reconcile.After)
 	d.positive("reconcile.lease", c.Reconcile.Lease)
 	d.validateAmounts(c.Amounts)
+	d.validateEvents(c.Events)
 }
 
 // validateAmounts checks amounts.max: known currencies, and maximums from 1
@@ -295,6 +316,82 @@ func (d *decoder) validateRisk(r Risk, path string) {
 	if r.MaxScore != nil {
 		d.check(*r.MaxScore >= 0, path+".max_score", ErrInvalid, "max_score must not be negative, got %d", *r.MaxScore)
 	}
+}
+
+func (d *decoder) validateEvents(e Events) {
+	d.positive("events.timeout", e.Timeout)
+	d.positive("events.retry_initial", e.RetryInitial)
+	d.positive("events.retry_max", e.RetryMax)
+	d.positive("events.give_up_after", e.GiveUpAfter)
+	if e.RetryInitial > 0 {
+		d.check(e.RetryMax >= e.RetryInitial, "events.retry_max", ErrInvalid,
+			"retry_max %s must not be below retry_initial %s", e.RetryMax, e.RetryInitial)
+	}
+	d.check(e.Workers >= 1 && e.Workers <= MaxEventsWorkers, "events.workers", ErrInvalid,
+		"workers must be between 1 and %d, got %d", MaxEventsWorkers, e.Workers)
+}
+
+// validateMerchantEvents checks a merchant's events: endpoint. An event is
+// a signed POST of payment data: the URL must be https, except to this
+// machine (a receiver beside acpgw, tests), and the secret must be there.
+func (d *decoder) validateMerchantEvents(e *MerchantEvents, path string) {
+	if e == nil {
+		return
+	}
+	up := path + ".url"
+	if e.URL == "" {
+		d.check(false, up, ErrRequired, "url is required: where the merchant's events are POSTed")
+	} else {
+		d.checkEventsURL(up, e.URL)
+	}
+	if e.Secret == "" {
+		d.check(false, path+".secret", ErrRequired, "secret is required: it signs every delivery (Acpgw-Signature)")
+	} else {
+		d.check(len(e.Secret) >= minEventsSecret, path+".secret", ErrInvalid, "secret must be at least %d characters", minEventsSecret)
+	}
+	if e.PreviousSecret != "" {
+		pp := path + ".previous_secret"
+		d.check(len(e.PreviousSecret) >= minEventsSecret, pp, ErrInvalid, "previous_secret must be at least %d characters", minEventsSecret)
+		d.check(e.PreviousSecret != e.Secret, pp, ErrInvalid, "previous_secret is the same as secret; leave it out once a rotation is over")
+	}
+	tp := path + ".types"
+	d.check(len(e.Types) > 0 || !d.present(tp), tp, ErrInvalid, "types is empty; leave it out to receive every type")
+	seen := map[string]bool{}
+	for i, t := range e.Types {
+		ip := index(tp, i)
+		d.check(events.Known(t), ip, ErrInvalid, "unknown event type %q (known: %s)", t, strings.Join(events.Types, ", "))
+		d.check(!seen[t], ip, ErrInvalid, "event type %q is listed twice", t)
+		seen[t] = true
+	}
+}
+
+// checkEventsURL requires https, or http to a loopback address; no
+// credentials in the URL (the secret signs, it does not travel).
+func (d *decoder) checkEventsURL(path, s string) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Opaque != "" {
+		d.check(false, path, ErrInvalid, "url must be an https:// URL (http:// only to a loopback address)")
+		return
+	}
+	if u.User != nil {
+		d.check(false, path, ErrInvalid, "url must not hold credentials; deliveries are authenticated by their signature")
+		return
+	}
+	if u.Scheme == "http" {
+		d.check(isLoopback(u.Hostname()), path, ErrInvalid,
+			"http:// is only allowed to a loopback address (127.0.0.1, ::1, localhost); %s needs https://", u.Hostname())
+	}
+}
+
+// isLoopback reports whether host is localhost or a loopback IP address.
+// Names other than localhost are not resolved: what a name resolves to can
+// change after the check.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // keyPath is where an API key was given: api_key or api_key_sha256.
@@ -463,6 +560,8 @@ func (d *decoder) validateMerchant(c *Config, m *Merchant, path string) {
 	d.check(r.MaxAttempts >= 1 && r.MaxAttempts <= MaxAttemptsLimit, rp+".max_attempts", ErrInvalid,
 		"max_attempts must be between 1 and %d, got %d", MaxAttemptsLimit, r.MaxAttempts)
 	d.validateRouting(c, m, listed, rp)
+
+	d.validateMerchantEvents(m.Events, path+".events")
 
 	if m.Country != "" {
 		ok := len(m.Country) == 2 && m.Country[0] >= 'A' && m.Country[0] <= 'Z' && m.Country[1] >= 'A' && m.Country[1] <= 'Z'
