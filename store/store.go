@@ -25,6 +25,9 @@ var (
 	ErrUnavailable = payment.ErrUnavailable
 	// ErrSettled: SettleAttempt found the attempt no longer pending.
 	ErrSettled = errors.New("store: attempt already settled")
+	// ErrLeaseLost: RecordDelivery found the event no longer leased by the
+	// caller (its lease ran out and another worker took it).
+	ErrLeaseLost = errors.New("store: outbox lease lost")
 )
 
 // Token is a vault token: an encrypted card credential bound to an allowance.
@@ -96,10 +99,31 @@ type Payment struct {
 	FeeActual     *int64
 	FeeCurrency   string
 	// Routing is the routing decision as JSON, shown in responses.
-	Routing   []byte
-	Metadata  map[string]string
+	Routing  []byte
+	Metadata map[string]string
+	// Dispute is the last dispute or chargeback a processor reported, nil
+	// when there was none.
+	Dispute   *Dispute
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Dispute is a dispute or chargeback a processor reported on a payment
+// (Stripe charge.dispute.created, Adyen NOTIFICATION_OF_CHARGEBACK and
+// CHARGEBACK). Backends store it as JSON text.
+type Dispute struct {
+	// Reference is the processor's id of the dispute (dp_..., the
+	// chargeback's pspReference).
+	Reference string `json:"reference"`
+	// Amount is disputed, in minor units of Currency; 0 when not reported.
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+	// Reason is the processor's short reason (fraudulent, a scheme reason
+	// code text); never card data.
+	Reason string `json:"reason"`
+	// ProcessorEvent is the processor's event type that reported it.
+	ProcessorEvent string    `json:"processor_event"`
+	ReportedAt     time.Time `json:"reported_at"`
 }
 
 // AttemptState is where a processor call stands.
@@ -207,6 +231,97 @@ type FeeRecord struct {
 	Amount    int64
 	Currency  string
 	CreatedAt time.Time
+}
+
+// OutboxState is where a merchant event's delivery stands.
+type OutboxState string
+
+// The outbox states.
+const (
+	// OutboxPending: not delivered yet; retried until its give-up time.
+	OutboxPending OutboxState = "pending"
+	// OutboxDelivered: the merchant answered 2xx.
+	OutboxDelivered OutboxState = "delivered"
+	// OutboxFailed: given up after give_up_after.
+	OutboxFailed OutboxState = "failed"
+)
+
+// OutboxEvent is a merchant event, written in the same transaction as the
+// change it reports, then delivered by the outbox workers.
+type OutboxEvent struct {
+	// Seq is assigned by the store on insert and orders the events of one
+	// payment as their transactions committed; zero before the insert.
+	Seq        int64
+	ID         string
+	MerchantID string
+	PaymentID  string
+	Type       string
+	// Body is the JSON body every attempt sends, rendered before the
+	// transaction that wrote the event.
+	Body      []byte
+	CreatedAt time.Time
+	State     OutboxState
+	// Replay is set on an event redelivered on request: it neither waits
+	// for nor holds back the other events of its payment.
+	Replay bool
+	// Since is when the current round of attempts began (creation, or the
+	// redelivery request); give_up_after counts from it.
+	Since    time.Time
+	Attempts int
+	// NextAttemptAt is when the event is due (again).
+	NextAttemptAt time.Time
+	// LastStatus and LastError describe the last attempt (status 0 when
+	// there was no HTTP answer).
+	LastStatus  int
+	LastError   string
+	DeliveredAt *time.Time
+	// LeaseOwner and LeaseUntil: the worker delivering it now, so that no
+	// two workers (of any replica) send it at the same time.
+	LeaseOwner string
+	LeaseUntil *time.Time
+}
+
+// Delivery is one attempt to deliver an outbox event.
+type Delivery struct {
+	EventID string
+	// N numbers the event's attempts from 1.
+	N  int
+	At time.Time
+	// StatusCode is the merchant's HTTP status, 0 when none came back.
+	StatusCode int
+	LatencyMS  int64
+	// Error says why the attempt failed ("" for a 2xx): a status, a
+	// timeout, a connection error. Never a secret.
+	Error string
+}
+
+// DeliveryResult is what RecordDelivery writes: the attempt and the event's
+// state after it.
+type DeliveryResult struct {
+	Delivery Delivery
+	// State is OutboxDelivered, OutboxPending (retry at NextAttemptAt) or
+	// OutboxFailed (given up).
+	State         OutboxState
+	NextAttemptAt time.Time
+}
+
+// OutboxFilter selects a merchant's events for GET /v1/events: newest
+// first, optionally of one payment and one type, before the event with
+// sequence number BeforeSeq (0: from the newest).
+type OutboxFilter struct {
+	MerchantID string
+	PaymentID  string
+	Type       string
+	BeforeSeq  int64
+	Limit      int
+}
+
+// Backlog is the undelivered events of one merchant.
+type Backlog struct {
+	MerchantID string
+	Count      int
+	// Oldest is the earliest Since among them.
+	Oldest time.Time
 }
 
 // PaymentFilter selects payments for reports: created in [From, To),
@@ -351,6 +466,27 @@ type Store interface {
 	// ListFeeRecords returns the fee records of a payment.
 	ListFeeRecords(ctx context.Context, paymentID string) ([]FeeRecord, error)
 
+	// LeaseOutboxEvents claims up to limit pending events due at now whose
+	// lease is free or expired, for owner until leaseUntil, and returns
+	// them. An event waits while an earlier event of its payment (by Seq)
+	// is pending, unless one of them is a Replay. Two workers never get
+	// the same event while its lease runs.
+	LeaseOutboxEvents(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]OutboxEvent, error)
+	// RecordDelivery stores an attempt (of event r.Delivery.EventID) and
+	// the event's state after it, and frees the lease, in one transaction;
+	// ErrLeaseLost when owner no longer holds the event's lease (nothing is
+	// written).
+	RecordDelivery(ctx context.Context, owner string, r DeliveryResult) error
+	// GetOutboxEvent returns the event id.
+	GetOutboxEvent(ctx context.Context, id string) (OutboxEvent, error)
+	// ListOutboxEvents returns up to f.Limit of a merchant's events, newest
+	// first.
+	ListOutboxEvents(ctx context.Context, f OutboxFilter) ([]OutboxEvent, error)
+	// ListDeliveries returns the attempts of event id, oldest first.
+	ListDeliveries(ctx context.Context, eventID string) ([]Delivery, error)
+	// OutboxBacklog returns, per merchant with any, the pending events.
+	OutboxBacklog(ctx context.Context) ([]Backlog, error)
+
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error
@@ -381,7 +517,7 @@ type Tx interface {
 	InsertPayment(ctx context.Context, p Payment) error
 	GetPaymentForUpdate(ctx context.Context, id string) (Payment, error)
 	// UpdatePayment writes every mutable field of p (status, processor,
-	// reference, decline, amounts, fees, routing, updated_at).
+	// reference, decline, amounts, fees, routing, dispute, updated_at).
 	UpdatePayment(ctx context.Context, p Payment) error
 
 	InsertAttempt(ctx context.Context, a Attempt) error
@@ -428,4 +564,15 @@ type Tx interface {
 	// transaction as the side effect it names. A missing record is not an
 	// error (requests without a key).
 	LinkIdempotency(ctx context.Context, scope, key, resourceID string) error
+
+	// InsertOutboxEvent stores a merchant event in the transaction of the
+	// change it reports; the store assigns its Seq. The caller holds the
+	// payment's row lock (GetPaymentForUpdate or UpdatePayment earlier in
+	// the transaction), so the events of one payment are numbered in the
+	// order their transactions commit. An existing id is ErrDuplicate.
+	InsertOutboxEvent(ctx context.Context, e OutboxEvent) error
+	// RedeliverOutboxEvent makes event id due at now: a delivered or failed
+	// event becomes pending again as a Replay with Since now; a pending
+	// one is only made due. A missing event is ErrNotFound.
+	RedeliverOutboxEvent(ctx context.Context, id string, now time.Time) error
 }

@@ -256,3 +256,73 @@ func (s *Store) ListFeeRecords(ctx context.Context, paymentID string) ([]store.F
 	rows, err := s.pool.Query(ctx, qListFees, paymentID)
 	return collect("list fee records", rows, err, rowcodec.ScanFee)
 }
+
+// LeaseOutboxEvents claims up to limit due events in a single UPDATE over a
+// SELECT ... FOR UPDATE SKIP LOCKED (see qLeaseOutbox): two workers, on one
+// replica or several, never claim the same event while its lease runs, and
+// neither waits for the other.
+func (s *Store) LeaseOutboxEvents(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]store.OutboxEvent, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, qLeaseOutbox, owner, leaseUntil.UnixNano(), now.UnixNano(), limit)
+	out, err := collect("lease outbox events", rows, err, rowcodec.ScanOutbox)
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING gives no order.
+	slices.SortFunc(out, func(a, b store.OutboxEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out, nil
+}
+
+// RecordDelivery writes the attempt and the event's new state in one
+// transaction, only while owner holds the lease.
+func (s *Store) RecordDelivery(ctx context.Context, owner string, r store.DeliveryResult) error {
+	d := r.Delivery
+	var delivered *time.Time
+	if r.State == store.OutboxDelivered {
+		delivered = &d.At
+	}
+	return s.Tx(ctx, func(tx store.Tx) error {
+		t := tx.(*txn)
+		var n int
+		err := t.tx.QueryRow(ctx, qRecordOutbox, string(r.State), r.NextAttemptAt.UnixNano(), d.StatusCode, d.Error,
+			rowcodec.NanosPtr(delivered), d.EventID, owner).Scan(&n)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("postgres: record delivery of %s: %w", d.EventID, store.ErrLeaseLost)
+		}
+		if err != nil {
+			return wrap("record delivery", err)
+		}
+		d.N = n
+		_, err = t.exec(ctx, "insert delivery", qInsertDelivery, rowcodec.DeliveryArgs(d)...)
+		return err
+	})
+}
+
+// GetOutboxEvent reads a committed event.
+func (s *Store) GetOutboxEvent(ctx context.Context, id string) (store.OutboxEvent, error) {
+	e, err := rowcodec.ScanOutbox(s.pool.QueryRow(ctx, qGetOutbox, id))
+	return e, wrap("get outbox event", err)
+}
+
+// ListOutboxEvents returns a merchant's committed events, newest first.
+func (s *Store) ListOutboxEvents(ctx context.Context, f store.OutboxFilter) ([]store.OutboxEvent, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	rows, err := s.pool.Query(ctx, qListOutbox, f.MerchantID, f.PaymentID, f.Type, f.BeforeSeq, f.Limit)
+	return collect("list outbox events", rows, err, rowcodec.ScanOutbox)
+}
+
+// ListDeliveries returns the event's attempts, oldest first.
+func (s *Store) ListDeliveries(ctx context.Context, eventID string) ([]store.Delivery, error) {
+	rows, err := s.pool.Query(ctx, qListDeliveries, eventID)
+	return collect("list deliveries", rows, err, rowcodec.ScanDelivery)
+}
+
+// OutboxBacklog counts the pending events of each merchant.
+func (s *Store) OutboxBacklog(ctx context.Context) ([]store.Backlog, error) {
+	rows, err := s.pool.Query(ctx, qBacklog)
+	return collect("outbox backlog", rows, err, rowcodec.ScanBacklog)
+}

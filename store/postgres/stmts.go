@@ -15,6 +15,7 @@ const (
 	idemCols    = rowcodec.IdemColumns
 	feeCols     = rowcodec.FeeColumns
 	eventCols   = rowcodec.EventColumns
+	outboxCols  = rowcodec.OutboxColumns
 )
 
 // qualify prefixes every column of cols with alias.
@@ -67,10 +68,10 @@ var (
 		WHERE cvc IS NOT NULL AND created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`
 
 	qInsertPayment = `INSERT INTO payments (` + paymentCols + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`
 	qUpdatePayment = `UPDATE payments SET status = $1, processor = $2, processor_type = $3, processor_reference = $4,
 	decline = $5, captured_amount = $6, refunded_amount = $7, refund_pending = $8, fee_estimated = $9, fee_actual = $10,
-	fee_currency = $11, routing = $12, updated_at = $13 WHERE id = $14`
+	fee_currency = $11, routing = $12, updated_at = $13, dispute = $14 WHERE id = $15`
 
 	qInsertAttempt = `INSERT INTO attempts (` + attemptCols + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
@@ -126,4 +127,35 @@ var (
 	qListPayments = `SELECT ` + paymentCols + ` FROM payments
 	WHERE created_at >= $1 AND created_at < $2 AND ($3::text = '' OR merchant_id = $3) AND (created_at, id) > ($4, $5)
 	ORDER BY created_at, id LIMIT $6`
+
+	qInsertOutbox = `INSERT INTO outbox_events (` + rowcodec.OutboxInsertColumns + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+	qGetOutbox  = `SELECT ` + outboxCols + ` FROM outbox_events WHERE id = $1`
+	qListOutbox = `SELECT ` + outboxCols + ` FROM outbox_events
+	WHERE merchant_id = $1 AND ($2::text = '' OR payment_id = $2) AND ($3::text = '' OR type = $3) AND ($4::bigint = 0 OR seq < $4)
+	ORDER BY seq DESC LIMIT $5`
+	// qLeaseOutbox claims in one statement, like qLease: SKIP LOCKED passes
+	// over the events another worker is claiming at this moment, and READ
+	// COMMITTED re-checks the lease on a row whose claim committed after
+	// this statement's snapshot. An event is held back while an earlier
+	// event of its payment is pending (per-payment order), unless either is
+	// a replay: the earlier event's own transaction committed first (see
+	// the outbox migration), so this statement's snapshot sees it.
+	qLeaseOutbox = `UPDATE outbox_events o SET lease_owner = $1, lease_until = $2
+	FROM (SELECT e.seq FROM outbox_events e
+		WHERE e.state = 'pending' AND e.next_attempt_at <= $3 AND (e.lease_until IS NULL OR e.lease_until <= $3)
+		AND (e.replay OR NOT EXISTS (SELECT 1 FROM outbox_events b
+			WHERE b.payment_id = e.payment_id AND b.seq < e.seq AND b.state = 'pending' AND NOT b.replay))
+		ORDER BY e.next_attempt_at, e.seq LIMIT $4
+		FOR UPDATE SKIP LOCKED) c
+	WHERE o.seq = c.seq AND o.state = 'pending' AND (o.lease_until IS NULL OR o.lease_until <= $3)
+	RETURNING ` + qualify("o", outboxCols)
+	qRecordOutbox = `UPDATE outbox_events SET state = $1, attempts = attempts + 1, next_attempt_at = $2,
+	last_status = $3, last_error = $4, delivered_at = $5, lease_owner = '', lease_until = NULL
+	WHERE id = $6 AND lease_owner = $7 RETURNING attempts`
+	qInsertDelivery = `INSERT INTO outbox_deliveries (` + rowcodec.DeliveryColumns + `) VALUES ($1, $2, $3, $4, $5, $6)`
+	qListDeliveries = `SELECT ` + rowcodec.DeliveryColumns + ` FROM outbox_deliveries WHERE event_id = $1 ORDER BY n`
+	qRedeliver      = `UPDATE outbox_events SET replay = (state <> 'pending' OR replay),
+	since = CASE WHEN state = 'pending' THEN since ELSE $1 END, state = 'pending', next_attempt_at = $1 WHERE id = $2`
+	qBacklog = `SELECT ` + rowcodec.BacklogColumns + ` FROM outbox_events WHERE state = 'pending' GROUP BY merchant_id`
 )

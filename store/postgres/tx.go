@@ -336,6 +336,21 @@ func (t *txn) ListFeeRecords(ctx context.Context, paymentID string) ([]store.Fee
 	return collect("list fee records", rows, err, rowcodec.ScanFee)
 }
 
+// InsertOutboxEvent stores a merchant event. Its seq comes from an
+// identity column when the INSERT runs, after this transaction locked the
+// payment (see store.Tx), so a payment's events are numbered in commit
+// order.
+func (t *txn) InsertOutboxEvent(ctx context.Context, e store.OutboxEvent) error {
+	_, err := t.exec(ctx, "insert outbox event", qInsertOutbox, rowcodec.OutboxArgs(e)...)
+	return err
+}
+
+// RedeliverOutboxEvent makes the event due at now, pending again as a
+// replay if it was delivered or failed.
+func (t *txn) RedeliverOutboxEvent(ctx context.Context, id string, now time.Time) error {
+	return t.execOne(ctx, "redeliver outbox event", qRedeliver, now.UnixNano(), id)
+}
+
 // collect scans every row, closing rows.
 func collect[T any](op string, rows pgx.Rows, err error, scan func(rowcodec.Scanner) (T, error)) ([]T, error) {
 	if err != nil {

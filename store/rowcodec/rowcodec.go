@@ -30,7 +30,7 @@ const (
 	created_at, consumed_at, payment_id, attempts`
 	PaymentColumns = `id, merchant_id, checkout_session_id, token_id, token_kind, amount, currency, capture,
 	status, processor, processor_type, processor_reference, decline, captured_amount, refunded_amount,
-	refund_pending, fee_estimated, fee_actual, fee_currency, routing, metadata, created_at, updated_at`
+	refund_pending, fee_estimated, fee_actual, fee_currency, routing, metadata, created_at, updated_at, dispute`
 	AttemptColumns = `id, payment_id, seq, processor, operation, idempotency_key, amount, currency, refund_id,
 	state, outcome, reference, error, latency_ms, started_at, finished_at, lease_owner, lease_until, deadline,
 	authentication`
@@ -39,6 +39,14 @@ const (
 	created_at, expires_at`
 	FeeColumns   = `source, source_ref, payment_id, processor, amount, currency, created_at`
 	EventColumns = `processor, event_id, type, kind, reference, payment_id, result, raw, received_at`
+	// OutboxInsertColumns are an outbox event's columns but seq, which the
+	// database assigns on insert; OutboxColumns adds it in front.
+	OutboxInsertColumns = `id, merchant_id, payment_id, type, body, created_at, state, replay, since, attempts,
+	next_attempt_at, last_status, last_error, delivered_at, lease_owner, lease_until`
+	OutboxColumns   = `seq, ` + OutboxInsertColumns
+	DeliveryColumns = `event_id, n, at, status_code, latency_ms, error`
+	// BacklogColumns are what a backlog query selects per merchant.
+	BacklogColumns = `merchant_id, COUNT(*), MIN(since)`
 )
 
 // Nanos encodes t as unix nanoseconds, or NULL for the zero time.
@@ -115,27 +123,35 @@ func PaymentArgs(p store.Payment) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	disp, err := encodeDispute(p.Dispute)
+	if err != nil {
+		return nil, err
+	}
 	return []any{
 		p.ID, p.MerchantID, p.CheckoutSessionID, p.TokenID, p.TokenKind, p.Amount, p.Currency, string(p.Capture),
 		string(p.Status), p.Processor, p.ProcessorType, p.ProcessorReference, dec, p.CapturedAmount,
 		p.RefundedAmount, p.RefundPending, p.FeeEstimated, nullable(p.FeeActual), p.FeeCurrency, Blob(p.Routing),
-		meta, Nanos(p.CreatedAt), Nanos(p.UpdatedAt),
+		meta, Nanos(p.CreatedAt), Nanos(p.UpdatedAt), disp,
 	}, nil
 }
 
 // PaymentUpdateArgs are the values of a payment's mutable columns (status,
 // processor, processor_type, processor_reference, decline, captured_amount,
 // refunded_amount, refund_pending, fee_estimated, fee_actual, fee_currency,
-// routing, updated_at), then its id.
+// routing, updated_at, dispute), then its id.
 func PaymentUpdateArgs(p store.Payment) ([]any, error) {
 	dec, err := encodeDecline(p.Decline)
+	if err != nil {
+		return nil, err
+	}
+	disp, err := encodeDispute(p.Dispute)
 	if err != nil {
 		return nil, err
 	}
 	return []any{
 		string(p.Status), p.Processor, p.ProcessorType, p.ProcessorReference, dec, p.CapturedAmount,
 		p.RefundedAmount, p.RefundPending, p.FeeEstimated, nullable(p.FeeActual), p.FeeCurrency, Blob(p.Routing),
-		Nanos(p.UpdatedAt), p.ID,
+		Nanos(p.UpdatedAt), disp, p.ID,
 	}, nil
 }
 
@@ -144,7 +160,7 @@ func ScanPayment(sc Scanner) (store.Payment, error) {
 	var (
 		p                store.Payment
 		capture, status  string
-		dec              nullText
+		dec, disp        nullText
 		fee              nullInt
 		meta             string
 		created, updated nanoCol
@@ -152,7 +168,7 @@ func ScanPayment(sc Scanner) (store.Payment, error) {
 	err := sc.Scan(&p.ID, &p.MerchantID, &p.CheckoutSessionID, &p.TokenID, &p.TokenKind, &p.Amount, &p.Currency,
 		&capture, &status, &p.Processor, &p.ProcessorType, &p.ProcessorReference, &dec, &p.CapturedAmount,
 		&p.RefundedAmount, &p.RefundPending, &p.FeeEstimated, &fee, &p.FeeCurrency, &p.Routing, &meta,
-		&created, &updated)
+		&created, &updated, &disp)
 	if err != nil {
 		return store.Payment{}, err
 	}
@@ -160,6 +176,9 @@ func ScanPayment(sc Scanner) (store.Payment, error) {
 	p.FeeActual = fee.ptr()
 	p.CreatedAt, p.UpdatedAt = created.time(), updated.time()
 	if p.Decline, err = decodeDecline(dec); err != nil {
+		return store.Payment{}, err
+	}
+	if p.Dispute, err = decodeDispute(disp); err != nil {
 		return store.Payment{}, err
 	}
 	p.Metadata, err = decodeMetadata(meta)
@@ -275,6 +294,64 @@ func ScanFee(sc Scanner) (store.FeeRecord, error) {
 func EventArgs(e store.ProcessorEvent) []any {
 	return []any{e.Processor, e.EventID, e.Type, e.Kind, e.Reference, e.PaymentID, e.Result, Blob(e.Raw),
 		Nanos(e.ReceivedAt)}
+}
+
+// OutboxArgs are the values of OutboxInsertColumns for e.
+func OutboxArgs(e store.OutboxEvent) []any {
+	return []any{
+		e.ID, e.MerchantID, e.PaymentID, e.Type, e.Body, e.CreatedAt.UnixNano(), string(e.State), e.Replay,
+		e.Since.UnixNano(), e.Attempts, e.NextAttemptAt.UnixNano(), e.LastStatus, e.LastError,
+		NanosPtr(e.DeliveredAt), e.LeaseOwner, NanosPtr(e.LeaseUntil),
+	}
+}
+
+// ScanOutbox reads a row of OutboxColumns.
+func ScanOutbox(sc Scanner) (store.OutboxEvent, error) {
+	var (
+		e                                  store.OutboxEvent
+		state                              string
+		created, since, next, deliv, lease nanoCol
+	)
+	err := sc.Scan(&e.Seq, &e.ID, &e.MerchantID, &e.PaymentID, &e.Type, &e.Body, &created, &state, &e.Replay,
+		&since, &e.Attempts, &next, &e.LastStatus, &e.LastError, &deliv, &e.LeaseOwner, &lease)
+	if err != nil {
+		return store.OutboxEvent{}, err
+	}
+	e.State = store.OutboxState(state)
+	e.CreatedAt, e.Since, e.NextAttemptAt = created.time(), since.time(), next.time()
+	e.DeliveredAt, e.LeaseUntil = deliv.ptr(), lease.ptr()
+	return e, nil
+}
+
+// DeliveryArgs are the values of DeliveryColumns for d.
+func DeliveryArgs(d store.Delivery) []any {
+	return []any{d.EventID, d.N, d.At.UnixNano(), d.StatusCode, d.LatencyMS, d.Error}
+}
+
+// ScanDelivery reads a row of DeliveryColumns.
+func ScanDelivery(sc Scanner) (store.Delivery, error) {
+	var (
+		d  store.Delivery
+		at nanoCol
+	)
+	if err := sc.Scan(&d.EventID, &d.N, &at, &d.StatusCode, &d.LatencyMS, &d.Error); err != nil {
+		return store.Delivery{}, err
+	}
+	d.At = at.time()
+	return d, nil
+}
+
+// ScanBacklog reads a row of BacklogColumns.
+func ScanBacklog(sc Scanner) (store.Backlog, error) {
+	var (
+		b      store.Backlog
+		oldest nanoCol
+	)
+	if err := sc.Scan(&b.MerchantID, &b.Count, &oldest); err != nil {
+		return store.Backlog{}, err
+	}
+	b.Oldest = oldest.time()
+	return b, nil
 }
 
 // nullable encodes *v, NULL for nil.
@@ -418,5 +495,31 @@ func decodeDecline(c nullText) (*payment.Decline, error) {
 	if err := json.Unmarshal([]byte(c.s), &d); err != nil {
 		return nil, fmt.Errorf("decode decline: %w", err)
 	}
+	return &d, nil
+}
+
+// encodeDispute encodes a dispute as JSON text, NULL for none.
+func encodeDispute(d *store.Dispute) (any, error) {
+	if d == nil {
+		return nil, nil
+	}
+	c := *d
+	c.ReportedAt = c.ReportedAt.UTC()
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode dispute: %w", err)
+	}
+	return string(b), nil
+}
+
+func decodeDispute(c nullText) (*store.Dispute, error) {
+	if !c.valid {
+		return nil, nil
+	}
+	var d store.Dispute
+	if err := json.Unmarshal([]byte(c.s), &d); err != nil {
+		return nil, fmt.Errorf("decode dispute: %w", err)
+	}
+	d.ReportedAt = d.ReportedAt.UTC()
 	return &d, nil
 }

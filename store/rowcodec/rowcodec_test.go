@@ -63,7 +63,13 @@ func TestRoundTrip(t *testing.T) {
 		Processor: "mock", ProcessorType: "mock", ProcessorReference: "ref",
 		Decline:        &payment.Decline{Code: payment.DeclineInsufficientFunds, Category: payment.Soft, Retryable: true},
 		CapturedAmount: 1, RefundedAmount: 2, RefundPending: 3, FeeEstimated: 4, FeeActual: &fee, FeeCurrency: "usd",
-		Routing: []byte(`{"strategy":"priority"}`), Metadata: map[string]string{"order": "o_1"}, CreatedAt: at, UpdatedAt: later}
+		Routing: []byte(`{"strategy":"priority"}`), Metadata: map[string]string{"order": "o_1"}, CreatedAt: at, UpdatedAt: later,
+		Dispute: &store.Dispute{Reference: "dp_1", Amount: 2599, Currency: "usd", Reason: "fraudulent",
+			ProcessorEvent: "charge.dispute.created", ReportedAt: at}}
+	ev := store.OutboxEvent{ID: "evt_1", MerchantID: "acme", PaymentID: "pay_1", Type: "payment.captured",
+		Body: []byte(`{"id":"evt_1"}`), CreatedAt: at, State: store.OutboxPending, Replay: true, Since: at, Attempts: 3,
+		NextAttemptAt: later, LastStatus: 503, LastError: "status 503", DeliveredAt: &later, LeaseOwner: "w", LeaseUntil: &later}
+	del := store.Delivery{EventID: "evt_1", N: 2, At: at, StatusCode: 500, LatencyMS: 9, Error: "status 500"}
 	att := store.Attempt{ID: "att_1", PaymentID: "pay_1", Seq: 2, Processor: "mock", Operation: "authorize",
 		IdempotencyKey: "acpgw_pay_1_2", Amount: 2599, Currency: "usd", RefundID: "re_1", State: store.AttemptPending,
 		Outcome: "x", Reference: "ref", Error: "e", LatencyMS: 12, StartedAt: at, FinishedAt: &later,
@@ -100,7 +106,14 @@ func TestRoundTrip(t *testing.T) {
 				return w
 			}()},
 		{"payment", PaymentColumns, payArgs, func(s Scanner) (any, error) { return ScanPayment(s) },
-			func() store.Payment { w := pay; w.CreatedAt, w.UpdatedAt = utc(at), utc(later); return w }()},
+			func() store.Payment {
+				w := pay
+				w.CreatedAt, w.UpdatedAt = utc(at), utc(later)
+				d := *pay.Dispute
+				d.ReportedAt = utc(at)
+				w.Dispute = &d
+				return w
+			}()},
 		{"payment without options", PaymentColumns, mustArgs(PaymentArgs(store.Payment{ID: "pay_2"})),
 			func(s Scanner) (any, error) { return ScanPayment(s) }, store.Payment{ID: "pay_2"}},
 		{"attempt", AttemptColumns, mustArgs(AttemptArgs(att)), func(s Scanner) (any, error) { return ScanAttempt(s) },
@@ -121,6 +134,20 @@ func TestRoundTrip(t *testing.T) {
 			}()},
 		{"fee", FeeColumns, FeeArgs(feeRec), func(s Scanner) (any, error) { return ScanFee(s) },
 			func() store.FeeRecord { w := feeRec; w.CreatedAt = utc(at); return w }()},
+		{"outbox event", OutboxColumns, append([]any{int64(7)}, OutboxArgs(ev)...),
+			func(s Scanner) (any, error) { return ScanOutbox(s) },
+			func() store.OutboxEvent {
+				w := ev
+				w.Seq, w.CreatedAt, w.Since, w.NextAttemptAt = 7, utc(at), utc(at), utc(later)
+				w.DeliveredAt, w.LeaseUntil = utcPtr(later), utcPtr(later)
+				return w
+			}()},
+		{"outbox event without options", OutboxColumns, append([]any{int64(8)}, OutboxArgs(store.OutboxEvent{ID: "evt_2",
+			Body: []byte("{}"), CreatedAt: at, Since: at, NextAttemptAt: at})...),
+			func(s Scanner) (any, error) { return ScanOutbox(s) },
+			store.OutboxEvent{Seq: 8, ID: "evt_2", Body: []byte("{}"), CreatedAt: utc(at), Since: utc(at), NextAttemptAt: utc(at)}},
+		{"delivery", DeliveryColumns, DeliveryArgs(del), func(s Scanner) (any, error) { return ScanDelivery(s) },
+			func() store.Delivery { w := del; w.At = utc(at); return w }()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -247,4 +248,80 @@ func (s *Store) ListFeeRecords(ctx context.Context, paymentID string) ([]store.F
 	rows, err := s.rs.listFees.QueryContext(ctx, paymentID)
 	out, err := collect("list fee records", rows, err, rowcodec.ScanFee)
 	return out, s.readErr(err)
+}
+
+// LeaseOutboxEvents claims up to limit due events in a single UPDATE ...
+// RETURNING: SQLite runs it as one write transaction, so two workers (in
+// this process or another) never claim the same event.
+func (s *Store) LeaseOutboxEvents(ctx context.Context, owner string, now, leaseUntil time.Time, limit int) ([]store.OutboxEvent, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []store.OutboxEvent
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		t := tx.(*txn)
+		rows, err := t.stmt(ctx, s.ws.leaseOutbox).QueryContext(detach(ctx), owner, leaseUntil.UnixNano(),
+			now.UnixNano(), now.UnixNano(), limit)
+		out, err = collect("lease outbox events", rows, err, rowcodec.ScanOutbox)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// RETURNING gives no order.
+	slices.SortFunc(out, func(a, b store.OutboxEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out, nil
+}
+
+// RecordDelivery writes the attempt and the event's new state in one
+// transaction, only while owner holds the lease.
+func (s *Store) RecordDelivery(ctx context.Context, owner string, r store.DeliveryResult) error {
+	d := r.Delivery
+	return s.Tx(ctx, func(tx store.Tx) error {
+		t := tx.(*txn)
+		var delivered *time.Time
+		if r.State == store.OutboxDelivered {
+			delivered = &d.At
+		}
+		var n int
+		err := t.stmt(ctx, s.ws.recordOutbox).QueryRowContext(detach(ctx), string(r.State), r.NextAttemptAt.UnixNano(),
+			d.StatusCode, d.Error, rowcodec.NanosPtr(delivered), d.EventID, owner).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: record delivery of %s: %w", d.EventID, store.ErrLeaseLost)
+		}
+		if err != nil {
+			return wrap("record delivery", err)
+		}
+		d.N = n
+		_, err = t.exec(ctx, "insert delivery", s.ws.insertDelivery, rowcodec.DeliveryArgs(d)...)
+		return err
+	})
+}
+
+// GetOutboxEvent reads a committed event.
+func (s *Store) GetOutboxEvent(ctx context.Context, id string) (store.OutboxEvent, error) {
+	e, err := rowcodec.ScanOutbox(s.rs.getOutbox.QueryRowContext(ctx, id))
+	return e, wrap("get outbox event", err)
+}
+
+// ListOutboxEvents returns a merchant's committed events, newest first.
+func (s *Store) ListOutboxEvents(ctx context.Context, f store.OutboxFilter) ([]store.OutboxEvent, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	rows, err := s.rs.listOutbox.QueryContext(ctx, f.MerchantID, f.PaymentID, f.PaymentID, f.Type, f.Type,
+		f.BeforeSeq, f.BeforeSeq, f.Limit)
+	return collect("list outbox events", rows, err, rowcodec.ScanOutbox)
+}
+
+// ListDeliveries returns the event's attempts, oldest first.
+func (s *Store) ListDeliveries(ctx context.Context, eventID string) ([]store.Delivery, error) {
+	rows, err := s.rs.listDeliveries.QueryContext(ctx, eventID)
+	return collect("list deliveries", rows, err, rowcodec.ScanDelivery)
+}
+
+// OutboxBacklog counts the pending events of each merchant.
+func (s *Store) OutboxBacklog(ctx context.Context) ([]store.Backlog, error) {
+	rows, err := s.rs.backlog.QueryContext(ctx)
+	return collect("outbox backlog", rows, err, rowcodec.ScanBacklog)
 }

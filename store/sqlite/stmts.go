@@ -17,6 +17,7 @@ const (
 	idemCols    = rowcodec.IdemColumns
 	feeCols     = rowcodec.FeeColumns
 	eventCols   = rowcodec.EventColumns
+	outboxCols  = rowcodec.OutboxColumns
 )
 
 // The statements. Every one is prepared once per pool at Open: the write
@@ -44,10 +45,10 @@ const (
 	qEraseCVCs = `UPDATE tokens SET cvc = NULL WHERE id IN (SELECT id FROM tokens
 		WHERE cvc IS NOT NULL AND created_at < ? ORDER BY created_at LIMIT ?)`
 
-	qInsertPayment = `INSERT INTO payments (` + paymentCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertPayment = `INSERT INTO payments (` + paymentCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdatePayment = `UPDATE payments SET status = ?, processor = ?, processor_type = ?, processor_reference = ?,
 	decline = ?, captured_amount = ?, refunded_amount = ?, refund_pending = ?, fee_estimated = ?, fee_actual = ?,
-	fee_currency = ?, routing = ?, updated_at = ? WHERE id = ?`
+	fee_currency = ?, routing = ?, updated_at = ?, dispute = ? WHERE id = ?`
 
 	qInsertAttempt = `INSERT INTO attempts (` + attemptCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateAttempt = `UPDATE attempts SET state = ?, outcome = ?, reference = ?, error = ?, latency_ms = ?,
@@ -82,6 +83,31 @@ const (
 	qIdemPurge    = `DELETE FROM idempotency WHERE expires_at < ?`
 	qIdemLink     = `UPDATE idempotency SET resource_id = ? WHERE scope = ? AND key = ? AND state = 'in_flight'`
 
+	qInsertOutbox = `INSERT INTO outbox_events (` + rowcodec.OutboxInsertColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qGetOutbox    = `SELECT ` + outboxCols + ` FROM outbox_events WHERE id = ?`
+	qListOutbox   = `SELECT ` + outboxCols + ` FROM outbox_events
+	WHERE merchant_id = ? AND (? = '' OR payment_id = ?) AND (? = '' OR type = ?) AND (? = 0 OR seq < ?)
+	ORDER BY seq DESC LIMIT ?`
+	// qLeaseOutbox claims in one statement. An event is held back while an
+	// earlier event of its payment is pending (per-payment order), unless
+	// either is a replay; the literal 'pending' lets SQLite use the partial
+	// index outbox_due.
+	qLeaseOutbox = `UPDATE outbox_events SET lease_owner = ?, lease_until = ?
+	WHERE seq IN (SELECT e.seq FROM outbox_events e
+		WHERE e.state = 'pending' AND e.next_attempt_at <= ? AND (e.lease_until IS NULL OR e.lease_until <= ?)
+		AND (e.replay = 1 OR NOT EXISTS (SELECT 1 FROM outbox_events b
+			WHERE b.payment_id = e.payment_id AND b.seq < e.seq AND b.state = 'pending' AND b.replay = 0))
+		ORDER BY e.next_attempt_at, e.seq LIMIT ?)
+	RETURNING ` + outboxCols
+	qRecordOutbox = `UPDATE outbox_events SET state = ?, attempts = attempts + 1, next_attempt_at = ?, last_status = ?,
+	last_error = ?, delivered_at = ?, lease_owner = '', lease_until = NULL
+	WHERE id = ? AND lease_owner = ? RETURNING attempts`
+	qInsertDelivery = `INSERT INTO outbox_deliveries (` + rowcodec.DeliveryColumns + `) VALUES (?, ?, ?, ?, ?, ?)`
+	qListDeliveries = `SELECT ` + rowcodec.DeliveryColumns + ` FROM outbox_deliveries WHERE event_id = ? ORDER BY n`
+	qRedeliver      = `UPDATE outbox_events SET replay = CASE WHEN state = 'pending' THEN replay ELSE 1 END,
+	since = CASE WHEN state = 'pending' THEN since ELSE ? END, state = 'pending', next_attempt_at = ? WHERE id = ?`
+	qBacklog = `SELECT ` + rowcodec.BacklogColumns + ` FROM outbox_events WHERE state = 'pending' GROUP BY merchant_id`
+
 	// The savepoint of each transaction that shares a group commit
 	// (batch.go); prepared like the rest, so that a batch compiles no SQL.
 	qSavepoint  = `SAVEPOINT fn`
@@ -115,6 +141,8 @@ type stmts struct {
 	insertEvent, insertFee, listFees                               *sql.Stmt
 	savepoint, release, rollbackTo                                 *sql.Stmt
 	paymentByRef, paymentByAtt, listPayments                       *sql.Stmt
+	insertOutbox, getOutbox, listOutbox, leaseOutbox, recordOutbox *sql.Stmt
+	insertDelivery, listDeliveries, redeliver, backlog             *sql.Stmt
 }
 
 // prepare prepares the read statements on db, and the write ones too if
@@ -135,6 +163,10 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 		{&st.paymentByRef, qPaymentByRef},
 		{&st.paymentByAtt, qPaymentByAtt},
 		{&st.listPayments, qListPayments},
+		{&st.getOutbox, qGetOutbox},
+		{&st.listOutbox, qListOutbox},
+		{&st.listDeliveries, qListDeliveries},
+		{&st.backlog, qBacklog},
 	}
 	if write {
 		list = append(list,
@@ -167,6 +199,11 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 			entry{&st.rollbackTo, qRollbackTo},
 			entry{&st.insertEvent, qInsertEvent},
 			entry{&st.insertFee, qInsertFee},
+			entry{&st.insertOutbox, qInsertOutbox},
+			entry{&st.leaseOutbox, qLeaseOutbox},
+			entry{&st.recordOutbox, qRecordOutbox},
+			entry{&st.insertDelivery, qInsertDelivery},
+			entry{&st.redeliver, qRedeliver},
 		)
 	}
 	for _, e := range list {

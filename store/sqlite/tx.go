@@ -253,6 +253,19 @@ func (t *txn) ListFeeRecords(ctx context.Context, paymentID string) ([]store.Fee
 	return collect("list fee records", rows, err, rowcodec.ScanFee)
 }
 
+// InsertOutboxEvent stores a merchant event; the rowid numbers it after
+// every event committed before (SQLite has one writer).
+func (t *txn) InsertOutboxEvent(ctx context.Context, e store.OutboxEvent) error {
+	_, err := t.exec(ctx, "insert outbox event", t.s.ws.insertOutbox, rowcodec.OutboxArgs(e)...)
+	return err
+}
+
+// RedeliverOutboxEvent makes the event due at now, pending again as a
+// replay if it was delivered or failed.
+func (t *txn) RedeliverOutboxEvent(ctx context.Context, id string, now time.Time) error {
+	return t.execOne(ctx, "redeliver outbox event", t.s.ws.redeliver, now.UnixNano(), now.UnixNano(), id)
+}
+
 // collect scans every row, closing rows.
 func collect[T any](op string, rows *sql.Rows, err error, scan func(rowcodec.Scanner) (T, error)) ([]T, error) {
 	if err != nil {

@@ -70,6 +70,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdemClaimInTx", testIdemClaimInTx},
 		{"IdemPend", testIdemPend},
 		{"Closed", testClosed},
+		{"PaymentDispute", testPaymentDispute},
+		{"OutboxRoundTrip", testOutboxRoundTrip},
+		{"OutboxLeaseOrder", testOutboxLeaseOrder},
+		{"OutboxRecordDelivery", testOutboxRecordDelivery},
+		{"OutboxRedeliver", testOutboxRedeliver},
+		{"OutboxList", testOutboxList},
+		{"OutboxBacklog", testOutboxBacklog},
+		{"OutboxLeaseConcurrent", testOutboxLeaseConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -762,6 +770,9 @@ func writeAll(ctx context.Context, tx store.Tx, tok store.Token, p store.Payment
 	if err := tx.InsertRefund(ctx, r); err != nil {
 		return err
 	}
+	if err := tx.InsertOutboxEvent(ctx, newOutboxEvent("evt_"+p.ID, p, base)); err != nil {
+		return err
+	}
 	return tx.LinkIdempotency(ctx, idem.Scope, idem.Key, p.ID)
 }
 
@@ -782,6 +793,8 @@ func checkNothing(t *testing.T, s store.Store, tok store.Token, p store.Payment,
 	if rec, err := s.GetIdempotency(ctx, idem.Scope, idem.Key); err != nil || rec.ResourceID != "" {
 		t.Errorf("idempotency record after rollback: ResourceID %q, %v", rec.ResourceID, err)
 	}
+	_, err = s.GetOutboxEvent(ctx, "evt_"+p.ID)
+	wantErr(t, "GetOutboxEvent after rollback", err, store.ErrNotFound)
 }
 
 // beginIdem begins a fresh record and fails unless it is started.
