@@ -50,11 +50,13 @@ var publicForms = []publicForm{
 	{payment.ErrAboveMaximum, http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest, "$.amount"},
 	{payment.ErrInvalidState, http.StatusConflict, acp.TypeInvalidRequest, acp.CodeInvalidState, ""},
 	{payment.ErrConflict, http.StatusConflict, acp.TypeInvalidRequest, acp.CodeOperationInProgress, ""},
+	{ErrEventNotFound, http.StatusNotFound, acp.TypeInvalidRequest, acp.CodeNotFound, ""},
 	{payment.ErrNotFound, http.StatusNotFound, acp.TypeInvalidRequest, acp.CodeNotFound, ""},
 	{payment.ErrNoProcessor, http.StatusServiceUnavailable, acp.TypeServiceUnavailable, acp.CodeServiceUnavailable, ""},
 	{ErrForbidden, http.StatusForbidden, acp.TypeInvalidRequest, acp.CodeForbidden, "$.merchant_id"},
 	{ErrUnknownMerchant, http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeUnknownMerchant, "$.merchant_id"},
 	{ErrBadReportQuery, http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest, ""},
+	{ErrBadEventQuery, http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest, ""},
 }
 
 // publicError returns the error callers see for cause, a sentinel of

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"reflect"
+	"slices"
 	"time"
 
+	"acpgw/acp"
 	"acpgw/payment"
 	"acpgw/providers"
 	"acpgw/store"
+	"acpgw/vault"
 )
 
 // Event results, stored with each event.
@@ -20,9 +24,10 @@ const (
 
 // ApplyEvents stores and applies a processor's verified webhook events. Each
 // event is stored once (a redelivery changes nothing) in the same
-// transaction as its effect on the payment. Events about payments acpgw does
-// not know are stored and acknowledged. An error means the delivery should
-// be retried by the processor.
+// transaction as its effect on the payment and the merchant events that
+// effect announces. Events about payments acpgw does not know are stored
+// and acknowledged. An error means the delivery should be retried by the
+// processor.
 func (s *Service) ApplyEvents(ctx context.Context, processor string, events []providers.Event) error {
 	rt, release := s.acquire()
 	defer release()
@@ -59,39 +64,82 @@ func (s *Service) applyEvent(ctx context.Context, rt *Runtime, processor string,
 			}
 		}
 	}
+	for round := 1; ; round++ {
+		err := s.applyEventOnce(ctx, rt, processor, ev, paymentID)
+		if errors.Is(err, errStale) && round < maxSettleRounds {
+			continue
+		}
+		return err
+	}
+}
+
+// applyEventOnce applies ev the way settleModification settles: the
+// change is worked out, and its merchant events rendered, from a read of
+// the payment; the transaction re-reads the payment and its attempts under
+// lock and starts again (errStale) if another writer changed them in
+// between, so what commits is exactly what was rendered.
+func (s *Service) applyEventOnce(ctx context.Context, rt *Runtime, processor string, ev providers.Event, paymentID string) error {
 	now := s.now().UTC()
 	rec := store.ProcessorEvent{
 		Processor: processor, EventID: ev.ID, Type: ev.Type, Kind: string(ev.Kind), Reference: ev.Reference,
-		PaymentID: paymentID, Raw: ev.Raw, ReceivedAt: now,
+		PaymentID: paymentID, Raw: ev.Raw, ReceivedAt: now, Result: eventUnknownPayment,
 	}
 	var (
-		p       store.Payment
-		changed bool
-		feeAdd  *payment.Money
+		before, after View
+		ch            eventChange
+		evs           *batch
+		known         bool
 	)
-	err := s.store.Tx(ctx, func(tx store.Tx) error {
-		rec.Result = eventUnknownPayment
-		if paymentID != "" {
-			var err error
-			p, err = tx.GetPaymentForUpdate(ctx, paymentID)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				// A payment id in metadata that is not ours: store only.
-			case err != nil:
-				return err
-			default:
-				if p.Processor != processor {
-					// Another processor's payment: never let one processor's
-					// events move another's payments.
-					break
-				}
-				if changed, feeAdd, err = s.applyToPayment(ctx, tx, &p, ev, now); err != nil {
+	if paymentID != "" {
+		v, err := s.viewOf(ctx, paymentID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// A payment id in metadata that is not ours: store only.
+		case err != nil:
+			return err
+		case v.Payment.Processor != processor:
+			// Another processor's payment: never let one processor's events
+			// move another's payments.
+		default:
+			known = true
+			before = v
+			after = View{Payment: v.Payment, Attempts: slices.Clone(v.Attempts), Refunds: slices.Clone(v.Refunds)}
+			ch = applyToView(&after, ev, now)
+			if ch.changed() && before.Payment.Status == payment.StatusPending && after.Payment.Status == payment.StatusDeclined {
+				// The token rules of a declined payment (retry.go), which
+				// may make the decline non-retryable: before rendering.
+				if ch.token, err = s.tokenAfterDecline(ctx, rt, &after.Payment); err != nil {
 					return err
 				}
-				rec.Result = eventNoChange
-				if changed {
-					rec.Result = eventApplied
-				}
+			}
+			rec.Result = eventNoChange
+			if ch.changed() {
+				rec.Result = eventApplied
+				evs = s.changeEvents(rt, before.Payment, after, ch.refund)
+			}
+		}
+	}
+	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		if known {
+			locked, err := tx.GetPaymentForUpdate(ctx, paymentID)
+			if err != nil {
+				return err
+			}
+			atts, err := tx.ListAttempts(ctx, paymentID)
+			if err != nil {
+				return err
+			}
+			if !reflect.DeepEqual(locked, before.Payment) || !sameAttempts(atts, before.Attempts) {
+				return errStale
+			}
+			if err := ch.token.apply(ctx, tx, after.Payment); err != nil {
+				return err
+			}
+			if err := ch.write(ctx, tx, after.Payment); err != nil {
+				return err
+			}
+			if err := evs.write(ctx, tx); err != nil {
+				return err
 			}
 		}
 		return tx.InsertEvent(ctx, rec)
@@ -103,8 +151,12 @@ func (s *Service) applyEvent(ctx context.Context, rt *Runtime, processor string,
 	if err != nil {
 		return err
 	}
-	if feeAdd != nil {
-		s.metrics.Fees.WithLabelValues(processor, feeAdd.Currency, "actual").Add(float64(feeAdd.Amount))
+	evs.committed()
+	if ch.changed() && before.Payment.Status == payment.StatusPending && after.Payment.Status != payment.StatusPending {
+		s.cryptograms.forget(paymentID)
+	}
+	if ch.fee != nil {
+		s.metrics.Fees.WithLabelValues(processor, ch.fee.Currency, "actual").Add(float64(ch.fee.Amount))
 	}
 	level := slog.LevelInfo
 	if ev.Kind == providers.EventDisputed {
@@ -113,21 +165,41 @@ func (s *Service) applyEvent(ctx context.Context, rt *Runtime, processor string,
 	s.log.LogAttrs(ctx, level, "processor event",
 		slog.String("processor", processor), slog.String("event_id", ev.ID), slog.String("type", ev.Type),
 		slog.String("kind", string(ev.Kind)), slog.String("payment_id", paymentID), slog.String("result", rec.Result),
-		slog.String("status", string(p.Status)))
+		slog.String("status", string(after.Payment.Status)))
 	return nil
 }
 
-// applyToPayment changes p (locked in tx) as ev says, settling the pending
-// attempt the event answers. It reports whether anything changed and the
-// actual fee newly learnt, if any.
-func (s *Service) applyToPayment(ctx context.Context, tx store.Tx, p *store.Payment, ev providers.Event, now time.Time) (bool, *payment.Money, error) {
-	atts, err := tx.ListAttempts(ctx, p.ID)
-	if err != nil {
-		return false, nil, err
-	}
+// eventChange is what a processor event changes: the writes of its
+// transaction.
+type eventChange struct {
+	// payment: the payment changed and is written.
+	payment bool
+	// attempts settled, refunds updated and refunds recorded (made outside
+	// acpgw).
+	attempts   []store.Attempt
+	refunds    []store.Refund
+	newRefunds []store.Refund
+	// eraseCVC: the attempt that used the CVC has its answer now.
+	eraseCVC bool
+	// refund is the refund the event settled or recorded, for its merchant
+	// event.
+	refund *store.Refund
+	// fee is an actual fee newly learnt.
+	fee *payment.Money
+	// token is what the decline of a pending payment does to the token the
+	// payment holds; nil when nothing.
+	token *tokenChange
+}
+
+// applyToView changes v (a read of the payment with its attempts and
+// refunds) as ev says, settling the pending attempt the event answers, and
+// returns the writes that make the change. It does no I/O.
+func applyToView(v *View, ev providers.Event, now time.Time) eventChange {
+	var ch eventChange
+	p := &v.Payment
 	pendingOf := func(op providers.Operation) *store.Attempt {
-		for i := len(atts) - 1; i >= 0; i-- {
-			a := &atts[i]
+		for i := len(v.Attempts) - 1; i >= 0; i-- {
+			a := &v.Attempts[i]
 			if a.State != store.AttemptPending || a.Operation != string(op) {
 				continue
 			}
@@ -137,14 +209,14 @@ func (s *Service) applyToPayment(ctx context.Context, tx store.Tx, p *store.Paym
 		}
 		return nil
 	}
-	settle := func(a *store.Attempt, state store.AttemptState, outcome string) error {
+	settle := func(a *store.Attempt, state store.AttemptState, outcome string) {
 		if a == nil {
-			return nil
+			return
 		}
 		finishAttempt(a, state, outcome, ev.ModificationReference, nil, 0, now)
 		a.LatencyMS = now.Sub(a.StartedAt).Milliseconds()
 		a.Error = ""
-		return tx.UpdateAttempt(ctx, *a)
+		ch.attempts = append(ch.attempts, *a)
 	}
 	was := p.Status
 	changed := false
@@ -157,9 +229,7 @@ func (s *Service) applyToPayment(ctx context.Context, tx store.Tx, p *store.Paym
 				p.CapturedAmount = p.Amount
 			}
 			changed = true
-			if err := settle(pendingOf(providers.OpAuthorize), store.AttemptDone, string(p.Status)); err != nil {
-				return false, nil, err
-			}
+			settle(pendingOf(providers.OpAuthorize), store.AttemptDone, string(p.Status))
 		}
 	case providers.EventCaptured:
 		if p.Status == payment.StatusPending || p.Status == payment.StatusAuthorized {
@@ -173,37 +243,23 @@ func (s *Service) applyToPayment(ctx context.Context, tx store.Tx, p *store.Paym
 			}
 			p.Status, p.CapturedAmount = payment.StatusCaptured, amount
 			changed = true
-			if err := settle(a, store.AttemptDone, string(payment.StatusCaptured)); err != nil {
-				return false, nil, err
-			}
-			if err := settle(pendingOf(providers.OpAuthorize), store.AttemptDone, string(payment.StatusCaptured)); err != nil {
-				return false, nil, err
-			}
+			settle(a, store.AttemptDone, string(payment.StatusCaptured))
+			settle(pendingOf(providers.OpAuthorize), store.AttemptDone, string(payment.StatusCaptured))
 		}
 	case providers.EventCaptureFailed:
 		if a := pendingOf(providers.OpCapture); a != nil {
 			changed = true
-			if err := settle(a, store.AttemptRejected, "capture_failed"); err != nil {
-				return false, nil, err
-			}
+			settle(a, store.AttemptRejected, "capture_failed")
 		}
 	case providers.EventVoided:
 		if p.Status == payment.StatusPending || p.Status == payment.StatusAuthorized {
 			p.Status = payment.StatusVoided
 			changed = true
-			if err := settle(pendingOf(providers.OpVoid), store.AttemptDone, string(payment.StatusVoided)); err != nil {
-				return false, nil, err
-			}
-			if err := settle(pendingOf(providers.OpAuthorize), store.AttemptDone, string(payment.StatusVoided)); err != nil {
-				return false, nil, err
-			}
+			settle(pendingOf(providers.OpVoid), store.AttemptDone, string(payment.StatusVoided))
+			settle(pendingOf(providers.OpAuthorize), store.AttemptDone, string(payment.StatusVoided))
 		}
 	case providers.EventRefunded, providers.EventRefundFailed:
-		ok, err := s.applyRefundEvent(ctx, tx, p, ev, pendingOf(providers.OpRefund), settle, now)
-		if err != nil {
-			return false, nil, err
-		}
-		changed = ok
+		changed = applyRefundToView(v, ev, pendingOf(providers.OpRefund), settle, now, &ch)
 	case providers.EventDeclined, providers.EventFailed:
 		if p.Status == payment.StatusPending {
 			p.Status = payment.StatusFailed
@@ -212,84 +268,111 @@ func (s *Service) applyToPayment(ctx context.Context, tx store.Tx, p *store.Paym
 				p.Decline = ev.Decline
 			}
 			changed = true
-			if err := settle(pendingOf(providers.OpAuthorize), store.AttemptDone, string(p.Status)); err != nil {
-				return false, nil, err
-			}
+			settle(pendingOf(providers.OpAuthorize), store.AttemptDone, string(p.Status))
+		}
+	case providers.EventDisputed:
+		d := disputeOf(ev, now)
+		if p.Dispute == nil || p.Dispute.Reference != d.Reference || p.Dispute.ProcessorEvent != d.ProcessorEvent {
+			p.Dispute = d
+			changed = true
 		}
 	}
-	var fee *payment.Money
 	if ev.Fee != nil && ev.Fee.Currency != "" && (p.FeeActual == nil || *p.FeeActual != ev.Fee.Amount) {
 		amount := ev.Fee.Amount
 		p.FeeActual, p.FeeCurrency = &amount, ev.Fee.Currency
-		fee = ev.Fee
+		ch.fee = ev.Fee
 		changed = true
 	}
 	if !changed {
-		return false, nil, nil
+		return eventChange{}
 	}
-	if was == payment.StatusPending && p.Status != payment.StatusPending && p.TokenKind == "vault" {
-		// The attempt that used the CVC has its answer now.
-		if err := tx.DeleteTokenCVC(ctx, p.TokenID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return false, nil, err
-		}
-	}
-	if was == payment.StatusPending && p.Status == payment.StatusDeclined {
-		if err := s.reopenAfterEvent(ctx, tx, p); err != nil {
-			return false, nil, err
-		}
-	}
-	if was == payment.StatusPending && p.Status != payment.StatusPending {
-		s.cryptograms.forget(p.ID)
-	}
+	ch.payment = true
+	ch.eraseCVC = was == payment.StatusPending && p.Status != payment.StatusPending && p.TokenKind == string(acp.TokenVault)
 	p.UpdatedAt = now
-	return true, fee, tx.UpdatePayment(ctx, *p)
+	return ch
 }
 
-// applyRefundEvent settles a refund the gateway sent (matched by the
+// disputeOf is the dispute a processor's dispute or chargeback event
+// reports.
+func disputeOf(ev providers.Event, now time.Time) *store.Dispute {
+	d := &store.Dispute{Reference: ev.ModificationReference, Reason: ev.Reason, ProcessorEvent: ev.Type, ReportedAt: now}
+	if d.Reference == "" {
+		d.Reference = ev.ID
+	}
+	if ev.Amount != nil {
+		d.Amount, d.Currency = ev.Amount.Amount, ev.Amount.Currency
+	}
+	if !ev.OccurredAt.IsZero() {
+		d.ReportedAt = ev.OccurredAt.UTC()
+	}
+	return d
+}
+
+// applyRefundToView settles a refund the gateway sent (matched by the
 // modification reference) or, for a refund made outside acpgw (the
-// processor's dashboard), records it against the payment so acpgw's view
-// stays true.
-func (s *Service) applyRefundEvent(ctx context.Context, tx store.Tx, p *store.Payment, ev providers.Event, a *store.Attempt,
-	settle func(*store.Attempt, store.AttemptState, string) error, now time.Time) (bool, error) {
+// processor's dashboard), records it against the payment, as a refund of
+// its own, so acpgw's view stays true. A refund event about a refund acpgw
+// already settled (its reference is known) changes nothing. It reports
+// whether v changed.
+func applyRefundToView(v *View, ev providers.Event, a *store.Attempt, settle func(*store.Attempt, store.AttemptState, string),
+	now time.Time, ch *eventChange) bool {
+	p := &v.Payment
 	failed := ev.Kind == providers.EventRefundFailed
 	if a != nil {
 		state, outcome := store.AttemptDone, string(payment.StatusRefunded)
 		if failed {
 			state, outcome = store.AttemptRejected, "refund_failed"
 		}
-		if err := settle(a, state, outcome); err != nil {
-			return false, err
-		}
+		settle(a, state, outcome)
 		applyModification(p, *a, state, providers.Result{})
-		refs, err := tx.ListRefunds(ctx, p.ID)
-		if err != nil {
-			return false, err
-		}
-		for _, r := range refs {
-			if r.ID == a.RefundID {
+		for i := range v.Refunds {
+			if r := &v.Refunds[i]; r.ID == a.RefundID {
 				r.Status, r.Reference, r.UpdatedAt = store.RefundSucceeded, ev.ModificationReference, now
 				if failed {
 					r.Status = store.RefundFailed
 				}
-				if err := tx.UpdateRefund(ctx, r); err != nil {
-					return false, err
-				}
+				ch.refunds = append(ch.refunds, *r)
+				ch.refund = &ch.refunds[len(ch.refunds)-1]
 			}
 		}
-		return true, nil
+		return true
 	}
 	if failed || ev.Amount == nil || (p.Status != payment.StatusCaptured && p.Status != payment.StatusPartiallyRefunded) {
-		return false, nil
+		return false
+	}
+	if ref := ev.ModificationReference; ref != "" && knownReference(*v, ref) {
+		return false
 	}
 	left := p.CapturedAmount - p.RefundedAmount - p.RefundPending
 	amount := min(ev.Amount.Amount, left)
 	if amount <= 0 {
-		return false, nil
+		return false
 	}
 	p.RefundedAmount += amount
 	p.Status = payment.StatusPartiallyRefunded
 	if p.RefundedAmount >= p.CapturedAmount {
 		p.Status = payment.StatusRefunded
 	}
-	return true, nil
+	r := store.Refund{ID: vault.NewID("re_"), PaymentID: p.ID, Amount: amount, Currency: p.Currency,
+		Status: store.RefundSucceeded, Reference: ev.ModificationReference, CreatedAt: now, UpdatedAt: now}
+	v.Refunds = append(v.Refunds, r)
+	ch.newRefunds = append(ch.newRefunds, r)
+	ch.refund = &ch.newRefunds[len(ch.newRefunds)-1]
+	return true
+}
+
+// knownReference reports whether ref is the reference of one of v's
+// attempts or refunds: a refund acpgw made and already settled.
+func knownReference(v View, ref string) bool {
+	for _, a := range v.Attempts {
+		if a.Reference == ref {
+			return true
+		}
+	}
+	for _, r := range v.Refunds {
+		if r.Reference == ref {
+			return true
+		}
+	}
+	return false
 }

@@ -76,6 +76,9 @@ type rigOpts struct {
 	retireGrace time.Duration
 	// top is more top-level YAML (tokens:, risk:).
 	top string
+	// acmeEvents, when set, is acme's events: config (a YAML flow
+	// mapping); other never has one.
+	acmeEvents string
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -88,15 +91,19 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	}
 	dir := t.TempDir()
 	db := filepath.Join(dir, "acpgw.db")
+	acmeEvents := ""
+	if o.acmeEvents != "" {
+		acmeEvents = ", events: " + o.acmeEvents
+	}
 	render := func(processors string) string {
 		return fmt.Sprintf(`store: {driver: sqlite, dsn: %q}
 vault: {keys: [{id: k1, key: %q}]%s}
 agents: [{id: agent1, api_key: agent-key}]
 processors:
 %smerchants:
-  - {id: acme, api_key: acme-key, processors: %s}
+  - {id: acme, api_key: acme-key, processors: %s%s}
   - {id: other, api_key: other-key, processors: %s}
-%s`, db, testVaultKey, o.vault, processors, o.merchantProcessors, o.merchantProcessors, o.top)
+%s`, db, testVaultKey, o.vault, processors, o.merchantProcessors, acmeEvents, o.merchantProcessors, o.top)
 	}
 	cfg, err := config.Parse([]byte(render(o.processors)), "rig.yaml")
 	if err != nil {

@@ -107,9 +107,9 @@ func (s *Service) existing(ctx context.Context, idem Idempotency, rec store.Idem
 }
 
 // answerFrom rebuilds the answer of the request that created resourceID
-// (a vt_ token, a pay_ payment, or the att_ attempt of a capture, void or
-// refund) from what the store holds now, and stores it under the key once
-// it is final.
+// (a vt_ token, a pay_ payment, the att_ attempt of a capture, void or
+// refund, or the evt_ event a redelivery was asked for) from what the
+// store holds now, and stores it under the key once it is final.
 func (s *Service) answerFrom(ctx context.Context, idem Idempotency, resourceID string) (Answer, bool, error) {
 	var (
 		ans Answer
@@ -128,6 +128,8 @@ func (s *Service) answerFrom(ctx context.Context, idem Idempotency, resourceID s
 		}
 	case strings.HasPrefix(resourceID, "att_"):
 		ans, err = s.attemptAnswer(ctx, resourceID)
+	case strings.HasPrefix(resourceID, "evt_"):
+		ans, err = s.eventAnswer(ctx, resourceID)
 	default:
 		err = fmt.Errorf("gateway: idempotency record names an unknown resource %q", resourceID)
 	}

@@ -269,6 +269,7 @@ func (s *Service) settleModificationOnce(ctx context.Context, idem Idempotency, 
 	if failure != nil && !errors.Is(failure, payment.ErrInvalidState) && !errors.Is(failure, payment.ErrNoProcessor) {
 		return Answer{}, failure // the answer could not be encoded
 	}
+	evs := s.changeEvents(s.rt.Load(), before, v, refund)
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		locked, err := tx.GetPaymentForUpdate(ctx, p.ID)
 		if err != nil {
@@ -294,11 +295,15 @@ func (s *Service) settleModificationOnce(ctx context.Context, idem Idempotency, 
 				return err
 			}
 		}
+		if err := evs.write(ctx, tx); err != nil {
+			return err
+		}
 		return storeAnswer(ctx, tx, idem, ans, state == store.AttemptNotProcessed, now)
 	})
 	if err != nil {
 		return Answer{}, err
 	}
+	evs.committed()
 	if state == store.AttemptDone && out.res.Fee != nil {
 		s.metrics.Fees.WithLabelValues(p.Processor, out.res.Fee.Currency, "actual").Add(float64(out.res.Fee.Amount))
 	}

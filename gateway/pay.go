@@ -75,6 +75,9 @@ type payPlan struct {
 	// tokenAttempts is the token's count of payments, this one included,
 	// as the intent's ConsumeToken left it (retry.go).
 	tokenAttempts int
+	// resolving is set when reconciliation settles a payment that was
+	// answered pending (its events say so).
+	resolving bool
 }
 
 func (pl *payPlan) att() *store.Attempt { return &pl.atts[len(pl.atts)-1] }
@@ -390,6 +393,7 @@ func (s *Service) settlePayment(ctx context.Context, rt *Runtime, pl *payPlan, o
 	if err != nil {
 		return Answer{}, err
 	}
+	evs := s.settlementEvents(rt, pl, view)
 	eraseCVC := p.Status != payment.StatusPending && pl.tok.CVC != nil
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.SettleAttempt(ctx, *att); err != nil {
@@ -409,6 +413,9 @@ func (s *Service) settlePayment(ctx context.Context, rt *Runtime, pl *payPlan, o
 		if err := applyTokenAction(ctx, tx, *p, tokenAct); err != nil {
 			return err
 		}
+		if err := evs.write(ctx, tx); err != nil {
+			return err
+		}
 		return storeAnswer(ctx, tx, pl.idem, ans, notProcessed, now)
 	})
 	s.keepCryptogram(rt, p.ID, pl.auth, err == nil && p.Status != payment.StatusPending, now)
@@ -423,6 +430,7 @@ func (s *Service) settlePayment(ctx context.Context, rt *Runtime, pl *payPlan, o
 	if err != nil {
 		return Answer{}, err
 	}
+	evs.committed()
 	s.recordPayment(ctx, rt, *p, out.latency)
 	if notProcessed {
 		return Answer{}, publicError(fmt.Errorf("%w: %s", payment.ErrNoProcessor, errorText(out.err)), msgNoProcessor)

@@ -149,7 +149,7 @@ func (s *Service) reconcileOne(ctx context.Context, rt *Runtime, att store.Attem
 		_, err := s.settleModification(ctx, Idempotency{}, att, out)
 		return settled(err)
 	}
-	pl := &payPlan{p: p}
+	pl := &payPlan{p: p, resolving: true}
 	// The token, held by this payment until it settles: its count of
 	// payments decides whether a retryable decline reopens it (retry.go).
 	// A Shared Payment Token's row is acpgw's own record of its uses.

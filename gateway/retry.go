@@ -70,22 +70,77 @@ func applyTokenAction(ctx context.Context, tx store.Tx, p store.Payment, action 
 	return nil
 }
 
-// reopenAfterEvent applies the token rules to a pending payment that a
-// processor's event declined (p, locked in tx, has its decline): the token
-// the payment held is reopened when the decline is retryable and the token
-// is under its limit; otherwise the decline is made non-retryable.
-func (s *Service) reopenAfterEvent(ctx context.Context, tx store.Tx, p *store.Payment) error {
-	tok, err := tx.GetTokenForUpdate(ctx, p.TokenID)
+// tokenChange is the token rule a processor's decline applies (events.go):
+// the token as it was read, and the action decided from it.
+type tokenChange struct {
+	id       string
+	attempts int
+	action   tokenAction
+}
+
+// tokenAfterDecline decides, from a read of the token p holds, what p's
+// decline does to it, and adjusts p's decline as tokenOutcome does (a
+// retryable decline on a token at its limit is not retryable).
+func (s *Service) tokenAfterDecline(ctx context.Context, rt *Runtime, p *store.Payment) (*tokenChange, error) {
+	tok, err := s.store.GetToken(ctx, p.TokenID)
 	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if tok.PaymentID != p.ID || tok.ConsumedAt == nil {
+		return nil, nil // not held by this payment (any more)
+	}
+	return &tokenChange{id: tok.ID, attempts: tok.Attempts,
+		action: tokenOutcome(p, false, tok.Attempts, rt.tokenMaxAttempts())}, nil
+}
+
+// apply re-reads the token under lock and applies the action decided from
+// the earlier read, or starts the event again (errStale) if the token
+// changed in between.
+func (c *tokenChange) apply(ctx context.Context, tx store.Tx, p store.Payment) error {
+	if c == nil {
 		return nil
 	}
+	tok, err := tx.GetTokenForUpdate(ctx, c.id)
 	if err != nil {
 		return err
 	}
-	if tok.PaymentID != p.ID || tok.ConsumedAt == nil {
-		return nil // not held by this payment (any more)
+	if tok.Attempts != c.attempts || tok.PaymentID != p.ID || tok.ConsumedAt == nil {
+		return errStale
 	}
-	return applyTokenAction(ctx, tx, *p, tokenOutcome(p, false, tok.Attempts, s.rt.Load().tokenMaxAttempts()))
+	return applyTokenAction(ctx, tx, p, c.action)
+}
+
+func (c *eventChange) changed() bool { return c.payment }
+
+// write makes the change in tx; p is the payment as it becomes.
+func (c *eventChange) write(ctx context.Context, tx store.Tx, p store.Payment) error {
+	if !c.payment {
+		return nil
+	}
+	for _, a := range c.attempts {
+		if err := tx.UpdateAttempt(ctx, a); err != nil {
+			return err
+		}
+	}
+	for _, r := range c.refunds {
+		if err := tx.UpdateRefund(ctx, r); err != nil {
+			return err
+		}
+	}
+	for _, r := range c.newRefunds {
+		if err := tx.InsertRefund(ctx, r); err != nil {
+			return err
+		}
+	}
+	if c.eraseCVC {
+		if err := tx.DeleteTokenCVC(ctx, p.TokenID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return tx.UpdatePayment(ctx, p)
 }
 
 // tokenInUse is the error of a payment on a token held by a payment whose

@@ -44,6 +44,8 @@ type Service struct {
 	// cryptograms holds the 3-D Secure cryptograms of pending payments
 	// (retry.go); it outlives reloads too.
 	cryptograms *cryptograms
+	// onEvents is called after a commit that wrote merchant events.
+	onEvents func()
 }
 
 // Options configures a Service.
@@ -60,12 +62,16 @@ type Options struct {
 	// at least, for users that do not acquire it (the API's authentication
 	// reads Runtime()); DefaultRetireGrace when 0.
 	RetireGrace time.Duration
+	// OnEvents, when set, is called after every commit that wrote merchant
+	// events to the outbox (main wakes the delivery workers with it). It
+	// must not block.
+	OnEvents func()
 }
 
 // New returns a Service serving rt.
 func New(opts Options, rt *Runtime) *Service {
 	s := &Service{metrics: opts.Metrics, log: opts.Logger, now: opts.Now, owner: opts.Owner, cvcs: vault.NewCVCKeys(),
-		cryptograms: newCryptograms()}
+		cryptograms: newCryptograms(), onEvents: opts.OnEvents}
 	s.store = cvcStore{Store: opts.Store, keys: s.cvcs}
 	s.retired.init(opts.RetireGrace)
 	if s.now == nil {

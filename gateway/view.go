@@ -48,6 +48,7 @@ type PaymentObject struct {
 	Routing            json.RawMessage   `json:"routing"`
 	Attempts           []AttemptObject   `json:"attempts"`
 	Refunds            []RefundObject    `json:"refunds"`
+	Dispute            *DisputeObject    `json:"dispute"`
 	Metadata           map[string]string `json:"metadata"`
 	CreatedAt          string            `json:"created_at"`
 	UpdatedAt          string            `json:"updated_at"`
@@ -85,6 +86,21 @@ type RefundObject struct {
 	CreatedAt string `json:"created_at"`
 }
 
+// DisputeObject is the last dispute or chargeback a processor reported on
+// a payment.
+type DisputeObject struct {
+	// Reference is the processor's id of the dispute.
+	Reference string `json:"reference"`
+	// Amount is disputed, in minor units of Currency; 0 when not reported.
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+	Reason   string `json:"reason"`
+	// ProcessorEvent is the processor's event type that reported it
+	// (charge.dispute.created, NOTIFICATION_OF_CHARGEBACK, CHARGEBACK).
+	ProcessorEvent string `json:"processor_event"`
+	ReportedAt     string `json:"reported_at"`
+}
+
 // Object renders v as the contract's payment object.
 func (v View) Object() PaymentObject {
 	p := v.Payment
@@ -118,6 +134,10 @@ func (v View) Object() PaymentObject {
 	}
 	for _, r := range v.Refunds {
 		out.Refunds = append(out.Refunds, refundObject(r))
+	}
+	if d := p.Dispute; d != nil {
+		out.Dispute = &DisputeObject{Reference: d.Reference, Amount: d.Amount, Currency: d.Currency, Reason: d.Reason,
+			ProcessorEvent: d.ProcessorEvent, ReportedAt: d.ReportedAt.UTC().Format(time.RFC3339)}
 	}
 	return out
 }

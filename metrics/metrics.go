@@ -37,7 +37,15 @@ type Metrics struct {
 	Webhooks            *prometheus.CounterVec
 	UnknownDeclineCodes *prometheus.CounterVec
 	ProcessorRetries    *prometheus.CounterVec
-	Build               *prometheus.GaugeVec
+	// Merchant events: written to the outbox, delivery attempts and their
+	// latency, given up, and the backlog the store holds.
+	EventsCreated         *prometheus.CounterVec
+	EventDeliveries       *prometheus.CounterVec
+	EventDeliveryDuration *prometheus.HistogramVec
+	EventsGivenUp         *prometheus.CounterVec
+	EventBacklog          *prometheus.GaugeVec
+	EventBacklogAge       *prometheus.GaugeVec
+	Build                 *prometheus.GaugeVec
 }
 
 // latencyBuckets spans a fast mock (sub-millisecond) to a slow processor
@@ -135,6 +143,31 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "acpgw_processor_retries_total",
 			Help: "Processor requests a provider re-sent by itself with the same idempotency key, by processor, operation and reason (in_progress).",
 		}, []string{"processor", "operation", "reason"}),
+		EventsCreated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_events_created_total",
+			Help: "Merchant events written to the outbox, by event type.",
+		}, []string{"type"}),
+		EventDeliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_event_deliveries_total",
+			Help: "Attempts to deliver a merchant event, by merchant and result (delivered, http_error, timeout, connection_error, no_endpoint).",
+		}, []string{"merchant", "result"}),
+		EventDeliveryDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "acpgw_event_delivery_duration_seconds",
+			Help:    "Time of one delivery attempt of a merchant event, until the merchant's answer or the failure, by merchant.",
+			Buckets: latencyBuckets,
+		}, []string{"merchant"}),
+		EventsGivenUp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_events_given_up_total",
+			Help: "Merchant events marked failed after events.give_up_after without a 2xx, by merchant.",
+		}, []string{"merchant"}),
+		EventBacklog: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "acpgw_event_backlog",
+			Help: "Merchant events not delivered yet (pending in the store, whichever replica will send them), by merchant.",
+		}, []string{"merchant"}),
+		EventBacklogAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "acpgw_event_backlog_oldest_age_seconds",
+			Help: "Age of the oldest merchant event not delivered yet, from the store, by merchant; 0 when none waits.",
+		}, []string{"merchant"}),
 		Build: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "acpgw_build_info",
 			Help: "Always 1; labels say the acpgw version and Go version.",
@@ -145,6 +178,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.PaymentAmount, m.Fees, m.FeeRate, m.RoutingDecisions, m.Failovers, m.ProcessorUp,
 		m.CircuitState, m.ConfigReloadSuccess, m.PendingAttempts, m.Reconciliations,
 		m.IdempotentReplays, m.TokensIssued, m.TokensRefused, m.Webhooks, m.UnknownDeclineCodes, m.ProcessorRetries, m.Build,
+		m.EventsCreated, m.EventDeliveries, m.EventDeliveryDuration, m.EventsGivenUp, m.EventBacklog, m.EventBacklogAge,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -39,6 +39,12 @@ func touch(m *Metrics) {
 	m.UnknownDeclineCodes.WithLabelValues("stripe_us").Inc()
 	m.ProcessorRetries.WithLabelValues("adyen_eu", "authorize", "in_progress").Inc()
 	m.Build.WithLabelValues("dev", "go1.26").Set(1)
+	m.EventsCreated.WithLabelValues("payment.captured").Inc()
+	m.EventDeliveries.WithLabelValues(OtherMerchant, "delivered").Inc()
+	m.EventDeliveryDuration.WithLabelValues(OtherMerchant).Observe(0.05)
+	m.EventsGivenUp.WithLabelValues(OtherMerchant).Inc()
+	m.EventBacklog.WithLabelValues(OtherMerchant).Set(3)
+	m.EventBacklogAge.WithLabelValues(OtherMerchant).Set(42)
 }
 
 func TestLint(t *testing.T) {

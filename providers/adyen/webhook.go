@@ -33,6 +33,10 @@ const (
 	EventCodeRefund        = "REFUND"
 	EventCodeRefundFailed  = "REFUND_FAILED"
 	EventCodeChargeback    = "CHARGEBACK"
+	// EventCodeNotificationOfChargeback is the early warning of a
+	// chargeback (the issuer opened a dispute); CHARGEBACK follows when the
+	// funds are debited.
+	EventCodeNotificationOfChargeback = "NOTIFICATION_OF_CHARGEBACK"
 )
 
 // ErrMalformedWebhook: a delivery that is not Adyen's standard
@@ -277,7 +281,7 @@ func (c *Client) event(it NotificationRequestItem, raw json.RawMessage, now time
 		}
 	case EventCodeRefundFailed:
 		ev.Kind, ev.Reason = providers.EventRefundFailed, failureReason()
-	case EventCodeChargeback:
+	case EventCodeChargeback, EventCodeNotificationOfChargeback:
 		ev.Kind, ev.Reason = providers.EventDisputed, failureReason()
 	}
 	return ev

@@ -125,6 +125,7 @@ func TestParseWebhookKinds(t *testing.T) {
 		item("REFUND", "false", "PSPREFUND0000002", "PSPAUTH000000001", "pay_1"),
 		item("REFUND_FAILED", "true", "PSPREFUND0000003", "PSPAUTH000000001", "pay_1"),
 		item("CHARGEBACK", "true", "PSPCHARGEBACK001", "PSPAUTH000000001", ""),
+		item("NOTIFICATION_OF_CHARGEBACK", "true", "PSPCHARGEBACK001", "PSPAUTH000000001", ""),
 		item("REPORT_AVAILABLE", "true", "PSPREPORT0000001", "", ""),
 	}
 	events, err := c.ParseWebhook(nil, srv.WebhookBody(items...), time.Now())
@@ -146,6 +147,7 @@ func TestParseWebhookKinds(t *testing.T) {
 		{providers.EventRefundFailed, "PSPAUTH000000001", "PSPREFUND0000002", "pay_1", "PSPREFUND0000002:REFUND:false"},
 		{providers.EventRefundFailed, "PSPAUTH000000001", "PSPREFUND0000003", "pay_1", "PSPREFUND0000003:REFUND_FAILED:true"},
 		{providers.EventDisputed, "PSPAUTH000000001", "PSPCHARGEBACK001", "", "PSPCHARGEBACK001:CHARGEBACK:true"},
+		{providers.EventDisputed, "PSPAUTH000000001", "PSPCHARGEBACK001", "", "PSPCHARGEBACK001:NOTIFICATION_OF_CHARGEBACK:true"},
 		{providers.EventIgnored, "PSPREPORT0000001", "", "", "PSPREPORT0000001:REPORT_AVAILABLE:true"},
 	}
 	if len(events) != len(want) {

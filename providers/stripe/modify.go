@@ -85,7 +85,10 @@ func (c *Client) Refund(ctx context.Context, req providers.ModifyRequest) (provi
 	if err != nil {
 		return providers.Result{}, classify(providers.OpRefund, sent, err)
 	}
-	res := providers.Result{Reference: req.Reference, Message: "refund " + re.ID}
+	// The refund's own id is its modification reference: charge.refunded
+	// names the refund by it, so the gateway can tell its own refunds from
+	// ones made in Stripe's dashboard.
+	res := providers.Result{Reference: req.Reference, ModificationReference: re.ID, Message: "refund " + re.ID}
 	switch re.Status {
 	case stripego.RefundStatusSucceeded:
 		res.Status = payment.StatusRefunded
