@@ -103,6 +103,9 @@ func New(o Options) *Server {
 	v1.POST("/payments/:id/capture", s.readBody, s.modification((*gateway.Service).Capture, true))
 	v1.POST("/payments/:id/void", s.readBody, s.modification((*gateway.Service).Void, false))
 	v1.POST("/payments/:id/refunds", s.readBody, s.modification((*gateway.Service).Refund, true))
+	v1.GET("/events", s.listEvents)
+	v1.GET("/events/:id", s.getEvent)
+	v1.POST("/events/:id/redeliver", s.readBody, s.redeliverEvent)
 	s.engine = e
 	return s
 }

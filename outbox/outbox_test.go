@@ -374,7 +374,6 @@ func TestAttemptFailures(t *testing.T) {
 	}
 }
 
-
 // leaseAndDeliver runs one pass of d and returns the ids it attempted.
 func leaseAndDeliver(t *testing.T, d *Dispatcher) []string {
 	t.Helper()

@@ -94,9 +94,9 @@ func TestCheckFails(t *testing.T) {
 		{"health: undocumented field", "GET", "/healthz", nil, 200, nil, []byte(`{"status":"ok","uptime":3}`), false},
 		{"health: not JSON", "GET", "/healthz", nil, 200, map[string]string{"Content-Type": "text/html"}, []byte(`<p>ok</p>`), false},
 
-		{"unknown route: 404", "GET", "/v1/events", nil, 404, nil, []byte(notFound), true},
-		{"unknown route answered", "GET", "/v1/events", nil, 200, nil, []byte(`{"data":[]}`), false},
-		{"unknown route: 404 not in the error shape", "GET", "/v1/events", nil, 404, nil, []byte(`{"error":"no"}`), false},
+		{"unknown route: 404", "GET", "/v1/customers", nil, 404, nil, []byte(notFound), true},
+		{"unknown route answered", "GET", "/v1/customers", nil, 200, nil, []byte(`{"data":[]}`), false},
+		{"unknown route: 404 not in the error shape", "GET", "/v1/customers", nil, 404, nil, []byte(`{"error":"no"}`), false},
 		{"trailing slash answered", "GET", "/v1/payments/pay_1/", nil, 200, nil, jsonOf(t, payment), false},
 		{"trailing slash: 404", "GET", "/v1/payments/pay_1/", nil, 404, nil, []byte(notFound), true},
 		{"empty id answered", "GET", "/v1/payments/", nil, 200, nil, jsonOf(t, payment), false},
