@@ -274,3 +274,60 @@ func eventObject(e store.OutboxEvent) (EventObject, error) {
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// tailWindow is how many of the newest events TailEvents reads each pass.
+// An event that commits late (on Postgres, a transaction that took its
+// sequence number before another one committed) is still shown, unless
+// more than this many newer events came in between.
+const tailWindow = 200
+
+// TailEvents shows merchantID's events for an operator (acpgw events
+// tail): first the last n, oldest first, then every event written since
+// and every change of an event's delivery, each pass every interval, until
+// ctx ends. With interval 0 it returns after the first pass.
+func TailEvents(ctx context.Context, st store.Store, merchantID string, n int, interval time.Duration, show func(EventObject)) error {
+	type state struct {
+		status   store.OutboxState
+		attempts int
+	}
+	var seen map[string]state
+	for {
+		evs, err := st.ListOutboxEvents(ctx, store.OutboxFilter{MerchantID: merchantID, Limit: max(n, tailWindow)})
+		if err != nil {
+			return err
+		}
+		var evsBeyond []store.OutboxEvent
+		if seen == nil && len(evs) > n {
+			// The first pass shows the last n only.
+			evs, evsBeyond = evs[:n], evs[n:]
+		}
+		next := make(map[string]state, len(evs))
+		for i := len(evs) - 1; i >= 0; i-- {
+			e := evs[i]
+			cur := state{e.State, e.Attempts}
+			next[e.ID] = cur
+			if prev, ok := seen[e.ID]; ok && prev == cur {
+				continue
+			}
+			o, err := eventObject(e)
+			if err != nil {
+				return err
+			}
+			show(o)
+		}
+		// Older events of the first pass count as seen while they stay in
+		// the window.
+		for _, e := range evsBeyond {
+			next[e.ID] = state{e.State, e.Attempts}
+		}
+		seen = next
+		if interval <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(interval):
+		}
+	}
+}

@@ -47,8 +47,11 @@ var commands = []command{
 		"import actual fees from an Adyen Settlement details report"},
 	{"simulate", "--config FILE --traffic FILE.csv", "what each routing strategy would cost on a traffic mix"},
 	{"migrate", "[--config FILE]", "apply the store's schema migrations (no --config: the demo's store)"},
-	{"mock-server", "[--listen ADDR] [--config FILE --processor NAME]",
-		"the mock processor over HTTP (tests: one ledger for many acpgw)"},
+	{"events tail", "--merchant ID [--config FILE] [--n 10] [--follow=false]",
+		"a merchant's events and their deliveries, as they happen (no --config: the demo's store)"},
+	{"mock-server", "[--listen ADDR] [--config FILE --processor NAME] [--events-secret S]",
+		"the mock processor over HTTP (tests: one ledger for many acpgw); with --events-secret, also a merchant " +
+			"events receiver at /merchant/events that verifies signatures"},
 	{"version", "", "print the version"},
 }
 
@@ -142,6 +145,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = feesReportCmd(ctx, rest, stdout, stderr)
 	case "fees import-adyen":
 		err = importAdyenCmd(ctx, rest, stdout, stderr)
+	case "events tail":
+		err = eventsTailCmd(ctx, rest, stdout, stderr)
 	case "simulate":
 		err = simulateCmd(rest, stdout, stderr)
 	case "migrate":

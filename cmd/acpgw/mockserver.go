@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"acpgw/config"
+	"acpgw/events/receiver"
 	"acpgw/providers/mock"
 	"acpgw/providers/mock/mockhttp"
 )
@@ -26,6 +27,9 @@ func mockServerCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	path := fs.String("config", "", "config file whose mock processor this serves (default: the embedded demo config, as serve)")
 	name := fs.String("processor", "", "the mock processor of the config (default: its only one)")
 	latency := fs.Duration("latency", -1, "simulated latency per call (default: the processor's latency)")
+	var secrets stringsFlag
+	fs.Var(&secrets, "events-secret", "also serve a merchant events receiver at "+receiver.PathEvents+
+		" that verifies signatures with this secret (repeatable: any one may match)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -49,15 +53,20 @@ func mockServerCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	log := newLogger(stdout)
-	srv := &http.Server{
-		Handler:           mockhttp.NewServer(mock.New(mc)),
-		ReadHeaderTimeout: 5 * time.Second,
+	mux := http.NewServeMux()
+	mux.Handle("/", mockhttp.NewServer(mock.New(mc)))
+	if len(secrets) > 0 {
+		rcv := receiver.New(receiver.Options{Secrets: secrets})
+		mux.Handle(receiver.PathEvents, rcv)
+		mux.Handle(receiver.PathControl, rcv)
 	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("mock processor listening", slog.String("addr", ln.Addr().String()), slog.String("processor", p.Name),
 		slog.String("fee_percent", p.Fees.Percent.Percent()), slog.Int64("fee_fixed", p.Fees.Fixed),
-		slog.String("fee_currency", p.Fees.Currency), slog.Duration("latency", mc.Latency))
+		slog.String("fee_currency", p.Fees.Currency), slog.Duration("latency", mc.Latency),
+		slog.Bool("events_receiver", len(secrets) > 0))
 	fmt.Fprintln(stderr, "mock-server: test processor only; it receives card data in plain JSON")
 	select {
 	case err := <-errc:
@@ -96,4 +105,19 @@ func mockProcessor(cfg *config.Config, name string) (*config.Processor, error) {
 	default:
 		return nil, fmt.Errorf("the config has %d mock processors: choose one with --processor", len(found))
 	}
+}
+
+// stringsFlag is a repeatable string flag. Its String shows how many values
+// it holds, never them: they are secrets.
+type stringsFlag []string
+
+func (f *stringsFlag) String() string { return fmt.Sprint(len(*f), " values") }
+
+// Set adds a value.
+func (f *stringsFlag) Set(s string) error {
+	if s == "" {
+		return errors.New("empty value")
+	}
+	*f = append(*f, s)
+	return nil
 }

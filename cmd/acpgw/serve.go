@@ -22,6 +22,7 @@ import (
 	"acpgw/config"
 	"acpgw/gateway"
 	"acpgw/metrics"
+	"acpgw/outbox"
 	"acpgw/providers"
 	"acpgw/providers/adyen"
 	"acpgw/providers/mock"
@@ -226,7 +227,12 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	m.ConfigReloadSuccess.Set(1)
-	svc := gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log}, rt)
+	var svc *gateway.Service
+	events := outbox.New(outbox.Options{
+		Store: st, Metrics: m, Logger: log, UserAgent: "acpgw/" + version,
+		Config: func() *config.Config { return svc.Runtime().Config },
+	})
+	svc = gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log, OnEvents: events.Wake}, rt)
 	defer closeService(ctx, svc, cfg.Server.ShutdownGrace, log)
 
 	var gatherer prometheus.Gatherer = reg
@@ -293,6 +299,11 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		t := time.NewTicker(cvcSweepEvery)
 		defer t.Stop()
 		svc.RunCVCSweep(bg, t.C)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		events.Run(bg)
 	}()
 
 	hup := make(chan os.Signal, 1)
