@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"acpgw/api/apitest"
+	"acpgw/events/receiver"
 )
 
 // The mock processor's test cards (the README's table).
@@ -87,6 +89,7 @@ merchants:
     processors: [mock_a, mock_b]
     routing: {strategy: priority}
     metrics: {per_merchant: true}
+    events: {url: %q, secret: whsec_e2e_prometheus_01}
   - id: globex
     api_key: globex-key
     processors: [mock_a, mock_b]
@@ -135,7 +138,11 @@ func TestPrometheusEndToEnd(t *testing.T) {
 
 	gwAddr := freeAddr(t)
 	cfg := filepath.Join(dir, "acpgw.yaml")
-	writeFile(t, cfg, fmt.Sprintf(e2eConfig, gwAddr, filepath.Join(dir, "acpgw.db")))
+	// acme's events go to a receiver in this process, so that the events
+	// panels have deliveries to show.
+	events := httptest.NewServer(receiver.New(receiver.Options{Secrets: []string{"whsec_e2e_prometheus_01"}}))
+	t.Cleanup(events.Close)
+	writeFile(t, cfg, fmt.Sprintf(e2eConfig, gwAddr, filepath.Join(dir, "acpgw.db"), events.URL+receiver.PathEvents))
 	startProcess(t, dir, "acpgw", bin, "serve", "--config", cfg)
 	gw := &gateway{t: t, base: "http://" + gwAddr}
 	waitOK(t, gw.base+"/readyz", 20*time.Second)
@@ -1041,6 +1048,11 @@ func checkDashboards(t *testing.T, prom *promAPI, tr *traffic) {
 				// globex's payments went to the cheaper mock_b.
 				if got := byLabel(res, "currency")["usd"]; got <= 0 {
 					t.Errorf("savings %v, want > 0: least_cost chose the cheaper processor", res)
+				}
+			case "Event deliveries by result":
+				// acme's events reach the receiver.
+				if got := byLabel(res, "merchant", "result")["acme/delivered"]; got <= 0 {
+					t.Errorf("acme's delivered events %v, want > 0: %v", got, res)
 				}
 			case "Circuit state":
 				if got := byLabel(res, "processor")["mock_c"]; got != 2 {
