@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -66,6 +67,23 @@ func newCluster(t *testing.T, kind string, n int) *cluster {
 // admin DSN pgAdmin ("": pgtest's).
 func newClusterOn(t *testing.T, kind string, n int, pgAdmin string) *cluster {
 	t.Helper()
+	return newClusterWith(t, kind, n, pgAdmin, clusterOpts{})
+}
+
+// clusterOpts adds to a cluster's processes and config.
+type clusterOpts struct {
+	// mockArgs are more flags of the mock-server.
+	mockArgs []string
+	// merchant is more flow-style keys of merchant m (", events: {...}");
+	// MOCK_URL in it becomes the mock-server's base URL.
+	merchant string
+	// extra is more top-level config (an events: section).
+	extra string
+}
+
+// newClusterWith is newClusterOn with o's additions.
+func newClusterWith(t *testing.T, kind string, n int, pgAdmin string, o clusterOpts) *cluster {
+	t.Helper()
 	if os.Getenv("ACPGW_E2E") == "0" {
 		t.Skip("ACPGW_E2E=0: end-to-end test skipped on request")
 	}
@@ -73,7 +91,7 @@ func newClusterOn(t *testing.T, kind string, n int, pgAdmin string) *cluster {
 	c := &cluster{t: t, dir: dir, bin: buildBinary(t, dir), dbKind: kind,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	mockAddr := freeAddr(t)
-	startProcess(t, dir, "mock-server", c.bin, "mock-server", "--listen", mockAddr)
+	startProcess(t, dir, "mock-server", c.bin, append([]string{"mock-server", "--listen", mockAddr}, o.mockArgs...)...)
 	c.mockURL = "http://" + mockAddr
 	waitLedger(t, c.mockURL)
 	store := fmt.Sprintf("{driver: sqlite, dsn: %q}", filepath.Join(dir, "acpgw.db"))
@@ -93,9 +111,9 @@ agents: [{id: a, api_key: agent-key}]
 processors:
   mock: {type: mock, url: %q, timeout: 2s}
 merchants:
-  - {id: m, api_key: merchant-key, processors: [mock]}
+  - {id: m, api_key: merchant-key, processors: [mock]%s}
 reconcile: {interval: 500ms, after: 1s, lease: 5s}
-`, store, c.mockURL))
+%s`, store, c.mockURL, strings.ReplaceAll(o.merchant, "MOCK_URL", c.mockURL), o.extra))
 	if kind == "postgres" {
 		out, err := exec.Command(c.bin, "migrate", "--config", c.cfg).CombinedOutput()
 		if err != nil {

@@ -30,6 +30,7 @@ func mockServerCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var secrets stringsFlag
 	fs.Var(&secrets, "events-secret", "also serve a merchant events receiver at "+receiver.PathEvents+
 		" that verifies signatures with this secret (repeatable: any one may match)")
+	hold := fs.Duration("events-hold", 0, "how long the receiver holds each delivery before it answers (a slow merchant)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -56,7 +57,11 @@ func mockServerCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	mux := http.NewServeMux()
 	mux.Handle("/", mockhttp.NewServer(mock.New(mc)))
 	if len(secrets) > 0 {
-		rcv := receiver.New(receiver.Options{Secrets: secrets})
+		o := receiver.Options{Secrets: secrets}
+		if *hold > 0 {
+			o.Hold = func(string) { time.Sleep(*hold) }
+		}
+		rcv := receiver.New(o)
 		mux.Handle(receiver.PathEvents, rcv)
 		mux.Handle(receiver.PathControl, rcv)
 	}
