@@ -23,19 +23,20 @@ import (
 // exampleEnv are the variables config/example.yaml refers to; each value
 // is distinctive so tests can look for it in output.
 var exampleEnv = map[string]string{
-	"ACPGW_VAULT_KEY":      base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x42}, 32)),
-	"ACPGW_VAULT_KEY_OLD":  base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x17}, 32)),
-	"AGENT_KEY":            "agent-secret-6f1d",
-	"STRIPE_KEY":           "sk_test_secret_91ab",
-	"STRIPE_WHSEC":         "whsec_secret_55c0",
-	"ADYEN_KEY":            "adyen-secret-a7e2",
-	"ADYEN_HMAC":           "74F490DD33F7327BAECC88B2947C011FC02D014A473AAA33A8EC93E4DC069174",
-	"ACME_KEY":             "acme-secret-c4b8",
-	"GLOBEX_KEY":           "globex-secret-e9f1",
-	"PGPASSWORD":           "pg-secret-3d7a",
-	"AGENT_SIGNING_SECRET": "agent-signing-secret-8b2c",
-	"REPORTS_KEY":          "reports-secret-5e0f",
-	"ACME_EVENTS_SECRET":   "whsec_acme_events_5d2a7b",
+	"ACPGW_VAULT_KEY":        base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x42}, 32)),
+	"ACPGW_VAULT_KEY_OLD":    base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x17}, 32)),
+	"AGENT_KEY":              "agent-secret-6f1d",
+	"STRIPE_KEY":             "sk_test_secret_91ab",
+	"STRIPE_WHSEC":           "whsec_secret_55c0",
+	"ADYEN_KEY":              "adyen-secret-a7e2",
+	"ADYEN_HMAC":             "74F490DD33F7327BAECC88B2947C011FC02D014A473AAA33A8EC93E4DC069174",
+	"ACME_KEY":               "acme-secret-c4b8",
+	"GLOBEX_KEY":             "globex-secret-e9f1",
+	"PGPASSWORD":             "pg-secret-3d7a",
+	"AGENT_SIGNING_SECRET":   "agent-signing-secret-8b2c",
+	"REPORTS_KEY":            "reports-secret-5e0f",
+	"ACME_EVENTS_SECRET":     "whsec_acme_events_5d2a7b",
+	"ACME_EVENTS_SECRET_OLD": "whsec_acme_events_old_91c3",
 }
 
 func loadExample(t *testing.T) *Config {
