@@ -53,6 +53,10 @@ type Config struct {
 	// Events is events:, how merchant events are delivered (merchants opt
 	// in with their own events: key).
 	Events Events
+	// Tracing is tracing:, where OpenTelemetry traces go (off by default).
+	Tracing Tracing
+	// Limits is limits:, where the callers' rate_limit counters live.
+	Limits Limits
 	// Demo is true for the embedded demo config.
 	Demo bool
 	// Path is the file the config was loaded from, "" for the demo config.
@@ -418,6 +422,70 @@ type Metrics struct {
 	// API listener.
 	Listen string
 }
+
+// Tracing configures OpenTelemetry traces, exported over OTLP/HTTP
+// (protobuf). With no Endpoint tracing is off and costs nothing on the
+// request path: no span is started and no traceparent is read.
+type Tracing struct {
+	// Endpoint is the OTLP/HTTP traces URL of a collector, e.g.
+	// http://otel-collector:4318 (the path /v1/traces is added when the URL
+	// has none); "" (the default) turns tracing off.
+	Endpoint string
+	// SampleRatio is the share of new traces kept, 0 to 1; default 0.1. A
+	// request whose traceparent says its caller sampled it is kept whatever
+	// the ratio, one whose caller did not sample it is not (parent based).
+	SampleRatio float64
+	// ServiceName is the service.name resource attribute; default acpgw.
+	ServiceName string
+}
+
+// Enabled reports whether traces are exported.
+func (t Tracing) Enabled() bool { return t.Endpoint != "" }
+
+// String describes t with any password in the endpoint redacted.
+func (t Tracing) String() string {
+	return fmt.Sprintf("Tracing{Endpoint: %s, SampleRatio: %g, ServiceName: %s}", redactDSN(t.Endpoint), t.SampleRatio, t.ServiceName)
+}
+
+// GoString is String, so that %#v does not print a password.
+func (t Tracing) GoString() string { return t.String() }
+
+// Rate limit backends and error policies (limits.backend, limits.on_error).
+const (
+	LimitsMemory = "memory"
+	LimitsRedis  = "redis"
+	OnErrorAllow = "allow"
+	OnErrorDeny  = "deny"
+)
+
+// Limits chooses where the callers' rate_limit counters are kept. The
+// limits themselves stay on each agent and merchant (rate_limit:
+// {per_second, burst}).
+type Limits struct {
+	// Backend is LimitsMemory (default: one counter per replica, so N
+	// replicas admit up to N times a limit) or LimitsRedis (one counter
+	// shared by every replica that uses the same Redis).
+	Backend string
+	// RedisURL is redis://[user:password@]host:port[/db] or rediss:// (TLS);
+	// required with the redis backend. It may hold a password: secret.
+	RedisURL string
+	// OnError is what a request gets while Redis cannot be asked:
+	// OnErrorAllow (default: admitted, unlimited) or OnErrorDeny (429).
+	OnError string
+	// Timeout bounds each Redis call, connecting included; default 100ms.
+	// After a failed call Redis is asked again after Timeout*10 at the
+	// earliest (one second by default), so that a Redis that does not
+	// answer adds no latency to every request.
+	Timeout time.Duration
+}
+
+// String describes l with any password in the Redis URL redacted.
+func (l Limits) String() string {
+	return fmt.Sprintf("Limits{Backend: %s, RedisURL: %s, OnError: %s, Timeout: %s}", l.Backend, redactDSN(l.RedisURL), l.OnError, l.Timeout)
+}
+
+// GoString is String, so that %#v does not print a password.
+func (l Limits) GoString() string { return l.String() }
 
 // Idempotency configures Idempotency-Key handling.
 type Idempotency struct {

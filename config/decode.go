@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -455,6 +456,25 @@ func (d *decoder) smallInt(out *int) func(*yaml.Node, string) {
 	}
 }
 
+func (d *decoder) float(out *float64) func(*yaml.Node, string) {
+	return func(n *yaml.Node, path string) {
+		s, expanded, ok := d.scalar(n, path)
+		if !ok {
+			return
+		}
+		if !expanded && n.ShortTag() != "!!float" && n.ShortTag() != "!!int" {
+			d.fail(n, path, ErrType, "expected a number, got %s", describe(n))
+			return
+		}
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+			d.fail(n, path, ErrType, "expected a number, got %q", s)
+			return
+		}
+		*out = v
+	}
+}
+
 func (d *decoder) boolean(out *bool) func(*yaml.Node, string) {
 	return func(n *yaml.Node, path string) {
 		s, expanded, ok := d.scalar(n, path)
@@ -595,6 +615,21 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				{"retry_max", d.duration(&c.Events.RetryMax)},
 				{"give_up_after", d.duration(&c.Events.GiveUpAfter)},
 				{"workers", d.smallInt(&c.Events.Workers)},
+			}, nil)
+		}},
+		{"tracing", func(n *yaml.Node, p string) {
+			d.object(n, p, []field{
+				{"endpoint", d.secret(&c.Tracing.Endpoint)},
+				{"sample_ratio", d.float(&c.Tracing.SampleRatio)},
+				{"service_name", d.str(&c.Tracing.ServiceName)},
+			}, nil)
+		}},
+		{"limits", func(n *yaml.Node, p string) {
+			d.object(n, p, []field{
+				{"backend", d.str(&c.Limits.Backend)},
+				{"redis_url", d.secret(&c.Limits.RedisURL)},
+				{"on_error", d.str(&c.Limits.OnError)},
+				{"timeout", d.duration(&c.Limits.Timeout)},
 			}, nil)
 		}},
 	}, nil)

@@ -87,6 +87,11 @@ func (c *Config) Redacted() string {
 		"events", mapping("timeout", dur(c.Events.Timeout), "retry_initial", dur(c.Events.RetryInitial),
 			"retry_max", dur(c.Events.RetryMax), "give_up_after", dur(c.Events.GiveUpAfter),
 			"workers", num(strconv.Itoa(c.Events.Workers))),
+		"tracing", mapping("endpoint", str(redactDSN(c.Tracing.Endpoint)),
+			"sample_ratio", num(strconv.FormatFloat(c.Tracing.SampleRatio, 'g', -1, 64)),
+			"service_name", str(c.Tracing.ServiceName)),
+		"limits", mapping("backend", str(c.Limits.Backend), "redis_url", str(redactDSN(c.Limits.RedisURL)),
+			"on_error", str(c.Limits.OnError), "timeout", dur(c.Limits.Timeout)),
 	)
 	var b strings.Builder
 	b.WriteString("# acpgw config " + c.Path + "\n")

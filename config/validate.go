@@ -43,6 +43,9 @@ const (
 	DefaultEventsRetryMax    = time.Hour
 	DefaultEventsGiveUpAfter = 72 * time.Hour
 	DefaultEventsWorkers     = 4
+	DefaultSampleRatio       = 0.1
+	DefaultServiceName       = "acpgw"
+	DefaultLimitsTimeout     = 100 * time.Millisecond
 )
 
 // DefaultBlockActions are the risk signal actions that refuse a token when
@@ -157,6 +160,13 @@ func (d *decoder) defaults(c *Config) {
 	if !d.present("events.workers") {
 		c.Events.Workers = DefaultEventsWorkers
 	}
+	if !d.present("tracing.sample_ratio") {
+		c.Tracing.SampleRatio = DefaultSampleRatio
+	}
+	defaultString(&c.Tracing.ServiceName, DefaultServiceName)
+	defaultString(&c.Limits.Backend, LimitsMemory)
+	defaultString(&c.Limits.OnError, OnErrorAllow)
+	d.defaultDuration("limits.timeout", &c.Limits.Timeout, DefaultLimitsTimeout)
 }
 
 // check reports an error at path unless ok, or unless path or a key that
@@ -284,6 +294,8 @@ func (d *decoder) validate(c *Config) {
 	d.positive("reconcile.lease", c.Reconcile.Lease)
 	d.validateAmounts(c.Amounts)
 	d.validateEvents(c.Events)
+	d.validateTracing(c.Tracing)
+	d.validateLimits(c.Limits)
 }
 
 // validateAmounts checks amounts.max: known currencies, and maximums from 1
@@ -392,6 +404,37 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// validateTracing checks tracing:. The endpoint is an OTLP/HTTP URL; its
+// value is never quoted in a message (it may carry a password).
+func (d *decoder) validateTracing(t Tracing) {
+	if t.Endpoint != "" {
+		u, err := url.Parse(t.Endpoint)
+		d.check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == "",
+			"tracing.endpoint", ErrInvalid, "endpoint must be an http:// or https:// URL of an OTLP/HTTP collector, such as http://127.0.0.1:4318")
+	}
+	d.check(t.SampleRatio >= 0 && t.SampleRatio <= 1, "tracing.sample_ratio", ErrInvalid, "sample_ratio must be between 0 and 1, got %g", t.SampleRatio)
+}
+
+// validateLimits checks limits:.
+func (d *decoder) validateLimits(l Limits) {
+	switch l.Backend {
+	case LimitsMemory:
+		d.check(l.RedisURL == "", "limits.redis_url", ErrInvalid, "redis_url applies to backend: redis only")
+	case LimitsRedis:
+		if l.RedisURL == "" {
+			d.checkAt(false, "limits.redis_url", lineOf(d.lines, "limits.backend"), ErrRequired, "redis_url is required for backend: redis (redis://host:6379/0)")
+		} else {
+			u, err := url.Parse(l.RedisURL)
+			d.check(err == nil && (u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != "",
+				"limits.redis_url", ErrInvalid, "redis_url must be a redis:// or rediss:// URL with a host")
+		}
+	default:
+		d.check(false, "limits.backend", ErrInvalid, "unknown backend %q (want memory or redis)", l.Backend)
+	}
+	d.check(l.OnError == OnErrorAllow || l.OnError == OnErrorDeny, "limits.on_error", ErrInvalid, "on_error must be allow or deny, got %q", l.OnError)
+	d.positive("limits.timeout", l.Timeout)
 }
 
 // keyPath is where an API key was given: api_key or api_key_sha256.

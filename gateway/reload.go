@@ -62,8 +62,9 @@ func (r *Reloader) Reload() error {
 }
 
 func (r *Reloader) warnRestart(old, cfg *config.Config) {
-	if old.Store != cfg.Store || old.Server.Listen != cfg.Server.Listen || old.Server.TLS != cfg.Server.TLS || old.Metrics != cfg.Metrics {
-		r.log().Warn("config reloaded, but store, server.listen, server.tls and metrics changes take effect only after a restart",
+	if old.Store != cfg.Store || old.Server.Listen != cfg.Server.Listen || old.Server.TLS != cfg.Server.TLS || old.Metrics != cfg.Metrics ||
+		old.Tracing != cfg.Tracing || old.Limits != cfg.Limits {
+		r.log().Warn("config reloaded, but store, server.listen, server.tls, metrics, tracing and limits changes take effect only after a restart",
 			slog.String("error", ErrRestartNeeded.Error()))
 	}
 }
