@@ -8,11 +8,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"golang.org/x/time/rate"
 
 	"acpgw/acp"
 	"acpgw/config"
@@ -68,35 +66,13 @@ func Sign(secret, timestamp string, body []byte) []byte {
 	return mac.Sum(nil)
 }
 
-// limiters holds one token bucket per caller. A bucket is rebuilt when a
-// reload changes its caller's limit.
-type limiters struct {
-	mu sync.Mutex
-	m  map[string]*limiter
-}
-
-type limiter struct {
-	cfg config.RateLimit
-	l   *rate.Limiter
-}
-
-func (ls *limiters) get(caller string, cfg config.RateLimit) *rate.Limiter {
-	ls.mu.Lock()
-	defer ls.mu.Unlock()
-	if ls.m == nil {
-		ls.m = map[string]*limiter{}
-	}
-	if e, ok := ls.m[caller]; ok && e.cfg == cfg {
-		return e.l
-	}
-	l := rate.NewLimiter(rate.Limit(cfg.PerSecond), max(cfg.Burst, 1))
-	ls.m[caller] = &limiter{cfg: cfg, l: l}
-	return l
-}
-
 // rateLimit answers 429 with Retry-After once a caller exceeds its
-// configured rate. Buckets are per replica: behind a load balancer of N
-// replicas a caller gets up to N times the rate.
+// configured rate. Where the count is kept is the limiter's business
+// (limits.backend): per replica in memory, or shared by all replicas in
+// Redis. A limiter that cannot count follows limits.on_error; such
+// requests are counted in acpgw_rate_limit_backend_errors_total. The 429
+// is never stored under the request's Idempotency-Key: this runs before
+// the key is looked at.
 func (s *Server) rateLimit(c *gin.Context) {
 	caller := c.GetString(ctxCaller)
 	rt := s.svc.Runtime()
@@ -115,10 +91,21 @@ func (s *Server) rateLimit(c *gin.Context) {
 		c.Next()
 		return
 	}
-	r := s.limits.get(caller, cfg).ReserveN(s.now(), 1)
-	if delay := r.DelayFrom(s.now()); delay > 0 {
-		r.CancelAt(s.now())
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(delay.Seconds()))))
+	d, err := s.limiter.Allow(c.Request.Context(), caller, cfg)
+	if err != nil && s.m != nil {
+		result := "allowed"
+		if !d.Allowed {
+			result = "denied"
+		}
+		s.m.RateLimitBackendErrors.WithLabelValues(result).Inc()
+	}
+	if !d.Allowed {
+		c.Header("Retry-After", strconv.Itoa(max(1, int(math.Ceil(d.RetryAfter.Seconds())))))
+		if err != nil {
+			fail(c, acp.Errorf(http.StatusTooManyRequests, acp.TypeRateLimitExceeded, acp.CodeTooManyRequests, "",
+				"rate limits cannot be checked right now; retry later"))
+			return
+		}
 		fail(c, acp.Errorf(http.StatusTooManyRequests, acp.TypeRateLimitExceeded, acp.CodeTooManyRequests, "",
 			"rate limit of %d requests per second exceeded", cfg.PerSecond))
 		return

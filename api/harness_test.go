@@ -24,6 +24,7 @@ import (
 	"acpgw/api/apitest"
 	"acpgw/config"
 	"acpgw/gateway"
+	"acpgw/limits"
 	"acpgw/metrics"
 	"acpgw/providers"
 	"acpgw/providers/mock"
@@ -56,6 +57,8 @@ type harness struct {
 	// clock is the API's and the gateway's clock: real time plus what
 	// tests skip with advance.
 	clock *clock
+	// apiOpts built srv's handler; replica builds another from it.
+	apiOpts api.Options
 }
 
 // clock is real time moved forward by advance, so that a test can let time
@@ -105,6 +108,9 @@ type harnessOpts struct {
 	timeout string
 	// sections is more top-level YAML ("amounts: {...}\n").
 	sections string
+	// limiter, if set, builds the API's rate limiter on the harness's
+	// clock; nil is the in-memory default.
+	limiter func(now func() time.Time) limits.Limiter
 }
 
 func newHarness(t testing.TB, o harnessOpts) *harness {
@@ -162,7 +168,11 @@ processors:
 	m := metrics.New(h.reg)
 	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.svc = gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log, Now: h.clock.Now}, rt)
-	h.api = api.New(api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log, Now: h.clock.Now})
+	h.apiOpts = api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log, Now: h.clock.Now}
+	if o.limiter != nil {
+		h.apiOpts.Limiter = o.limiter(h.clock.Now)
+	}
+	h.api = api.New(h.apiOpts)
 	handler := validated(t, h.api)
 	if o.served != nil {
 		inner := handler
@@ -187,6 +197,23 @@ func validated(t testing.TB, handler http.Handler) http.Handler {
 		return handler
 	}
 	return apitest.Must(t).Handler(t, handler)
+}
+
+// replica is another API server over the same gateway service and store,
+// as a second acpgw replica behind a load balancer would be, with its own
+// rate limiter (nil: its own memory) and metrics registry. Requests
+// through the returned harness go to the replica.
+func (h *harness) replica(lim limits.Limiter) *harness {
+	h.t.Helper()
+	r := *h
+	r.reg = prometheus.NewRegistry()
+	r.apiOpts.Metrics = metrics.New(r.reg)
+	r.apiOpts.Gatherer = r.reg
+	r.apiOpts.Limiter = lim
+	r.api = api.New(r.apiOpts)
+	r.srv = httptest.NewServer(validated(h.t, r.api))
+	h.t.Cleanup(r.srv.Close)
+	return &r
 }
 
 func routingYAML(r string) string {

@@ -17,6 +17,7 @@ import (
 
 	"acpgw/acp"
 	"acpgw/gateway"
+	"acpgw/limits"
 	"acpgw/metrics"
 )
 
@@ -38,6 +39,9 @@ type Options struct {
 	BodyLimit int64
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Limiter keeps the callers' rate limit counts; nil counts in this
+	// process's memory (limits.NewMemory on Now).
+	Limiter limits.Limiter
 }
 
 // Server is the HTTP handler of acpgw.
@@ -49,7 +53,7 @@ type Server struct {
 	now      func() time.Time
 	engine   *gin.Engine
 	draining atomic.Bool
-	limits   limiters
+	limiter  limits.Limiter
 }
 
 // New builds the router.
@@ -64,7 +68,10 @@ func New(o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{opts: o, svc: o.Service, m: o.Metrics, log: o.Logger, now: o.Now}
+	if o.Limiter == nil {
+		o.Limiter = limits.NewMemory(o.Now)
+	}
+	s := &Server{opts: o, svc: o.Service, m: o.Metrics, log: o.Logger, now: o.Now, limiter: o.Limiter}
 	e := gin.New()
 	// Every answer is JSON in the ACP error shape: no redirect with an HTML
 	// body for a path with or without a trailing slash (GET

@@ -4,8 +4,11 @@
 package metrics
 
 import (
+	"context"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // OtherMerchant is the merchant label of every merchant without
@@ -45,7 +48,13 @@ type Metrics struct {
 	EventsGivenUp         *prometheus.CounterVec
 	EventBacklog          *prometheus.GaugeVec
 	EventBacklogAge       *prometheus.GaugeVec
-	Build                 *prometheus.GaugeVec
+	// RateLimitBackendErrors counts requests whose rate limit could not be
+	// checked (Redis down), by what limits.on_error made of them.
+	RateLimitBackendErrors *prometheus.CounterVec
+	// RateLimitBackendUp is 0 while the shared rate limit backend (Redis)
+	// does not answer, else 1 (always 1 with the memory backend).
+	RateLimitBackendUp prometheus.Gauge
+	Build              *prometheus.GaugeVec
 }
 
 // latencyBuckets spans a fast mock (sub-millisecond) to a slow processor
@@ -168,6 +177,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "acpgw_event_backlog_oldest_age_seconds",
 			Help: "Age of the oldest merchant event not delivered yet, from the store, by merchant; 0 when none waits.",
 		}, []string{"merchant"}),
+		RateLimitBackendErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_rate_limit_backend_errors_total",
+			Help: "Requests whose rate limit the shared backend (Redis) could not check, by what limits.on_error did with them (allowed or denied).",
+		}, []string{"result"}),
+		RateLimitBackendUp: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "acpgw_rate_limit_backend_up",
+			Help: "0 while the shared rate limit backend (Redis) does not answer, else 1; always 1 with limits.backend memory.",
+		}),
 		Build: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "acpgw_build_info",
 			Help: "Always 1; labels say the acpgw version and Go version.",
@@ -179,11 +196,32 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.CircuitState, m.ConfigReloadSuccess, m.PendingAttempts, m.Reconciliations,
 		m.IdempotentReplays, m.TokensIssued, m.TokensRefused, m.Webhooks, m.UnknownDeclineCodes, m.ProcessorRetries, m.Build,
 		m.EventsCreated, m.EventDeliveries, m.EventDeliveryDuration, m.EventsGivenUp, m.EventBacklog, m.EventBacklogAge,
+		m.RateLimitBackendErrors, m.RateLimitBackendUp,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	return m
 }
+
+// Observe records v in o, with the trace id of ctx's span as the
+// observation's exemplar when that span is sampled, so that a dashboard can
+// link a slow bucket to one trace of it. Exemplars are exposed in the
+// OpenMetrics format only (Prometheus stores them with
+// --enable-feature=exemplar-storage). Without a sampled span (tracing off)
+// it is o.Observe(v).
+func Observe(ctx context.Context, o prometheus.Observer, v float64) {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsSampled() {
+		if eo, ok := o.(prometheus.ExemplarObserver); ok {
+			eo.ObserveWithExemplar(v, prometheus.Labels{ExemplarTraceID: sc.TraceID().String()})
+			return
+		}
+	}
+	o.Observe(v)
+}
+
+// ExemplarTraceID is the exemplar label that holds a trace id; Grafana's
+// exemplar links read it.
+const ExemplarTraceID = "trace_id"
 
 // MerchantLabels decides the merchant label value: merchants listed in the
 // set keep their id, every other merchant is OtherMerchant.

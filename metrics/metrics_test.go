@@ -38,6 +38,8 @@ func touch(m *Metrics) {
 	m.Webhooks.WithLabelValues("stripe_us", "accepted").Inc()
 	m.UnknownDeclineCodes.WithLabelValues("stripe_us").Inc()
 	m.ProcessorRetries.WithLabelValues("adyen_eu", "authorize", "in_progress").Inc()
+	m.RateLimitBackendErrors.WithLabelValues("allowed").Inc()
+	m.RateLimitBackendUp.Set(1)
 	m.Build.WithLabelValues("dev", "go1.26").Set(1)
 	m.EventsCreated.WithLabelValues("payment.captured").Inc()
 	m.EventDeliveries.WithLabelValues(OtherMerchant, "delivered").Inc()

@@ -17,10 +17,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"acpgw/api"
 	"acpgw/config"
 	"acpgw/gateway"
+	"acpgw/limits"
 	"acpgw/metrics"
 	"acpgw/outbox"
 	"acpgw/providers"
@@ -235,13 +237,19 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	svc = gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log, OnEvents: events.Wake}, rt)
 	defer closeService(ctx, svc, cfg.Server.ShutdownGrace, log)
 
+	limiter, closeLimiter, err := newLimiter(ctx, cfg.Limits, m, log)
+	if err != nil {
+		return err
+	}
+	defer closeLimiter()
+
 	var gatherer prometheus.Gatherer = reg
 	if cfg.Metrics.Listen != "" {
 		gatherer = nil
 	}
 	srv := api.New(api.Options{
 		Service: svc, Metrics: m, Gatherer: gatherer, Logger: log,
-		BodyLimit: cfg.Server.BodyLimit,
+		BodyLimit: cfg.Server.BodyLimit, Limiter: limiter,
 	})
 	httpSrv := &http.Server{
 		Handler:           srv,
@@ -405,6 +413,38 @@ func closeService(ctx context.Context, svc *gateway.Service, grace time.Duration
 	if err := svc.Close(cctx); err != nil {
 		log.Warn("runtimes still in use at exit", slog.String("error", err.Error()))
 	}
+}
+
+// newLimiter builds the rate limiter limits: chooses. A Redis that does not
+// answer at start is not fatal: requests follow limits.on_error until it
+// does, as in any outage.
+func newLimiter(ctx context.Context, cfg config.Limits, m *metrics.Metrics, log *slog.Logger) (limits.Limiter, func(), error) {
+	m.RateLimitBackendUp.Set(1)
+	if cfg.Backend != config.LimitsRedis {
+		return nil, func() {}, nil // api's in-memory default
+	}
+	redis.SetLogger(limits.Logger{L: log})
+	r, err := limits.NewRedis(limits.RedisOptions{
+		URL: cfg.RedisURL, OnError: cfg.OnError, Timeout: cfg.Timeout, Logger: log,
+		OnState: func(up bool) {
+			v := 0.0
+			if up {
+				v = 1
+			}
+			m.RateLimitBackendUp.Set(v)
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := r.Ping(ctx); err != nil {
+		m.RateLimitBackendUp.Set(0)
+		log.Warn("rate limit backend: redis does not answer at start; requests follow limits.on_error until it does",
+			slog.String("on_error", cfg.OnError), slog.String("error", err.Error()))
+	} else {
+		log.Info("rate limits are counted in redis, shared by every replica that uses it", slog.String("on_error", cfg.OnError))
+	}
+	return r, func() { _ = r.Close() }, nil
 }
 
 func purgeIdempotency(ctx context.Context, st store.Store, log *slog.Logger) {
