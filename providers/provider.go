@@ -56,11 +56,14 @@ type AuthorizeRequest struct {
 	// IdempotencyKey is deterministic (acpgw_<payment>_<attempt>): re-sending
 	// the same request with it must never charge twice.
 	IdempotencyKey string
-	MerchantID     string
-	Amount         payment.Money
-	Capture        payment.CaptureMode
-	Instrument     Instrument
-	Metadata       map[string]string
+	// Attempt is the attempt's number within its payment (1, 2 after a
+	// failover), for traces; 0 when unknown.
+	Attempt    int
+	MerchantID string
+	Amount     payment.Money
+	Capture    payment.CaptureMode
+	Instrument Instrument
+	Metadata   map[string]string
 	// Authentication is the buyer's 3-D Secure authentication, nil without
 	// one. A provider sends its data (cryptogram, ECI, transaction id,
 	// version) when Authentication.SendsData() and nothing otherwise: an
@@ -77,7 +80,10 @@ type AuthorizeRequest struct {
 type ModifyRequest struct {
 	PaymentID      string
 	IdempotencyKey string
-	Reference      string
+	// Attempt is the attempt's number within its payment, for traces; 0
+	// when unknown.
+	Attempt   int
+	Reference string
 	// Amount is the amount to capture or refund; for a void it is the
 	// authorized amount.
 	Amount payment.Money
@@ -103,6 +109,10 @@ type Result struct {
 	// Message is a short human-readable explanation for failed results; it
 	// must not contain card data.
 	Message string
+	// RequestID is the processor's own id of the request that gave this
+	// answer, when it sends one (Stripe's Request-Id), for traces and
+	// support tickets.
+	RequestID string
 }
 
 // Operation names a processor call, for metrics and attempts.
@@ -177,6 +187,17 @@ func (e *Error) Error() string {
 		msg += ": " + e.Err.Error()
 	}
 	return msg
+}
+
+// RequestIDOf returns the processor's id of the request that failed with
+// err, when err (or an error it wraps) has one: a method
+// ProcessorRequestID() string. "" otherwise.
+func RequestIDOf(err error) string {
+	var r interface{ ProcessorRequestID() string }
+	if errors.As(err, &r) {
+		return r.ProcessorRequestID()
+	}
+	return ""
 }
 
 // Is reports the class, so that errors.Is(err, ErrNotProcessed) works.

@@ -62,6 +62,9 @@ type APIError struct {
 	PSPReference string
 }
 
+// ProcessorRequestID is the pspReference Adyen gave the failed request.
+func (e *APIError) ProcessorRequestID() string { return e.PSPReference }
+
 // Error implements error.
 func (e *APIError) Error() string {
 	s := "adyen: HTTP " + strconv.Itoa(e.HTTPStatus)

@@ -236,7 +236,7 @@ func (c *Client) cardError(err error) (providers.Result, bool) {
 	if !errors.As(err, &se) || se.Type != stripego.ErrorTypeCard || se.HTTPStatusCode != http.StatusPaymentRequired {
 		return providers.Result{}, false
 	}
-	res := providers.Result{Status: payment.StatusDeclined}
+	res := providers.Result{Status: payment.StatusDeclined, RequestID: se.RequestID}
 	if se.PaymentIntent != nil {
 		res.Reference = se.PaymentIntent.ID
 	}
@@ -248,6 +248,9 @@ func (c *Client) cardError(err error) (providers.Result, bool) {
 // intentResult reads a PaymentIntent answer as a Result.
 func (c *Client) intentResult(pi *stripego.PaymentIntent) (providers.Result, error) {
 	res := providers.Result{Reference: pi.ID}
+	if pi.LastResponse != nil {
+		res.RequestID = pi.LastResponse.RequestID
+	}
 	switch pi.Status {
 	case stripego.PaymentIntentStatusSucceeded:
 		res.Status = payment.StatusCaptured

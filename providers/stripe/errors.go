@@ -206,6 +206,9 @@ type apiError struct {
 	Message     string
 }
 
+// ProcessorRequestID is Stripe's Request-Id of the failed request.
+func (e *apiError) ProcessorRequestID() string { return e.RequestID }
+
 func (e *apiError) Error() string {
 	s := fmt.Sprintf("stripe %d %s", e.Status, e.Type)
 	if e.Code != "" {

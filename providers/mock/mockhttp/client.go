@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+
 	"acpgw/payment"
 	"acpgw/providers"
 	"acpgw/providers/mock"
@@ -212,6 +214,9 @@ func (c *Client) call(ctx context.Context, op providers.Operation, path string, 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	// The caller's trace goes on (W3C traceparent) when it has one: the
+	// Server, like any service of ours, may join it.
+	propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
 
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -229,7 +234,15 @@ func (c *Client) call(ctx context.Context, op providers.Operation, path string, 
 		return providers.Result{}, providers.OutcomeUnknown(transportCode(err),
 			fmt.Errorf("mockhttp: %s answer %d cut short: %w", op, resp.StatusCode, err))
 	}
-	return classify(op, resp.StatusCode, raw)
+	res, err := classify(op, resp.StatusCode, raw)
+	id := resp.Header.Get(HeaderRequestID)
+	var se *StatusError
+	if errors.As(err, &se) {
+		se.RequestID = id
+	} else if err == nil {
+		res.RequestID = id
+	}
+	return res, err
 }
 
 // classify reads an answer that arrived whole.
@@ -268,7 +281,12 @@ type StatusError struct {
 	// Code and Message are the answer's code and message, if it had them.
 	Code    string
 	Message string
+	// RequestID is the Server's Request-Id of the answer.
+	RequestID string
 }
+
+// ProcessorRequestID is the Server's Request-Id of the answer.
+func (e *StatusError) ProcessorRequestID() string { return e.RequestID }
 
 // Error implements error.
 func (e *StatusError) Error() string {

@@ -2,6 +2,7 @@ package mockhttp
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
@@ -25,8 +26,16 @@ func NewServer(p *mock.Provider) http.Handler {
 	mux.HandleFunc("POST "+PathVoid, s.modify(p.Void))
 	mux.HandleFunc("POST "+PathRefund, s.modify(p.Refund))
 	mux.HandleFunc("GET "+PathLedger, s.ledger)
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every answer has an id of its own, as Stripe's Request-Id.
+		w.Header().Set(HeaderRequestID, "req_"+rand.Text())
+		mux.ServeHTTP(w, r)
+	})
 }
+
+// HeaderRequestID is the Server's id of each request, in every answer;
+// the Client reports it as Result.RequestID and in its errors.
+const HeaderRequestID = "Request-Id"
 
 type server struct {
 	p *mock.Provider
