@@ -29,6 +29,7 @@ import (
 	"acpgw/providers"
 	"acpgw/providers/mock"
 	"acpgw/store/sqlite"
+	"acpgw/tracing"
 )
 
 const (
@@ -59,6 +60,8 @@ type harness struct {
 	clock *clock
 	// apiOpts built srv's handler; replica builds another from it.
 	apiOpts api.Options
+	// tracing is the tracer provider when harnessOpts.tracing is set.
+	tracing *tracing.Tracing
 }
 
 // clock is real time moved forward by advance, so that a test can let time
@@ -111,6 +114,11 @@ type harnessOpts struct {
 	// limiter, if set, builds the API's rate limiter on the harness's
 	// clock; nil is the in-memory default.
 	limiter func(now func() time.Time) limits.Limiter
+	// tracing, if set, is an OTLP/HTTP endpoint: the harness traces every
+	// request (HTTP, steps, store transactions, processor calls) at
+	// sample ratio sampleRatio (0 means 1) and exports there.
+	tracing     string
+	sampleRatio float64
 }
 
 func newHarness(t testing.TB, o harnessOpts) *harness {
@@ -154,10 +162,22 @@ processors:
 		mu.Lock()
 		h.mocks[p.Name] = m
 		mu.Unlock()
+		var p2 providers.Provider = m
 		if o.wrap != nil {
-			return o.wrap(m), nil
+			p2 = o.wrap(m)
 		}
-		return m, nil
+		return tracing.Provider(p2, h.tracing.Tracer()), nil
+	}
+	if o.tracing != "" {
+		ratio := o.sampleRatio
+		if ratio == 0 {
+			ratio = 1
+		}
+		h.tracing, err = tracing.New(ctx, config.Tracing{Endpoint: o.tracing, SampleRatio: ratio, ServiceName: "acpgw-test"}, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.tracing.Shutdown(context.Background()) })
 	}
 	h.build = build
 	rt, err := gateway.NewRuntime(cfg, build)
@@ -166,9 +186,10 @@ processors:
 	}
 	h.reg = prometheus.NewRegistry()
 	m := metrics.New(h.reg)
-	log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h.svc = gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log, Now: h.clock.Now}, rt)
-	h.apiOpts = api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log, Now: h.clock.Now}
+	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	tracer := h.tracing.Tracer()
+	h.svc = gateway.New(gateway.Options{Store: tracing.Store(st, tracer, config.DriverSQLite), Metrics: m, Logger: log, Now: h.clock.Now, Tracer: tracer}, rt)
+	h.apiOpts = api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log, Now: h.clock.Now, Tracer: tracer}
 	if o.limiter != nil {
 		h.apiOpts.Limiter = o.limiter(h.clock.Now)
 	}

@@ -12,9 +12,15 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"acpgw/acp"
 	"acpgw/gateway"
+	"acpgw/metrics"
+	"acpgw/tracing"
 	"acpgw/vault"
 )
 
@@ -71,7 +77,7 @@ func (s *Server) observe(c *gin.Context) {
 	d := time.Since(start)
 	if s.m != nil {
 		s.m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-		s.m.HTTPDuration.WithLabelValues(route, method).Observe(d.Seconds())
+		metrics.Observe(c.Request.Context(), s.m.HTTPDuration.WithLabelValues(route, method), d.Seconds())
 	}
 	level := slog.LevelDebug
 	if status >= 500 {
@@ -82,6 +88,45 @@ func (s *Server) observe(c *gin.Context) {
 		slog.String("method", method), slog.String("route", route),
 		slog.Int("status", status), slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 		slog.String("caller", c.GetString(ctxCaller)))
+}
+
+// trace runs the request under a server span named for its method and
+// route, continuing the caller's trace when it sends a W3C traceparent
+// (sampled by the caller: kept; not sampled: not kept). The span says the
+// route, method, status, request id and the authenticated caller; never a
+// header, a body or a path's values. Installed only when tracing is on.
+func (s *Server) trace(c *gin.Context) {
+	route := c.FullPath()
+	switch route {
+	case "":
+		route = "unmatched"
+	case "/metrics", "/healthz", "/readyz":
+		// Scrapes and probes: traces of them would only be noise.
+		c.Next()
+		return
+	}
+	method := c.Request.Method
+	ctx := propagation.TraceContext{}.Extract(c.Request.Context(), propagation.HeaderCarrier(c.Request.Header))
+	ctx, span := s.opts.Tracer.Start(ctx, method+" "+route, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route)))
+	defer span.End()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
+	if !span.IsRecording() {
+		return
+	}
+	status := c.Writer.Status()
+	span.SetAttributes(attribute.Int("http.response.status_code", status),
+		tracing.AttrRequestID.String(gateway.RequestID(c.Request.Context())))
+	caller := c.GetString(ctxCaller)
+	if id, ok := strings.CutPrefix(caller, "merchant:"); ok {
+		span.SetAttributes(tracing.AttrMerchantID.String(id))
+	} else if id, ok := strings.CutPrefix(caller, "agent:"); ok {
+		span.SetAttributes(tracing.AttrAgentID.String(id))
+	}
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
 }
 
 // recover turns a panic into a 500 ACP error and a log line.

@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 
 	"acpgw/acp"
 	"acpgw/gateway"
@@ -42,6 +43,10 @@ type Options struct {
 	// Limiter keeps the callers' rate limit counts; nil counts in this
 	// process's memory (limits.NewMemory on Now).
 	Limiter limits.Limiter
+	// Tracer, if set, gives every request a server span that continues the
+	// caller's W3C traceparent; nil (tracing off) adds nothing to a
+	// request.
+	Tracer trace.Tracer
 }
 
 // Server is the HTTP handler of acpgw.
@@ -87,13 +92,18 @@ func New(o Options) *Server {
 	e.NoMethod(func(c *gin.Context) {
 		fail(c, errMethod)
 	})
+	if o.Tracer != nil {
+		e.Use(s.trace)
+	}
 	e.Use(s.requestID, s.observe, s.recover)
 
 	e.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	e.GET("/readyz", s.ready)
 	e.GET("/openapi.yaml", openAPI)
 	if o.Gatherer != nil {
-		h := promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{})
+		// OpenMetrics when the scraper asks for it: only that format
+		// carries the latency histograms' exemplars (trace ids).
+		h := promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{EnableOpenMetrics: true})
 		e.GET("/metrics", gin.WrapH(h))
 	}
 

@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"acpgw/acp"
+	"acpgw/metrics"
 	"acpgw/payment"
 	"acpgw/providers"
 	"acpgw/store"
+	"acpgw/tracing"
 	"acpgw/vault"
 )
 
@@ -55,7 +57,9 @@ func (s *Service) Refund(ctx context.Context, in ModifyInput) (Answer, error) {
 func (s *Service) modify(ctx context.Context, in ModifyInput, op providers.Operation) (Answer, error) {
 	rt, release := s.acquire()
 	defer release()
-	p, att, err := s.openModification(ctx, rt, in, op)
+	sctx, span := s.step(ctx, "modification.intent", in.PaymentID)
+	p, att, err := s.openModification(sctx, rt, in, op)
+	tracing.End(span, err)
 	if err != nil {
 		return s.beforeWrite(ctx, in.Idempotency, err)
 	}
@@ -69,7 +73,10 @@ func (s *Service) modify(ctx context.Context, in ModifyInput, op providers.Opera
 	ctx, cancel := s.detach(ctx, rt)
 	defer cancel()
 	out := s.callModify(ctx, rt, prov, p, att)
-	return s.settleModification(ctx, in.Idempotency, att, out)
+	sctx, span = s.step(ctx, "modification.settle", in.PaymentID)
+	ans, err := s.settleModification(sctx, in.Idempotency, att, out)
+	tracing.End(span, err)
+	return ans, err
 }
 
 // openModification is a modification's first transaction: it claims the
@@ -174,7 +181,7 @@ func (s *Service) callModify(ctx context.Context, rt *Runtime, prov providers.Pr
 	cctx, cancel := s.attemptCtx(ctx, rt, att)
 	defer cancel()
 	req := providers.ModifyRequest{
-		PaymentID: p.ID, IdempotencyKey: att.IdempotencyKey, Reference: p.ProcessorReference,
+		PaymentID: p.ID, IdempotencyKey: att.IdempotencyKey, Attempt: att.Seq, Reference: p.ProcessorReference,
 		Amount: payment.Money{Amount: att.Amount, Currency: att.Currency},
 	}
 	op := providers.Operation(att.Operation)
@@ -194,7 +201,7 @@ func (s *Service) callModify(ctx context.Context, rt *Runtime, prov providers.Pr
 		err = fmt.Errorf("gateway: unknown operation %q", op)
 	}
 	latency := time.Since(start)
-	s.metrics.ProcessorDuration.WithLabelValues(prov.Name(), string(op), outcomeLabel(res, err)).Observe(latency.Seconds())
+	metrics.Observe(ctx, s.metrics.ProcessorDuration.WithLabelValues(prov.Name(), string(op), outcomeLabel(res, err)), latency.Seconds())
 	return callOutcome{res: res, err: err, latency: latency}
 }
 

@@ -9,10 +9,12 @@ import (
 
 	"acpgw/acp"
 	"acpgw/config"
+	"acpgw/metrics"
 	"acpgw/payment"
 	"acpgw/providers"
 	"acpgw/routing"
 	"acpgw/store"
+	"acpgw/tracing"
 	"acpgw/vault"
 )
 
@@ -45,17 +47,25 @@ type PayInput struct {
 func (s *Service) Pay(ctx context.Context, in PayInput) (Answer, error) {
 	rt, release := s.acquire()
 	defer release()
-	pl, err := s.preparePay(ctx, rt, in)
+	sctx, span := s.step(ctx, "payment.prepare", "")
+	pl, err := s.preparePay(sctx, rt, in)
+	tracing.End(span, err)
 	if err != nil {
 		return s.beforeWrite(ctx, in.Idempotency, err)
 	}
-	if err := s.openIntent(ctx, pl); err != nil {
+	sctx, span = s.step(ctx, "payment.intent", pl.p.ID)
+	err = s.openIntent(sctx, pl)
+	tracing.End(span, err)
+	if err != nil {
 		return s.beforeWrite(ctx, in.Idempotency, err)
 	}
 	ctx, cancel := s.detach(ctx, rt)
 	defer cancel()
 	out := s.tryCandidates(ctx, rt, pl)
-	return s.settlePayment(ctx, rt, pl, out)
+	sctx, span = s.step(ctx, "payment.settle", pl.p.ID)
+	ans, err := s.settlePayment(sctx, rt, pl, out)
+	tracing.End(span, err)
+	return ans, err
 }
 
 // payPlan is a payment between its steps: what prepare decided and what
@@ -136,7 +146,10 @@ func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*pa
 		IIN:         pl.tok.IIN,
 		Metadata:    req.Metadata,
 	}
-	if err := rt.Routing.Route(&rreq, s.health, &pl.decision); err != nil {
+	_, span := s.step(ctx, "routing.decide", paymentID)
+	err = rt.Routing.Route(&rreq, s.health, &pl.decision)
+	endDecision(span, &pl.decision, err)
+	if err != nil {
 		return nil, err
 	}
 	if len(pl.decision.Candidates) == 0 {
@@ -305,6 +318,8 @@ func (s *Service) failover(ctx context.Context, rt *Runtime, pl *payPlan, next r
 	nextAtt := s.newAttempt(rt, p, cur.Seq+1, next.Processor, providers.OpAuthorize, p.Amount, now)
 	nextAtt.Authentication = cur.Authentication
 	eraseCVC := declined && pl.tok.CVC != nil
+	ctx, span := s.step(ctx, "payment.failover", p.ID)
+	defer span.End()
 	err := s.store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.UpdateAttempt(ctx, cur); err != nil {
 			return err
@@ -518,6 +533,7 @@ func (s *Service) authorize(ctx context.Context, rt *Runtime, prov providers.Pro
 		PaymentID:      p.ID,
 		AttemptID:      att.ID,
 		IdempotencyKey: att.IdempotencyKey,
+		Attempt:        att.Seq,
 		MerchantID:     p.MerchantID,
 		Amount:         payment.Money{Amount: p.Amount, Currency: p.Currency},
 		Capture:        p.Capture,
@@ -526,7 +542,7 @@ func (s *Service) authorize(ctx context.Context, rt *Runtime, prov providers.Pro
 		Authentication: auth,
 	})
 	latency := time.Since(start)
-	s.metrics.ProcessorDuration.WithLabelValues(prov.Name(), string(providers.OpAuthorize), outcomeLabel(res, err)).Observe(latency.Seconds())
+	metrics.Observe(ctx, s.metrics.ProcessorDuration.WithLabelValues(prov.Name(), string(providers.OpAuthorize), outcomeLabel(res, err)), latency.Seconds())
 	return res, err, latency
 }
 

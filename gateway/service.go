@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 
 	"acpgw/metrics"
 	"acpgw/payment"
@@ -46,6 +47,9 @@ type Service struct {
 	cryptograms *cryptograms
 	// onEvents is called after a commit that wrote merchant events.
 	onEvents func()
+	// tracer starts the spans of the payment's steps; nil when tracing is
+	// off.
+	tracer trace.Tracer
 }
 
 // Options configures a Service.
@@ -66,12 +70,17 @@ type Options struct {
 	// events to the outbox (main wakes the delivery workers with it). It
 	// must not block.
 	OnEvents func()
+	// Tracer, if set, traces the steps of payments and modifications
+	// (prepare, routing, intent, failover, settle). Processor calls and
+	// store transactions are traced by wrapping the providers and the
+	// store (package tracing).
+	Tracer trace.Tracer
 }
 
 // New returns a Service serving rt.
 func New(opts Options, rt *Runtime) *Service {
 	s := &Service{metrics: opts.Metrics, log: opts.Logger, now: opts.Now, owner: opts.Owner, cvcs: vault.NewCVCKeys(),
-		cryptograms: newCryptograms(), onEvents: opts.OnEvents}
+		cryptograms: newCryptograms(), onEvents: opts.OnEvents, tracer: opts.Tracer}
 	s.store = cvcStore{Store: opts.Store, keys: s.cvcs}
 	s.retired.init(opts.RetireGrace)
 	if s.now == nil {

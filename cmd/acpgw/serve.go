@@ -18,6 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/trace"
 
 	"acpgw/api"
 	"acpgw/config"
@@ -33,6 +35,7 @@ import (
 	"acpgw/store"
 	"acpgw/store/postgres"
 	"acpgw/store/sqlite"
+	"acpgw/tracing"
 )
 
 func loadConfig(path string) (*config.Config, error) {
@@ -120,6 +123,21 @@ func newFactory(log *slog.Logger, m *metrics.Metrics) gateway.ProviderFactory {
 	}
 }
 
+// tracedFactory wraps every provider build makes so that its calls are
+// traced; with a nil tracer it is build.
+func tracedFactory(build gateway.ProviderFactory, tracer trace.Tracer) gateway.ProviderFactory {
+	if tracer == nil {
+		return build
+	}
+	return func(p *config.Processor) (providers.Provider, error) {
+		prov, err := build(p)
+		if err != nil {
+			return nil, err
+		}
+		return tracing.Provider(prov, tracer), nil
+	}
+}
+
 func buildMock(p *config.Processor) providers.Provider {
 	mocks.Lock()
 	defer mocks.Unlock()
@@ -201,6 +219,26 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	trc, err := tracing.New(ctx, cfg.Tracing, version)
+	if err != nil {
+		return err
+	}
+	tracer := trc.Tracer()
+	if tracer != nil {
+		// Log lines of a traced request carry its trace_id and span_id.
+		log = slog.New(tracing.LogHandler(log.Handler()))
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			log.Warn("tracing: spans not exported", slog.String("error", err.Error()))
+		}))
+		log.Info("tracing on", slog.String("tracing", cfg.Tracing.String()))
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := trc.Shutdown(sctx); err != nil {
+			log.Warn("tracing: last spans not exported", slog.String("error", err.Error()))
+		}
+	}()
 	if *listen != "" {
 		cfg.Server.Listen = *listen
 	}
@@ -223,7 +261,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 
-	build := newFactory(log, m)
+	build := tracedFactory(newFactory(log, m), tracer)
 	rt, err := gateway.NewRuntime(cfg, build)
 	if err != nil {
 		return err
@@ -234,7 +272,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Store: st, Metrics: m, Logger: log, UserAgent: "acpgw/" + version,
 		Config: func() *config.Config { return svc.Runtime().Config },
 	})
-	svc = gateway.New(gateway.Options{Store: st, Metrics: m, Logger: log, OnEvents: events.Wake}, rt)
+	svc = gateway.New(gateway.Options{Store: tracing.Store(st, tracer, cfg.Store.Driver), Metrics: m, Logger: log, OnEvents: events.Wake, Tracer: tracer}, rt)
 	defer closeService(ctx, svc, cfg.Server.ShutdownGrace, log)
 
 	limiter, closeLimiter, err := newLimiter(ctx, cfg.Limits, m, log)
@@ -249,7 +287,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	srv := api.New(api.Options{
 		Service: svc, Metrics: m, Gatherer: gatherer, Logger: log,
-		BodyLimit: cfg.Server.BodyLimit, Limiter: limiter,
+		BodyLimit: cfg.Server.BodyLimit, Limiter: limiter, Tracer: tracer,
 	})
 	httpSrv := &http.Server{
 		Handler:           srv,
@@ -277,7 +315,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		apiLn.certFile, apiLn.keyFile = cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile
 	}
 	if cfg.Metrics.Listen != "" {
-		msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		msrv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}), ReadHeaderTimeout: 5 * time.Second}
 		if _, err := servers.add("metrics", cfg.Metrics.Listen, msrv); err != nil {
 			return err
 		}
