@@ -24,6 +24,7 @@ import (
 
 	"acpgw/api/apitest"
 	"acpgw/events/receiver"
+	"acpgw/tracing/otlptest"
 )
 
 // The mock processor's test cards (the README's table).
@@ -102,6 +103,7 @@ merchants:
     processors: [mock]
     metrics: {per_merchant: true}
 reconcile: {interval: 500ms, after: 500ms, lease: 10s}
+tracing: {endpoint: %q, sample_ratio: 1}
 `
 
 // TestPrometheusEndToEnd builds acpgw, runs it with mock processors,
@@ -142,7 +144,10 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	// panels have deliveries to show.
 	events := httptest.NewServer(receiver.New(receiver.Options{Secrets: []string{"whsec_e2e_prometheus_01"}}))
 	t.Cleanup(events.Close)
-	writeFile(t, cfg, fmt.Sprintf(e2eConfig, gwAddr, filepath.Join(dir, "acpgw.db"), events.URL+receiver.PathEvents))
+	// Every request is traced, to this test's OTLP receiver: the latency
+	// histograms then carry exemplars for Prometheus to store.
+	recv := otlptest.Start(t)
+	writeFile(t, cfg, fmt.Sprintf(e2eConfig, gwAddr, filepath.Join(dir, "acpgw.db"), events.URL+receiver.PathEvents, recv.Endpoint()))
 	startProcess(t, dir, "acpgw", bin, "serve", "--config", cfg)
 	gw := &gateway{t: t, base: "http://" + gwAddr}
 	waitOK(t, gw.base+"/readyz", 20*time.Second)
@@ -154,6 +159,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		"--config.file="+promCfg,
 		"--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address="+promAddr,
+		"--enable-feature=exemplar-storage",
 	)
 	prom := &promAPI{t: t, base: "http://" + promAddr}
 	waitOK(t, prom.base+"/-/ready", 20*time.Second)
@@ -198,6 +204,7 @@ func TestPrometheusEndToEnd(t *testing.T) {
 	checkRawCounters(t, prom, tr)
 	checkRecordingRules(t, prom, tr)
 	checkDashboards(t, prom, tr)
+	checkExemplars(t, prom, recv, start)
 	t.Logf("end-to-end test took %s", time.Since(start).Round(time.Millisecond))
 }
 

@@ -458,6 +458,9 @@ func closeService(ctx context.Context, svc *gateway.Service, grace time.Duration
 // does, as in any outage.
 func newLimiter(ctx context.Context, cfg config.Limits, m *metrics.Metrics, log *slog.Logger) (limits.Limiter, func(), error) {
 	m.RateLimitBackendUp.Set(1)
+	// Both series from the start, so that rate() sees the first error.
+	m.RateLimitBackendErrors.WithLabelValues("allowed")
+	m.RateLimitBackendErrors.WithLabelValues("denied")
 	if cfg.Backend != config.LimitsRedis {
 		return nil, func() {}, nil // api's in-memory default
 	}
