@@ -90,6 +90,12 @@ func newPathPattern(path string) pathPattern {
 
 var loaded = sync.OnceValues(func() (*Spec, error) { return Parse(api.OpenAPI()) })
 
+func init() {
+	// GET /metrics answers OpenMetrics when asked: a text body like
+	// text/plain's, which the validator must be able to read.
+	openapi3filter.RegisterBodyDecoder("application/openmetrics-text", openapi3filter.PlainBodyDecoder)
+}
+
 // Load returns the document acpgw serves, loaded once per test binary.
 func Load() (*Spec, error) { return loaded() }
 
