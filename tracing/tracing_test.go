@@ -164,3 +164,33 @@ func TestLogHandler(t *testing.T) {
 		t.Errorf("no span: %s", lines[2])
 	}
 }
+
+// TestUnsampledParentSkipsChildren: under a span that is not sampled,
+// Start creates nothing (no child of it would be sampled) and keeps the
+// parent's ids in the context; under a sampled one it starts a child.
+func TestUnsampledParentSkipsChildren(t *testing.T) {
+	recv := otlptest.Start(t)
+	tr, err := tracing.New(context.Background(), config.Tracing{Endpoint: recv.Endpoint(), SampleRatio: 1}, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	parent := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, Remote: true})
+	ctx := trace.ContextWithRemoteSpanContext(context.Background(), parent)
+	allocs := testing.AllocsPerRun(100, func() {
+		c, span := tracing.Start(ctx, tr.Tracer(), "payment.prepare")
+		if c != ctx || span.IsRecording() {
+			t.Fatal("a child of an unsampled span was started")
+		}
+		span.End()
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations under an unsampled parent, want 0", allocs)
+	}
+	sampled := trace.ContextWithRemoteSpanContext(context.Background(), parent.WithTraceFlags(trace.FlagsSampled))
+	c, span := tracing.Start(sampled, tr.Tracer(), "payment.prepare")
+	if !span.IsRecording() || trace.SpanContextFromContext(c).TraceID() != parent.TraceID() {
+		t.Fatal("no child of a sampled span")
+	}
+	span.End()
+}

@@ -30,7 +30,7 @@ type tracedStore struct {
 
 // Tx runs fn in a transaction under a span.
 func (s *tracedStore) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
-	ctx, span := s.tr.Start(ctx, "store.tx", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(s.system))
+	ctx, span := Start(ctx, s.tr, "store.tx", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(s.system))
 	err := s.Store.Tx(ctx, fn)
 	End(span, err)
 	return err
@@ -145,6 +145,9 @@ func (t *tracedProvider) status(ctx context.Context, sr providers.StatusReader, 
 }
 
 func (t *tracedProvider) start(ctx context.Context, op providers.Operation, paymentID string, attempt int) (context.Context, trace.Span) {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() && !sc.IsSampled() {
+		return ctx, noop // see Start
+	}
 	attrs := make([]attribute.KeyValue, 0, 5)
 	attrs = append(attrs, AttrProcessor.String(t.name), AttrProcType.String(t.typ), AttrOperation.String(string(op)))
 	if paymentID != "" {
