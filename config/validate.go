@@ -13,6 +13,7 @@ import (
 
 	"acpgw/events"
 	"acpgw/payment"
+	"acpgw/store"
 )
 
 // Defaults for keys the file leaves out.
@@ -626,34 +627,13 @@ func validHostPort(s string) bool {
 // and :memory: would lose every token at exit. Messages never quote the
 // DSN: a URL may hold a password.
 func (d *decoder) validateSQLiteDSN(dsn string) {
-	if scheme := urlScheme(dsn); scheme != "" {
+	if scheme := store.URLScheme(dsn); scheme != "" {
 		d.check(false, "store.dsn", ErrInvalid, "dsn is a file path, not a URL (%q) for the sqlite driver: "+
 			"give a path such as ./data/acpgw.db, or set driver: postgres for PostgreSQL", scheme+":")
 		return
 	}
 	path, _, _ := strings.Cut(dsn, "?")
 	d.check(path != ":memory:", "store.dsn", ErrInvalid, "dsn :memory: is not supported: every token would be lost at exit; give a file path")
-}
-
-// urlScheme returns the scheme s starts with ("postgres" of
-// "postgres://db/x", "file" of "file:x.db"), or "" when s does not start
-// with one (RFC 3986: a letter, then letters, digits, "+", "-" or ".",
-// then ":"). A drive letter (C:\x, C:/x) is not a scheme.
-func urlScheme(s string) string {
-	i := strings.IndexByte(s, ':')
-	if i <= 0 {
-		return ""
-	}
-	for j, c := range s[:i] {
-		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
-		if !letter && (j == 0 || (c < '0' || c > '9') && c != '+' && c != '-' && c != '.') {
-			return ""
-		}
-	}
-	if i == 1 && (len(s) == 2 || s[2] == '\\' || s[2] == '/') {
-		return ""
-	}
-	return s[:i]
 }
 
 func isPostgresURL(s string) bool {

@@ -221,7 +221,7 @@ func (s *Store) checkpointLoop(ctx context.Context) {
 
 // parseDSN splits dsn into the file path and the synchronous level.
 func parseDSN(dsn string) (path, sync string, err error) {
-	if scheme := urlScheme(dsn); scheme != "" {
+	if scheme := store.URLScheme(dsn); scheme != "" {
 		// Never quote the DSN: a URL may hold a password.
 		return "", "", fmt.Errorf("sqlite: the DSN is a file path, not a URL (%q); PostgreSQL is the postgres driver", scheme+":")
 	}
