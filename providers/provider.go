@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"acpgw/payment"
+	"acpgw/threeds"
 )
 
 // TokenKind is the kind of approved ACP token a payment carries.
@@ -141,6 +142,14 @@ type Provider interface {
 	Capture(ctx context.Context, req ModifyRequest) (Result, error)
 	Void(ctx context.Context, req ModifyRequest) (Result, error)
 	Refund(ctx context.Context, req ModifyRequest) (Result, error)
+}
+
+// Authenticating is implemented by processors that also serve 3-D Secure 2
+// authentication (the mock, mock-server and Adyen): a merchant whose config
+// names such a processor as its authentication provider gets its Delegate
+// Authentication sessions run by Authenticator's answer.
+type Authenticating interface {
+	Authenticator() threeds.Provider
 }
 
 // Closer is implemented by providers that hold resources to release when a
