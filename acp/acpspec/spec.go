@@ -72,17 +72,23 @@ func ValidateDelegateRequestBody(spec *openapi3.T, body []byte) error {
 	if mt == nil || mt.Schema == nil {
 		return errors.New("acpspec: no application/json request schema")
 	}
+	return visit(mt.Schema.Value, body)
+}
+
+// visit validates a JSON body against schema (JSON Schema 2020-12, the
+// formats kin-openapi knows checked).
+func visit(schema *openapi3.Schema, body []byte) error {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("acpspec: request body is not JSON: %w", err)
+		return fmt.Errorf("acpspec: not JSON: %w", err)
 	}
-	v, err = specs.Plain(v)
+	v, err := specs.Plain(v)
 	if err != nil {
 		return err
 	}
-	return mt.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.EnableFormatValidation())
+	return schema.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.EnableFormatValidation())
 }
 
 // ValidateDelegateResponse validates a Delegate Payment response (status,
@@ -137,15 +143,5 @@ func ValidateSchema(spec *openapi3.T, schema string, body []byte) error {
 	if ref == nil || ref.Value == nil {
 		return fmt.Errorf("acpspec: no schema %q", schema)
 	}
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
-		return fmt.Errorf("acpspec: not JSON: %w", err)
-	}
-	v, err := specs.Plain(v)
-	if err != nil {
-		return err
-	}
-	return ref.Value.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.EnableFormatValidation())
+	return visit(ref.Value, body)
 }
