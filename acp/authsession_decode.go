@@ -22,7 +22,8 @@ import (
 // month and year, positive amount, ISO codes) and acpgw's own (Luhn, expired
 // card, known currency, lengths the schema leaves open). A schema error
 // anywhere wins over a semantic one; among errors of one kind the first in
-// the document is returned.
+// the document is returned, field by field (payment_method's values are
+// checked together once it has been read: number, month, year, name).
 //
 // The RFC's own example of a bad expiry is labelled 400; acpgw answers 422
 // for it, as on delegate_payment, so that one status split holds on every
@@ -99,7 +100,7 @@ const (
 // the comment at the top of authsession_decode.go for the statuses and the
 // code; a card that has expired at the current time is a 422.
 func DecodeAuthCreateRequest(body []byte) (AuthCreateRequest, *Error) {
-	return decodeAuthCreateRequest(body, time.Now())
+	return DecodeAuthCreateRequestAt(body, time.Now())
 }
 
 // DecodeAuthenticateRequest decodes and validates a POST
@@ -145,8 +146,9 @@ func DecodeAuthenticateRequest(body []byte) (AuthenticateRequest, *Error) {
 	return r, nil
 }
 
-// decodeAuthCreateRequest is DecodeAuthCreateRequest at a given time.
-func decodeAuthCreateRequest(body []byte, now time.Time) (AuthCreateRequest, *Error) {
+// DecodeAuthCreateRequestAt is DecodeAuthCreateRequest with the card's
+// expiry reckoned at now, for callers with their own clock.
+func DecodeAuthCreateRequestAt(body []byte, now time.Time) (AuthCreateRequest, *Error) {
 	d := &decoder{codes: authCodes}
 	root, err := d.root(body)
 	if err != nil {
@@ -290,9 +292,7 @@ func (d *decoder) authCard(v any, path string, now time.Time, sem *semantic) (pa
 		case "exp_year":
 			c.ExpYear, _, err = d.str(o, path, k, 4)
 		case "name":
-			if c.Name, _, err = d.str(o, path, k, 0); err == nil {
-				d.bound(c.Name, child(path, k), maxTextLength, false, sem)
-			}
+			c.Name, _, err = d.str(o, path, k, 0)
 		}
 		if err != nil {
 			return payment.Card{}, err
@@ -317,6 +317,7 @@ func (d *decoder) authCard(v any, path string, now time.Time, sem *semantic) (pa
 	if err != nil || monthErr != nil {
 		return payment.Card{}, nil
 	}
+	d.bound(c.Name, path+".name", maxTextLength, false, sem)
 	month, _ := strconv.Atoi(c.ExpMonth)
 	year, _ := strconv.Atoi(c.ExpYear)
 	return payment.Card{NumberType: "fpan", Number: c.Number, ExpMonth: month, ExpYear: year, Name: c.Name}, nil

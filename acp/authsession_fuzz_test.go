@@ -2,7 +2,10 @@ package acp
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +46,7 @@ func FuzzDecodeAuthCreateRequest(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := decodeAuthCreateRequest(body, testNow)
+		r, err := DecodeAuthCreateRequestAt(body, testNow)
 		if err != nil {
 			checkAuthErr(t, body, err)
 			return
@@ -55,7 +58,7 @@ func FuzzDecodeAuthCreateRequest(f *testing.F) {
 			t.Fatalf("accepted an invalid request: %s", dumpAuth(r))
 		}
 		checkBrowser(t, r.Browser)
-		again, err := decodeAuthCreateRequest(encodeAuthCreate(t, r), testNow)
+		again, err := DecodeAuthCreateRequestAt(encodeAuthCreate(t, r), testNow)
 		if err != nil {
 			t.Fatalf("re-encoded request rejected: %v", err)
 		}
@@ -172,5 +175,37 @@ func encodeAuthCommon(body map[string]any, b *threeds.Browser, session, url stri
 			sd["address"] = ad
 		}
 		body["shopper_details"] = sd
+	}
+}
+
+// TestAuthFuzzCorpus keeps the kept fuzz inputs meaningful: those named
+// accept_* decode, those named reject_* do not.
+func TestAuthFuzzCorpus(t *testing.T) {
+	t.Parallel()
+	for target, kind := range map[string]string{"FuzzDecodeAuthCreateRequest": authCreate, "FuzzDecodeAuthenticateRequest": authAuthenticate} {
+		files, err := filepath.Glob(filepath.Join("testdata", "fuzz", target, "*"))
+		if err != nil || len(files) < 5 {
+			t.Fatalf("%s: corpus %v, %v", target, files, err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lit, ok := strings.CutPrefix(string(b), "go test fuzz v1\n[]byte(")
+			lit, ok2 := strings.CutSuffix(lit, ")\n")
+			body, err := strconv.Unquote(lit)
+			if !ok || !ok2 || err != nil {
+				t.Fatalf("%s: not a []byte corpus file", f)
+			}
+			_, derr := decodeAuth(kind, []byte(body))
+			name := filepath.Base(f)
+			switch {
+			case strings.HasPrefix(name, "accept_") && derr != nil:
+				t.Errorf("%s: rejected: %v", f, derr)
+			case strings.HasPrefix(name, "reject_") && derr == nil:
+				t.Errorf("%s: accepted", f)
+			}
+		}
 	}
 }

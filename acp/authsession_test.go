@@ -23,7 +23,7 @@ const (
 // decodeAuth decodes body as a request of kind at testNow.
 func decodeAuth(kind string, body []byte) (any, *Error) {
 	if kind == authCreate {
-		return decodeAuthCreateRequest(body, testNow)
+		return DecodeAuthCreateRequestAt(body, testNow)
 	}
 	return DecodeAuthenticateRequest(body)
 }
@@ -261,7 +261,7 @@ func TestDecodeAuthRequestsReject(t *testing.T) {
 
 func TestDecodeAuthCreateRequestFull(t *testing.T) {
 	t.Parallel()
-	r, err := decodeAuthCreateRequest(readTestdata(t, "auth_create_valid_full.json"), testNow)
+	r, err := DecodeAuthCreateRequestAt(readTestdata(t, "auth_create_valid_full.json"), testNow)
 	if err != nil {
 		t.Fatal(err)
 	}
