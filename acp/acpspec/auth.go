@@ -150,6 +150,7 @@ func ValidateAuthResponse(ctx context.Context, spec *openapi3.T, method, path st
 type AuthSchemas struct {
 	compiler *jsonschema.Compiler
 	url      string
+	compiled map[string]*jsonschema.Schema
 }
 
 // LoadAuthSchemas loads schema.delegate_authentication.json.
@@ -174,16 +175,20 @@ func LoadAuthSchemas() (*AuthSchemas, error) {
 	if err := c.AddResource(url, doc); err != nil {
 		return nil, fmt.Errorf("acpspec: %s: %w", path, err)
 	}
-	return &AuthSchemas{compiler: c, url: url}, nil
+	return &AuthSchemas{compiler: c, url: url, compiled: map[string]*jsonschema.Schema{}}, nil
 }
 
 // Validate validates a JSON body against the named $defs schema
 // ("DelegateAuthenticationCreateRequest", "Error", ...). It is not safe for
 // concurrent use.
 func (s *AuthSchemas) Validate(def string, body []byte) error {
-	sch, err := s.compiler.Compile(s.url + "#/$defs/" + def)
-	if err != nil {
-		return fmt.Errorf("acpspec: compile %s: %w", def, err)
+	sch, ok := s.compiled[def]
+	if !ok {
+		var err error
+		if sch, err = s.compiler.Compile(s.url + "#/$defs/" + def); err != nil {
+			return fmt.Errorf("acpspec: compile %s: %w", def, err)
+		}
+		s.compiled[def] = sch
 	}
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
 	if err != nil {
