@@ -1,7 +1,8 @@
 // Package acp holds the Agentic Commerce Protocol rules acpgw applies to
 // outside input: the supported API versions, the flat ACP error object, the
-// strict decoders of the Delegate Payment request and of acpgw's own
-// POST /v1/payments body, and the token kinds.
+// strict decoders of the Delegate Payment request, of the Delegate
+// Authentication requests (and the rendering of their answers) and of
+// acpgw's own POST /v1/payments body, and the token kinds.
 //
 // Every decoder here is strict on purpose: unknown fields, duplicate keys,
 // wrong JSON types, trailing data and numbers with a fraction where an

@@ -1,7 +1,8 @@
 // Package acpspec loads the ACP OpenAPI documents shipped beside the module
 // (<module root>/../shared/specs/acp) and validates requests and responses
-// against them with kin-openapi. Only tests import it, so kin-openapi stays
-// out of the acpgw binary.
+// against them with kin-openapi (and the Delegate Authentication JSON schema
+// with santhosh-tekuri/jsonschema, see auth.go). Only tests import it, so
+// neither library is in the acpgw binary.
 package acpspec
 
 import (
