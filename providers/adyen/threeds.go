@@ -679,7 +679,11 @@ func (a authenticator) paymentRequest(s *threeds.Session) *paymentRequest {
 		Origin:             originOf(s.ChallengeNotificationURL),
 		// challengeWindowSize is left out: the agent's CReq carries the
 		// window size it renders; Adyen's field sizes its own Component's
-		// or redirect page's challenge, neither of which runs here.
+		// or redirect page's challenge, neither of which runs here. So are
+		// threeDSVersion and messageVersion: Adyen, as 3DS Server, picks the
+		// version the card's directory server and ACS support, and the
+		// answer says which (threeDS2Result.messageVersion, the challenge
+		// token's messageVersion).
 		AuthenticationData: &authenticationData{
 			AuthenticationOnly: true,
 			ThreeDSRequestData: &threeDSRequestData{NativeThreeDS: nativeThreeDSPreferred},
