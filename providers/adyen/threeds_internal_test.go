@@ -2,6 +2,7 @@ package adyen
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,4 +70,56 @@ func FuzzThreeDSAnswer(f *testing.F) {
 		o, err = a.detailed(resp, challenged)
 		check("challenged", o, err)
 	})
+}
+
+// TestThreeDSFinal: the final statuses of Adyen's answers, and the
+// answers refused as unreadable.
+func TestThreeDSFinal(t *testing.T) {
+	t.Parallel()
+	c, err := New(Config{APIKey: "k", MerchantAccount: "M"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := authenticator{c: c}
+	challenged := authState{Challenge: &challengeState{MessageVersion: "2.1.0"}, ServerTransID: "st"}
+	res := func(ts, cancel, value string) *threeDS2Result {
+		return &threeDS2Result{TransStatus: ts, ChallengeCancel: cancel, AuthenticationValue: value}
+	}
+	for i, tc := range []struct {
+		resp   paymentResponse
+		st     authState
+		status threeds.Status
+		err    bool
+	}{
+		{paymentResponse{ResultCode: resultAuthenticationFinished, ThreeDS2Result: res("Y", "", "v")}, authState{}, threeds.StatusAuthenticated, false},
+		{paymentResponse{ResultCode: resultAuthenticationFinished, ThreeDS2Result: res("A", "", "v")}, authState{}, threeds.StatusAttempted, false},
+		{paymentResponse{ResultCode: resultAuthenticationFinished, ThreeDS2Result: res("I", "", "")}, authState{}, threeds.StatusAttempted, false},
+		{paymentResponse{ResultCode: resultRefused, ThreeDS2Result: res("N", "", "")}, authState{}, threeds.StatusNotAuthenticated, false},
+		{paymentResponse{ResultCode: resultRefused, ThreeDS2Result: res("R", "", "")}, authState{}, threeds.StatusRejected, false},
+		{paymentResponse{ResultCode: resultRefused, ThreeDS2Result: res("U", "", "")}, authState{}, threeds.StatusUnavailable, false},
+		{paymentResponse{ResultCode: resultRefused, ThreeDS2Result: res("N", "01", "")}, challenged, threeds.StatusChallengeAbandoned, false},
+		{paymentResponse{ResultCode: resultRefused, ThreeDS2Result: res("N", "04", "")}, challenged, threeds.StatusChallengeAbandoned, false},
+		{paymentResponse{ResultCode: resultRefused, ThreeDS2Result: res("U", "06", "")}, challenged, threeds.StatusUnavailable, false},
+		{paymentResponse{ResultCode: resultRefused}, authState{}, threeds.StatusNotAuthenticated, false},
+		{paymentResponse{ResultCode: resultCancelled}, challenged, threeds.StatusChallengeAbandoned, false},
+		{paymentResponse{ResultCode: resultCancelled}, authState{}, threeds.StatusUnavailable, false},
+		{paymentResponse{ResultCode: resultError}, authState{}, threeds.StatusUnavailable, false},
+		{paymentResponse{ResultCode: resultRedirectShopper}, authState{}, threeds.StatusUnavailable, false},
+		{paymentResponse{ResultCode: resultAuthenticationFinished, ThreeDS2Result: res("Y", "", "")}, authState{}, "", true},
+		{paymentResponse{ResultCode: resultAuthenticationFinished}, authState{}, "", true},
+		{paymentResponse{ResultCode: resultAuthorised, PSPReference: "P"}, authState{}, "", true},
+		{paymentResponse{ResultCode: "Success"}, authState{}, "", true},
+	} {
+		o, err := a.final(tc.resp, tc.st)
+		if (err != nil) != tc.err || (err != nil && !errors.Is(err, ErrBadResponse)) {
+			t.Errorf("case %d: error %v, want %t", i, err, tc.err)
+			continue
+		}
+		if err == nil && (o.status != tc.status || o.state.Phase != phaseDone) {
+			t.Errorf("case %d: %s in phase %s, want %s", i, o.status, o.state.Phase, tc.status)
+		}
+		if err == nil && tc.st.Challenge != nil && o.result != nil && (o.result.Version != "2.1.0" || o.result.ServerTransID != "st") {
+			t.Errorf("case %d: result %#v lacks the challenge's version and transaction id", i, o.result)
+		}
+	}
 }
