@@ -41,9 +41,43 @@ type threeDSecureData struct {
 	DirectoryResponse                    string `json:"directoryResponse,omitempty"`
 }
 
-// authenticationData is the v71 AuthenticationData.
+// authenticationData is the v71 AuthenticationData: attemptAuthentication
+// for a payment, authenticationOnly with threeDSRequestData for a 3-D
+// Secure 2 authentication without authorisation.
 type authenticationData struct {
-	AttemptAuthentication string `json:"attemptAuthentication,omitempty"`
+	AttemptAuthentication string              `json:"attemptAuthentication,omitempty"`
+	AuthenticationOnly    bool                `json:"authenticationOnly,omitempty"`
+	ThreeDSRequestData    *threeDSRequestData `json:"threeDSRequestData,omitempty"`
+}
+
+// threeDSRequestData is the v71 ThreeDSRequestData.
+type threeDSRequestData struct {
+	NativeThreeDS string `json:"nativeThreeDS,omitempty"`
+}
+
+// browserInfo is the v71 BrowserInfo. Every field but javaScriptEnabled is
+// required by the schema, so none is omitted.
+type browserInfo struct {
+	AcceptHeader      string `json:"acceptHeader"`
+	ColorDepth        int    `json:"colorDepth"`
+	JavaEnabled       bool   `json:"javaEnabled"`
+	JavaScriptEnabled bool   `json:"javaScriptEnabled"`
+	Language          string `json:"language"`
+	ScreenHeight      int    `json:"screenHeight"`
+	ScreenWidth       int    `json:"screenWidth"`
+	TimeZoneOffset    int    `json:"timeZoneOffset"`
+	UserAgent         string `json:"userAgent"`
+}
+
+// threeDS2RequestFields is the v71 ThreeDS2RequestFields (a
+// PaymentRequest's threeDS2RequestData), as acpgw fills it.
+type threeDS2RequestFields struct {
+	AcquirerBIN                  string `json:"acquirerBIN,omitempty"`
+	AcquirerMerchantID           string `json:"acquirerMerchantID,omitempty"`
+	MerchantName                 string `json:"merchantName,omitempty"`
+	NotificationURL              string `json:"notificationURL,omitempty"`
+	ThreeDSRequestorChallengeInd string `json:"threeDSRequestorChallengeInd,omitempty"`
+	ThreeDSRequestorID           string `json:"threeDSRequestorID,omitempty"`
 }
 
 // billingAddress is the v71 BillingAddress; every field but country is
@@ -72,6 +106,14 @@ type paymentRequest struct {
 	MpiData                  *threeDSecureData   `json:"mpiData,omitempty"`
 	AuthenticationData       *authenticationData `json:"authenticationData,omitempty"`
 	BillingAddress           *billingAddress     `json:"billingAddress,omitempty"`
+	// 3-D Secure 2 authentication (see threeds.go).
+	BrowserInfo         *browserInfo           `json:"browserInfo,omitempty"`
+	Channel             string                 `json:"channel,omitempty"`
+	Origin              string                 `json:"origin,omitempty"`
+	ShopperEmail        string                 `json:"shopperEmail,omitempty"`
+	ShopperIP           string                 `json:"shopperIP,omitempty"`
+	TelephoneNumber     string                 `json:"telephoneNumber,omitempty"`
+	ThreeDS2RequestData *threeDS2RequestFields `json:"threeDS2RequestData,omitempty"`
 }
 
 // paymentResponse is the part of the v71 PaymentResponse acpgw reads.
@@ -83,6 +125,59 @@ type paymentResponse struct {
 	MerchantReference string            `json:"merchantReference"`
 	AdditionalData    map[string]string `json:"additionalData"`
 	Action            json.RawMessage   `json:"action"`
+	// The 3-D Secure 2 authentication's data (authenticationOnly).
+	ThreeDS2Result       *threeDS2Result       `json:"threeDS2Result"`
+	ThreeDS2ResponseData *threeDS2ResponseData `json:"threeDS2ResponseData"`
+}
+
+// threeDS2Action is the v71 CheckoutThreeDS2Action: type threeDS2 with
+// subtype fingerprint or challenge and its base64 token (see
+// DecodeThreeDS2Token).
+type threeDS2Action struct {
+	Type               string `json:"type"`
+	Subtype            string `json:"subtype"`
+	Token              string `json:"token"`
+	PaymentData        string `json:"paymentData"`
+	AuthorisationToken string `json:"authorisationToken"`
+}
+
+// threeDS2Result is the v71 ThreeDS2Result. AuthenticationValue is the
+// cryptogram: secret.
+type threeDS2Result struct {
+	AuthenticationValue  string `json:"authenticationValue"`
+	CavvAlgorithm        string `json:"cavvAlgorithm"`
+	ChallengeCancel      string `json:"challengeCancel"`
+	DSTransID            string `json:"dsTransID"`
+	ECI                  string `json:"eci"`
+	MessageVersion       string `json:"messageVersion"`
+	ThreeDSServerTransID string `json:"threeDSServerTransID"`
+	TransStatus          string `json:"transStatus"`
+	TransStatusReason    string `json:"transStatusReason"`
+}
+
+// threeDS2ResponseData is the part of the v71 ThreeDS2ResponseData acpgw
+// reads: the issuer's text for the cardholder.
+type threeDS2ResponseData struct {
+	CardHolderInfo string `json:"cardHolderInfo"`
+}
+
+// paymentDetailsRequest is the v71 PaymentDetailsRequest.
+type paymentDetailsRequest struct {
+	AuthenticationData *detailsAuthenticationData `json:"authenticationData,omitempty"`
+	Details            paymentCompletionDetails   `json:"details"`
+	PaymentData        string                     `json:"paymentData,omitempty"`
+}
+
+// detailsAuthenticationData is the v71 DetailsRequestAuthenticationData.
+type detailsAuthenticationData struct {
+	AuthenticationOnly bool `json:"authenticationOnly"`
+}
+
+// paymentCompletionDetails is the part of the v71 PaymentCompletionDetails
+// acpgw sends: threeDSResult, the base64 JSON of a 3-D Secure 2 step's
+// outcome.
+type paymentCompletionDetails struct {
+	ThreeDSResult string `json:"threeDSResult,omitempty"`
 }
 
 // modificationRequest is the v71 PaymentCaptureRequest and

@@ -153,17 +153,28 @@ func (c *Client) paymentRequest(req providers.AuthorizeRequest) (*paymentRequest
 	if req.PaymentID != "" || len(req.Metadata) > 0 {
 		body.Metadata = metadata(req)
 	}
-	if a := req.Instrument.Billing; a != nil && a.LineOne != "" && a.City != "" && len(a.Country) == 2 && a.PostalCode != "" {
-		street := a.LineOne
-		if a.LineTwo != "" {
-			street += ", " + a.LineTwo
-		}
-		body.BillingAddress = &billingAddress{
-			City: a.City, Country: strings.ToUpper(a.Country), PostalCode: a.PostalCode,
-			StateOrProvince: a.State, Street: street, HouseNumberOrName: "",
-		}
+	if a := req.Instrument.Billing; a != nil {
+		body.BillingAddress = newBillingAddress(a.LineOne, a.LineTwo, a.City, a.State, a.Country, a.PostalCode)
 	}
 	return body, nil
+}
+
+// newBillingAddress is the BillingAddress of an ACP address, nil unless it
+// has what the schema requires: a street, city, postal code and a
+// two-letter country. ACP has no separate house number; it is part of the
+// street line.
+func newBillingAddress(lineOne, lineTwo, city, state, country, postalCode string) *billingAddress {
+	if lineOne == "" || city == "" || len(country) != 2 || postalCode == "" {
+		return nil
+	}
+	street := lineOne
+	if lineTwo != "" {
+		street += ", " + lineTwo
+	}
+	return &billingAddress{
+		City: city, Country: strings.ToUpper(country), PostalCode: postalCode,
+		StateOrProvince: state, Street: street, HouseNumberOrName: "",
+	}
 }
 
 // externalMPI fills mpiData with a 3-D Secure result obtained outside

@@ -133,6 +133,12 @@ type Server struct {
 	pending    []adyen.NotificationRequestItem
 	requests   int
 	violations int
+
+	// 3-D Secure 2 authentication-only transactions (threeds.go), by
+	// paymentData and by 3DS Server transaction id, in order.
+	authByData  map[string]*auth
+	authByTrans map[string]*auth
+	authOrder   []*auth
 }
 
 // stored is a replayable answer with the request body it answered.
@@ -161,6 +167,8 @@ func NewServer(t testing.TB, opts Options) *Server {
 		keys:            map[string]stored{},
 		inFlight:        map[string]bool{},
 		held:            map[string]bool{},
+		authByData:      map[string]*auth{},
+		authByTrans:     map[string]*auth{},
 	}
 	if s.MerchantAccount == "" {
 		s.MerchantAccount = DefaultMerchantAccount
@@ -436,8 +444,11 @@ const (
 
 // handle runs a validated request against the ledger.
 func (s *Server) handle(path string, body []byte, key string) (int, []byte, answerMode) {
-	if path == PathPayments {
+	switch path {
+	case PathPayments:
 		return s.payment(body, key)
+	case PathPaymentsDetails:
+		return s.paymentDetails(body)
 	}
 	rest := strings.TrimPrefix(path, "/payments/")
 	ref, op, _ := strings.Cut(rest, "/")
@@ -470,6 +481,7 @@ type paymentRequest struct {
 	} `json:"mpiData"`
 	AuthenticationData *struct {
 		AttemptAuthentication string `json:"attemptAuthentication"`
+		AuthenticationOnly    bool   `json:"authenticationOnly"`
 	} `json:"authenticationData"`
 	CaptureDelayHours *int              `json:"captureDelayHours"`
 	AdditionalData    map[string]string `json:"additionalData"`
@@ -505,6 +517,9 @@ func (s *Server) payment(body []byte, key string) (int, []byte, answerMode) {
 	if req.MerchantAccount != s.MerchantAccount {
 		b, _ := Fixture("error-403-010-not-allowed.json")
 		return http.StatusForbidden, b, modeNormal
+	}
+	if req.AuthenticationData != nil && req.AuthenticationData.AuthenticationOnly {
+		return s.authenticate(body, key)
 	}
 	manual := req.AdditionalData["manualCapture"] == "true"
 	if manual == (req.CaptureDelayHours != nil) {

@@ -114,17 +114,20 @@ func LoadSpec() (*Spec, error) {
 
 // The operations the fake serves, with their spec paths.
 const (
-	PathPayments = "/payments"
-	PathCaptures = "/payments/{paymentPspReference}/captures"
-	PathCancels  = "/payments/{paymentPspReference}/cancels"
-	PathRefunds  = "/payments/{paymentPspReference}/refunds"
+	PathPayments        = "/payments"
+	PathPaymentsDetails = "/payments/details"
+	PathCaptures        = "/payments/{paymentPspReference}/captures"
+	PathCancels         = "/payments/{paymentPspReference}/cancels"
+	PathRefunds         = "/payments/{paymentPspReference}/refunds"
 )
 
 // route finds the POST operation of a request path relative to the base
 // URL (/payments, /payments/X/captures...), with its path parameters.
 func (s *Spec) route(path string) (*routers.Route, map[string]string, error) {
 	specPath, params := PathPayments, map[string]string{}
-	if path != PathPayments {
+	if path == PathPaymentsDetails {
+		specPath = PathPaymentsDetails
+	} else if path != PathPayments {
 		rest, ok := strings.CutPrefix(path, "/payments/")
 		ref, op, ok2 := strings.Cut(rest, "/")
 		if !ok || !ok2 || ref == "" || strings.Contains(op, "/") {
