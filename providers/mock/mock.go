@@ -3,7 +3,11 @@
 // their amounts checked, replays answers by idempotency key, charges a
 // configurable fee, waits a configurable latency, and behaves by card number
 // as the README's test-card table says, so that the gateway can be
-// exercised end to end, failures included, without a network.
+// exercised end to end, failures included, without a network. It also
+// authenticates buyers with 3-D Secure 2 (Authenticator): a mock3ds.Server
+// whose test cards agree with the processor's (4000000000003220 is
+// challenged, and the processor approves it only with the authenticated
+// result the challenge gives).
 package mock
 
 import (
@@ -16,6 +20,8 @@ import (
 
 	"acpgw/payment"
 	"acpgw/providers"
+	"acpgw/threeds"
+	"acpgw/threeds/mock3ds"
 )
 
 // Type is the processor type of the mock in config (type: mock).
@@ -51,6 +57,10 @@ type Config struct {
 	// HangFor is how long the never-answering test card blocks when the
 	// caller's context has no deadline; zero means DefaultHangFor.
 	HangFor time.Duration
+	// ThreeDS configures the mock's 3-D Secure server (Authenticator):
+	// above all the base URL browsers reach its pages at, which the
+	// process serving them sets.
+	ThreeDS mock3ds.Options
 }
 
 // Validate reports the first problem with c, naming the offending field.
@@ -75,7 +85,7 @@ func (c Config) Validate() error {
 			return fmt.Errorf("mock: currencies: %w: %q", payment.ErrUnknownCurrency, cur)
 		}
 	}
-	return nil
+	return c.ThreeDS.Validate()
 }
 
 // Provider is the mock processor. It is safe for concurrent use.
@@ -87,6 +97,7 @@ type Provider struct {
 	feeCur     string          // "": feeFixed applies to every currency
 	currencies map[string]bool // nil: every known currency
 	hangFor    time.Duration
+	threeDS    *mock3ds.Server
 
 	mu      sync.Mutex
 	charges map[string]*Charge // by Reference; authorizations only
@@ -96,7 +107,10 @@ type Provider struct {
 	calls   map[providers.Operation]int
 }
 
-var _ providers.Provider = (*Provider)(nil)
+var (
+	_ providers.Provider       = (*Provider)(nil)
+	_ providers.Authenticating = (*Provider)(nil)
+)
 
 // New returns a mock processor with an empty ledger. New does not fail:
 // config loading should call Config.Validate first; New reads negative
@@ -113,6 +127,7 @@ func New(cfg Config) *Provider {
 		keys:       make(map[string]*keyEntry),
 		held:       make(map[string]bool),
 		calls:      make(map[providers.Operation]int),
+		threeDS:    mock3ds.New(cfg.ThreeDS),
 	}
 	if p.name == "" {
 		p.name = Type
@@ -128,6 +143,16 @@ func New(cfg Config) *Provider {
 	}
 	return p
 }
+
+// Authenticator returns the mock's 3-D Secure server, a mock3ds.Server
+// running in this process: its cards behave as mock3ds.Cards says, and
+// 4000000000003220, which this processor declines authentication_required
+// without authentication, is the one to challenge.
+func (p *Provider) Authenticator() threeds.Provider { return p.threeDS }
+
+// ThreeDS returns the mock's 3-D Secure server, whose handler serves the
+// pages a browser meets; serve it at Config.ThreeDS.BaseURL.
+func (p *Provider) ThreeDS() *mock3ds.Server { return p.threeDS }
 
 // Name returns the processor name from config.
 func (p *Provider) Name() string { return p.name }
