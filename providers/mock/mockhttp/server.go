@@ -17,7 +17,9 @@ import (
 // of the package doc. Each call runs with the request's context, so a
 // client that gives up (the "answer never arrives" test card, or a timeout
 // during the configured latency) ends the mock's wait; whatever the mock
-// recorded by then stays recorded.
+// recorded by then stays recorded. It also serves the mock's 3-D Secure
+// server: its JSON API and, under PathThreeDSPages, its browser pages, so
+// p's ThreeDS BaseURL should be the Server's address plus PathThreeDSPages.
 func NewServer(p *mock.Provider) http.Handler {
 	s := &server{p: p}
 	mux := http.NewServeMux()
@@ -26,6 +28,7 @@ func NewServer(p *mock.Provider) http.Handler {
 	mux.HandleFunc("POST "+PathVoid, s.modify(p.Void))
 	mux.HandleFunc("POST "+PathRefund, s.modify(p.Refund))
 	mux.HandleFunc("GET "+PathLedger, s.ledger)
+	threeDSHandlers(mux, p.ThreeDS())
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Every answer has an id of its own, as Stripe's Request-Id.
 		w.Header().Set(HeaderRequestID, "req_"+rand.Text())

@@ -5,8 +5,9 @@
 // several acpgw processes can share one processor ledger through one Server.
 //
 // The wire format is this package's own small JSON. Its authorization
-// request carries the card, number and CVC included, in the clear: this is
-// a test processor meant for loopback, never for real cards or an open
+// request carries the card, number and CVC included, in the clear, and so
+// do its 3-D Secure calls (the number) and answers (the cryptogram): this
+// is a test processor meant for loopback, never for real cards or an open
 // network. Neither side logs a request or puts card data in an error.
 //
 // Endpoints of the Server:
@@ -18,12 +19,24 @@
 //	GET  /v1/ledger      the mock's charges, for tests as the judge
 //	                     (?payment_id= narrows them to one payment)
 //
+// and of its 3-D Secure server (mock3ds), which the Client's Authenticator
+// calls:
+//
+//	POST /v1/3ds/create        start a transaction for a session's card
+//	POST /v1/3ds/authenticate  the AReq after the fingerprint
+//	POST /v1/3ds/result        the transaction's outcome (after a challenge)
+//	POST /3ds/method           the 3DS Method page (browser: threeDSMethodData)
+//	POST /3ds/challenge        the ACS challenge page (browser: creq)
+//	POST /3ds/challenge/answer the challenge form's code or Cancel
+//
 // Answers: 200 with the result (a decline is a result); 409 {code, message}
 // when the mock rejects a modification (providers.ErrRejected); 503 {code,
 // message, processed: false} when it did not process the request
 // (providers.ErrNotProcessed); 400 {code, message, processed: false} for a
 // request it could not read; 500 {code, message} for anything else, which
-// may have taken effect.
+// may have taken effect. The 3-D Secure calls answer 200 with the step
+// ({status, action, result, state}), 400 for a session the mock refuses,
+// 503 when the mock is unavailable, and their pages answer HTML.
 //
 // How the Client reads failures is the point of the package; see Client.
 package mockhttp
