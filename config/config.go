@@ -100,6 +100,12 @@ type Server struct {
 	// profiles show the process's internals, so it belongs on loopback or
 	// an operator-only network, never on the API listener.
 	DebugListen string
+	// PublicURL is the address browsers reach this listener at
+	// (scheme://host[:port][/path], public_url), for the pages acpgw serves
+	// them: the 3-D Secure pages of in-process mock processors, under
+	// /mock/3ds/NAME. "" derives it from Listen and TLS
+	// (http://127.0.0.1:8080). It takes effect on restart.
+	PublicURL string
 }
 
 // TLS names the certificate and key files; both or neither are set.

@@ -653,6 +653,7 @@ func (d *decoder) server(n *yaml.Node, path string, s *Server) {
 		{"settle_timeout", d.duration(&s.SettleTimeout)},
 		{"body_limit", d.integer(&s.BodyLimit)},
 		{"debug_listen", d.str(&s.DebugListen)},
+		{"public_url", d.str(&s.PublicURL)},
 	}, nil)
 }
 

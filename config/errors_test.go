@@ -161,6 +161,8 @@ func TestParseErrors(t *testing.T) {
 		{"fees add over 100", vaultOK + "processors:\n  mock:\n    type: mock\n    fees: {percent: 60, interchange_percent: 50}  #<\n", "processors.mock.fees", ErrInvalid, "more than 100%"},
 		{"tls half set", vaultOK + "server:\n  tls:  #<\n    cert_file: /etc/cert.pem\n", "server.tls.key_file", ErrRequired, "both cert_file and key_file"},
 		{"bad listen", vaultOK + "server:\n  listen: localhost  #<\n", "server.listen", ErrInvalid, "must be host:port"},
+		{"public_url not a url", vaultOK + "server:\n  public_url: localhost:8080  #<\n", "server.public_url", ErrInvalid, "http:// or https:// URL"},
+		{"public_url with a query", vaultOK + "server:\n  public_url: \"https://pay.example.com/?x=1\"  #<\n", "server.public_url", ErrInvalid, "without credentials, query or fragment"},
 		{"bad debug_listen", vaultOK + "server:\n  debug_listen: localhost  #<\n", "server.debug_listen", ErrInvalid, "must be host:port"},
 		{"debug_listen without port", vaultOK + "server:\n  debug_listen: \"127.0.0.1:\"  #<\n", "server.debug_listen", ErrInvalid, "must be host:port"},
 		{"debug on the api listener", vaultOK + "server:\n  listen: \"127.0.0.1:9\"\n  debug_listen: \"127.0.0.1:9\"  #<\n", "server.debug_listen", ErrInvalid, "never served on the API listener"},

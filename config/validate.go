@@ -481,6 +481,12 @@ func (d *decoder) validateServer(c *Config) {
 	d.check(s.BodyLimit > 0, "server.body_limit", ErrInvalid, "body_limit must be a positive number of bytes, got %d", s.BodyLimit)
 	// Profiling shows the process's internals: never on the API listener,
 	// and not mixed with metrics, which are scraped from further away.
+	if u := s.PublicURL; u != "" {
+		pu, err := url.Parse(u)
+		d.check(err == nil && (pu.Scheme == "http" || pu.Scheme == "https") && pu.Host != "" && pu.User == nil &&
+			pu.RawQuery == "" && pu.Fragment == "", "server.public_url", ErrInvalid,
+			"public_url must be an http:// or https:// URL without credentials, query or fragment")
+	}
 	if dl := s.DebugListen; dl != "" {
 		d.check(validHostPort(dl), "server.debug_listen", ErrInvalid, "debug_listen %q must be host:port", dl)
 		d.check(dl != s.Listen, "server.debug_listen", ErrInvalid, "debug_listen is server.listen; profiling is never served on the API listener, give it its own address")

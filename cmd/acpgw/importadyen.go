@@ -51,7 +51,7 @@ func importAdyenCmd(ctx context.Context, args []string, stdout, stderr io.Writer
 		return err
 	}
 	defer st.Close()
-	rt, err := gateway.NewRuntime(cfg, newFactory(nil, nil))
+	rt, err := gateway.NewRuntime(cfg, newFactory(nil, nil, ""))
 	if err != nil {
 		return err
 	}

@@ -49,8 +49,9 @@ var commands = []command{
 	{"migrate", "[--config FILE]", "apply the store's schema migrations (no --config: the demo's store)"},
 	{"events tail", "--merchant ID [--config FILE] [--n 10] [--follow=false]",
 		"a merchant's events and their deliveries, as they happen (no --config: the demo's store)"},
-	{"mock-server", "[--listen ADDR] [--config FILE --processor NAME] [--events-secret S]",
-		"the mock processor over HTTP (tests: one ledger for many acpgw); with --events-secret, also a merchant " +
+	{"mock-server", "[--listen ADDR] [--config FILE --processor NAME] [--public-url URL] [--events-secret S]",
+		"the mock processor over HTTP (tests: one ledger for many acpgw), with its 3-D Secure server and pages " +
+			"(under --public-url, default http://LISTEN, plus /3ds); with --events-secret, also a merchant " +
 			"events receiver at /merchant/events that verifies signatures"},
 	{"version", "", "print the version"},
 }

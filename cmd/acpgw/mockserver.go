@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"acpgw/config"
@@ -21,6 +22,9 @@ import (
 // one ledger and talk to it over real sockets. For tests and demos only: the
 // wire carries card data on loopback. Its fees, latency and currencies are
 // those of a mock processor of the config (default: the embedded demo's).
+// It also serves the mock's 3-D Secure server: the JSON API the processor's
+// clients authenticate with and the pages browsers meet, under
+// --public-url (default http://LISTEN) plus mockhttp.PathThreeDSPages.
 func mockServerCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("mock-server", stdout, stderr)
 	listen := fs.String("listen", "127.0.0.1:9099", "listen address")
@@ -31,6 +35,7 @@ func mockServerCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.Var(&secrets, "events-secret", "also serve a merchant events receiver at "+receiver.PathEvents+
 		" that verifies signatures with this secret (repeatable: any one may match)")
 	hold := fs.Duration("events-hold", 0, "how long the receiver holds each delivery before it answers (a slow merchant)")
+	public := fs.String("public-url", "", "the address browsers reach this server at, for the 3-D Secure pages (default: http://LISTEN)")
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -46,12 +51,18 @@ func mockServerCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if *latency >= 0 {
 		mc.Latency = *latency
 	}
+	if *public != "" {
+		mc.ThreeDS.BaseURL = strings.TrimRight(*public, "/") + mockhttp.PathThreeDSPages
+	}
 	if err := mc.Validate(); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
+	}
+	if *public == "" {
+		mc.ThreeDS.BaseURL = "http://" + ln.Addr().String() + mockhttp.PathThreeDSPages
 	}
 	log := newLogger(stdout)
 	mux := http.NewServeMux()
@@ -71,7 +82,7 @@ func mockServerCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 	log.Info("mock processor listening", slog.String("addr", ln.Addr().String()), slog.String("processor", p.Name),
 		slog.String("fee_percent", p.Fees.Percent.Percent()), slog.Int64("fee_fixed", p.Fees.Fixed),
 		slog.String("fee_currency", p.Fees.Currency), slog.Duration("latency", mc.Latency),
-		slog.Bool("events_receiver", len(secrets) > 0))
+		slog.Bool("events_receiver", len(secrets) > 0), slog.String("three_ds_pages", mc.ThreeDS.BaseURL))
 	fmt.Fprintln(stderr, "mock-server: test processor only; it receives card data in plain JSON")
 	select {
 	case err := <-errc:

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -58,24 +60,31 @@ func configCheckCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := gateway.NewRuntime(cfg, newFactory(nil, nil)); err != nil {
+	if _, err := gateway.NewRuntime(cfg, newFactory(nil, nil, "")); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: ok (%d processors, %d merchants, %d agents)\n", *path, len(cfg.Processors), len(cfg.Merchants), len(cfg.Agents))
 	return nil
 }
 
-// mocks keeps one simulator per processor name across reloads, so that its
-// ledger (what it has charged) survives a config change like a real
-// processor's would.
+// mocks keeps one simulator per processor name (and public URL) across
+// reloads, so that its ledger (what it has charged) and its open 3-D Secure
+// transactions survive a config change like a real processor's would.
 var mocks = struct {
 	sync.Mutex
-	byName map[string]*mock.Provider
-}{byName: map[string]*mock.Provider{}}
+	byKey map[mockKey]*mock.Provider
+}{byKey: map[mockKey]*mock.Provider{}}
+
+// mockKey names an in-process mock: its processor name and the public URL
+// its 3-D Secure pages are under.
+type mockKey struct{ name, public string }
 
 // newFactory is the one registry of processor types: each type is wired
-// here explicitly. log and m may be nil (config check).
-func newFactory(log *slog.Logger, m *metrics.Metrics) gateway.ProviderFactory {
+// here explicitly. log and m may be nil (config check). public is the
+// address browsers reach the API listener at (publicURL), under which
+// in-process mocks serve their 3-D Secure pages; "" when nothing serves
+// them (config check).
+func newFactory(log *slog.Logger, m *metrics.Metrics, public string) gateway.ProviderFactory {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -100,7 +109,7 @@ func newFactory(log *slog.Logger, m *metrics.Metrics) gateway.ProviderFactory {
 			if p.Mock != nil && p.Mock.URL != "" {
 				return mockhttp.NewClient(mockhttp.ClientConfig{Name: p.Name, URL: p.Mock.URL, Timeout: p.Timeout, Currencies: p.Currencies})
 			}
-			return buildMock(p), nil
+			return buildMock(p, public), nil
 		case config.TypeStripe:
 			return stripe.New(stripe.Config{
 				Name: p.Name, SecretKey: p.Stripe.SecretKey, BaseURL: p.Stripe.BaseURL,
@@ -138,15 +147,88 @@ func tracedFactory(build gateway.ProviderFactory, tracer trace.Tracer) gateway.P
 	}
 }
 
-func buildMock(p *config.Processor) providers.Provider {
+func buildMock(p *config.Processor, public string) providers.Provider {
 	mocks.Lock()
 	defer mocks.Unlock()
-	if m, ok := mocks.byName[p.Name]; ok {
+	k := mockKey{p.Name, public}
+	if m, ok := mocks.byKey[k]; ok {
 		return m
 	}
-	m := mock.New(mockConfig(p))
-	mocks.byName[p.Name] = m
+	cfg := mockConfig(p)
+	if public != "" {
+		cfg.ThreeDS.BaseURL = public + mockPagesPath + p.Name
+	}
+	m := mock.New(cfg)
+	mocks.byKey[k] = m
 	return m
+}
+
+// mockPagesPath is where the API listener serves the 3-D Secure pages of
+// in-process mock processors: mockPagesPath + NAME + "/...".
+const mockPagesPath = "/mock/3ds/"
+
+// publicURL is the address browsers reach the API listener at:
+// server.public_url, else http(s)://server.listen with an unspecified host
+// read as loopback.
+func publicURL(s config.Server) string {
+	if s.PublicURL != "" {
+		return strings.TrimRight(s.PublicURL, "/")
+	}
+	scheme := "http"
+	if s.TLS.CertFile != "" {
+		scheme = "https"
+	}
+	host, port, err := net.SplitHostPort(s.Listen)
+	if err != nil {
+		return scheme + "://" + s.Listen
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// withMockPages serves, in front of api, the 3-D Secure pages of the
+// in-process mock processors of the config in service, at
+// /mock/3ds/NAME/. Every other path, and a NAME that is not such a mock,
+// goes to api (which answers 404), so that a config without one serves no
+// page.
+func withMockPages(api http.Handler, public string, current func() *config.Config) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rest, ok := strings.CutPrefix(r.URL.Path, mockPagesPath); ok {
+			name, _, _ := strings.Cut(rest, "/")
+			if m := inProcessMock(current(), name, public); m != nil {
+				http.StripPrefix(mockPagesPath+name, m.ThreeDS()).ServeHTTP(w, r)
+				return
+			}
+		}
+		api.ServeHTTP(w, r)
+	})
+}
+
+// svcConfig returns the config in service of svc, nil before it has one.
+func svcConfig(svc *gateway.Service) func() *config.Config {
+	return func() *config.Config {
+		if rt := svc.Runtime(); rt != nil {
+			return rt.Config
+		}
+		return nil
+	}
+}
+
+// inProcessMock returns the simulator of cfg's in-process mock processor
+// name, nil when cfg has none of that name.
+func inProcessMock(cfg *config.Config, name, public string) *mock.Provider {
+	if cfg == nil {
+		return nil
+	}
+	p, ok := cfg.Processors[name]
+	if !ok || p.Type != config.TypeMock || (p.Mock != nil && p.Mock.URL != "") {
+		return nil
+	}
+	mocks.Lock()
+	defer mocks.Unlock()
+	return mocks.byKey[mockKey{name, public}]
 }
 
 // mockConfig is the simulator's configuration for a mock processor: its
@@ -261,7 +343,8 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer st.Close()
 
-	build := tracedFactory(newFactory(log, m), tracer)
+	public := publicURL(cfg.Server)
+	build := tracedFactory(newFactory(log, m, public), tracer)
 	rt, err := gateway.NewRuntime(cfg, build)
 	if err != nil {
 		return err
@@ -290,7 +373,7 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		BodyLimit: cfg.Server.BodyLimit, Limiter: limiter, Tracer: tracer,
 	})
 	httpSrv := &http.Server{
-		Handler:           srv,
+		Handler:           withMockPages(srv, public, svcConfig(svc)),
 		ReadTimeout:       cfg.Server.ReadTimeout,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		WriteTimeout:      cfg.Server.WriteTimeout,
