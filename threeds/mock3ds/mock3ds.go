@@ -48,6 +48,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -165,7 +166,10 @@ type Server struct {
 	lastSweep time.Time
 }
 
-var _ threeds.Provider = (*Server)(nil)
+var (
+	_ threeds.Provider = (*Server)(nil)
+	_ http.Handler     = (*Server)(nil)
+)
 
 // New returns a Server with no transactions. New does not fail: call
 // Options.Validate first; zero options take their defaults.
