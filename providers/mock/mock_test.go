@@ -191,9 +191,11 @@ func TestHangCardWithDeadline(t *testing.T) {
 			t.Parallel()
 			p := newUSD()
 			req := authReq("4000000000009979", 2599, capture)
+			// began is taken before the deadline is set: the deadline
+			// counts from then, so the call cannot end before 100ms.
+			began := time.Now()
 			short, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 			defer cancel()
-			began := time.Now()
 			res, err := p.Authorize(short, req)
 			took := time.Since(began)
 			wantErr(t, err, providers.ErrOutcomeUnknown, "timeout")
