@@ -152,6 +152,31 @@ type Authenticating interface {
 	Authenticator() threeds.Provider
 }
 
+// Unwrapper is implemented by wrappers of a Provider (tracing) that keep
+// only some of its optional interfaces: Unwrap returns the wrapped one.
+type Unwrapper interface {
+	Unwrap() Provider
+}
+
+// AuthenticatorOf returns the 3-D Secure provider of p, looking through
+// wrappers, and false when p serves no authentication.
+func AuthenticatorOf(p Provider) (threeds.Provider, bool) {
+	for p != nil {
+		if a, ok := p.(Authenticating); ok {
+			if tp := a.Authenticator(); tp != nil {
+				return tp, true
+			}
+			return nil, false
+		}
+		w, ok := p.(Unwrapper)
+		if !ok {
+			break
+		}
+		p = w.Unwrap()
+	}
+	return nil, false
+}
+
 // Closer is implemented by providers that hold resources to release when a
 // config is replaced.
 type Closer interface {

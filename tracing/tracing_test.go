@@ -194,3 +194,19 @@ func TestUnsampledParentSkipsChildren(t *testing.T) {
 	}
 	span.End()
 }
+
+func TestWrappedProviderKeepsAuthenticator(t *testing.T) {
+	recv := otlptest.Start(t)
+	tr, err := tracing.New(context.Background(), config.Tracing{Endpoint: recv.Endpoint(), SampleRatio: 1}, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Shutdown(context.Background())
+	traced := tracing.Provider(mock.New(mock.Config{Name: "mock"}), tr.Tracer())
+	if _, ok := traced.(providers.Authenticating); ok {
+		t.Fatal("test assumes the wrapper does not implement Authenticating itself")
+	}
+	if _, ok := providers.AuthenticatorOf(traced); !ok {
+		t.Fatal("AuthenticatorOf does not find the mock's 3-D Secure provider through the tracing wrapper")
+	}
+}

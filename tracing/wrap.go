@@ -97,6 +97,10 @@ func (t *tracedWebhookStatus) Status(ctx context.Context, reference string) (pro
 	return t.status(ctx, t.sr, reference)
 }
 
+// Unwrap returns the traced provider, for the optional interfaces the
+// wrapper does not keep (providers.AuthenticatorOf).
+func (t *tracedProvider) Unwrap() providers.Provider { return t.Provider }
+
 // Close closes the wrapped provider when it holds resources.
 func (t *tracedProvider) Close() error {
 	if c, ok := t.Provider.(providers.Closer); ok {
