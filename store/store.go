@@ -28,6 +28,10 @@ var (
 	// ErrLeaseLost: RecordDelivery found the event no longer leased by the
 	// caller (its lease ran out and another worker took it).
 	ErrLeaseLost = errors.New("store: outbox lease lost")
+	// ErrChanged: UpdateAuthSession found the session written by another
+	// request since it was read (its Version moved on); nothing was
+	// written.
+	ErrChanged = errors.New("store: changed since it was read")
 )
 
 // Token is a vault token: an encrypted card credential bound to an allowance.
@@ -335,6 +339,60 @@ type PaymentFilter struct {
 	Limit        int
 }
 
+// AuthSession is a Delegate Authentication (3-D Secure) session. The card
+// and the result are sealed by the vault; nothing in the row is card data
+// or a cryptogram in clear.
+type AuthSession struct {
+	// ID is the authentication_session_id (as_...).
+	ID         string
+	MerchantID string
+	// AgentID is the agent platform that created the session; no other
+	// agent sees it.
+	AgentID string
+	// Provider names the processor that authenticates (config
+	// merchants[].authentication.provider at creation).
+	Provider string
+	// Status is a threeds.Status (action_required, pending, authenticated,
+	// expired, ...).
+	Status string
+	// Amount is in minor units of Currency.
+	Amount            int64
+	Currency          string
+	CheckoutSessionID string
+	// KeyID names the vault key that sealed Credential, the card (number,
+	// expiry, name). Credential is nil once the session is final: it is
+	// erased in the transaction that makes it so.
+	KeyID      string
+	Credential []byte
+	// Details is JSON of the request's fields later steps need (acquirer,
+	// browser, flow, shopper, challenge_notification_url); no card data.
+	Details []byte
+	// Action is JSON of the browser action the status asks for, nil
+	// without one.
+	Action []byte
+	// ResultKeyID names the vault key that sealed Result, the final 3-D
+	// Secure result with its cryptogram; both empty without a result.
+	ResultKeyID string
+	Result      []byte
+	// State is the provider's own state, stored as it gave it.
+	State []byte
+	// Step names the provider call under way ("authenticate"), "" when
+	// none is; StepUntil is when its claim ends (nil without one), after
+	// which another request may take the session over.
+	Step      string
+	StepUntil *time.Time
+	// IdempotencyKey is the key the create call carried, "" without one.
+	IdempotencyKey string
+	// ExpiresAt ends a session that is not final by then: it becomes
+	// expired and is never passed to the provider again.
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Version counts the session's writes from 1 (the insert).
+	// UpdateAuthSession writes only over the version the caller read.
+	Version int64
+}
+
 // IdemState is where an idempotent request stands.
 type IdemState string
 
@@ -487,6 +545,14 @@ type Store interface {
 	// OutboxBacklog returns, per merchant with any, the pending events.
 	OutboxBacklog(ctx context.Context) ([]Backlog, error)
 
+	// GetAuthSession reads a committed authentication session.
+	GetAuthSession(ctx context.Context, id string) (AuthSession, error)
+	// ExpireAuthSessions makes up to limit sessions that are not final
+	// and whose ExpiresAt is not after now expired, erasing their cards,
+	// in one transaction, and returns them as written (their providers
+	// count the ended sessions); fewer than limit means none is left.
+	ExpireAuthSessions(ctx context.Context, now time.Time, limit int) ([]AuthSession, error)
+
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error
@@ -575,4 +641,17 @@ type Tx interface {
 	// event becomes pending again as a Replay with Since now; a pending
 	// one is only made due. A missing event is ErrNotFound.
 	RedeliverOutboxEvent(ctx context.Context, id string, now time.Time) error
+
+	// InsertAuthSession stores a new authentication session as given (its
+	// Version is normally 1); an existing id is ErrDuplicate.
+	InsertAuthSession(ctx context.Context, s AuthSession) error
+	// GetAuthSession reads a session, including this transaction's
+	// writes. It takes no lock: UpdateAuthSession checks the version.
+	GetAuthSession(ctx context.Context, id string) (AuthSession, error)
+	// UpdateAuthSession writes the mutable fields of s (status, checkout
+	// session, card, details, action, result, state, step, updated_at)
+	// only if the stored version is still s.Version, and makes it
+	// s.Version+1. A session written since is ErrChanged, a missing one
+	// ErrNotFound; neither writes anything.
+	UpdateAuthSession(ctx context.Context, s AuthSession) error
 }

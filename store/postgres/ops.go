@@ -197,6 +197,23 @@ func (s *Store) EraseCVCs(ctx context.Context, createdBefore time.Time, limit in
 	return tag.RowsAffected(), nil
 }
 
+// GetAuthSession reads a committed authentication session.
+func (s *Store) GetAuthSession(ctx context.Context, id string) (store.AuthSession, error) {
+	a, err := rowcodec.ScanAuthSession(s.pool.QueryRow(ctx, qGetAuth, id))
+	return a, wrap("get auth session", err)
+}
+
+// ExpireAuthSessions expires up to limit sessions due at now in one
+// statement, erasing their cards; sessions another transaction holds are
+// left to the next call.
+func (s *Store) ExpireAuthSessions(ctx context.Context, now time.Time, limit int) ([]store.AuthSession, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, qExpireAuth, now.UnixNano(), limit)
+	return collect("expire auth sessions", rows, err, rowcodec.ScanAuthSession)
+}
+
 // ReturnLease clears the lease of a still pending attempt leased by owner,
 // recording callEnded as its deadline.
 func (s *Store) ReturnLease(ctx context.Context, id, owner string, callEnded time.Time) error {

@@ -16,6 +16,7 @@ const (
 	feeCols     = rowcodec.FeeColumns
 	eventCols   = rowcodec.EventColumns
 	outboxCols  = rowcodec.OutboxColumns
+	authCols    = rowcodec.AuthSessionColumns
 )
 
 // qualify prefixes every column of cols with alias.
@@ -158,4 +159,24 @@ var (
 	qRedeliver      = `UPDATE outbox_events SET replay = (state <> 'pending' OR replay),
 	since = CASE WHEN state = 'pending' THEN since ELSE $1 END, state = 'pending', next_attempt_at = $1 WHERE id = $2`
 	qBacklog = `SELECT ` + rowcodec.BacklogColumns + ` FROM outbox_events WHERE state = 'pending' GROUP BY merchant_id`
+
+	qInsertAuth = `INSERT INTO auth_sessions (` + authCols + `)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`
+	qGetAuth = `SELECT ` + authCols + ` FROM auth_sessions WHERE id = $1`
+	// qUpdateAuth writes only over the version read. Of two transactions
+	// that read one version, the second waits for the first's row lock,
+	// then re-checks the version on the committed row (READ COMMITTED) and
+	// changes nothing.
+	qUpdateAuth = `UPDATE auth_sessions SET status = $1, checkout_session_id = $2, key_id = $3, credential = $4,
+	details = $5, action = $6, result_key_id = $7, result = $8, state = $9, step = $10, step_until = $11,
+	updated_at = $12, version = $13 WHERE id = $14 AND version = $15`
+	qAuthExists = `SELECT 1 FROM auth_sessions WHERE id = $1`
+	// qExpireAuth finds its rows through the partial index
+	// auth_sessions_open and skips a session another transaction holds:
+	// the next sweep, or that request itself, expires it.
+	qExpireAuth = `UPDATE auth_sessions SET status = 'expired', credential = NULL, action = NULL, step = '',
+	step_until = NULL, updated_at = $1, version = version + 1
+	WHERE id IN (SELECT id FROM auth_sessions WHERE credential IS NOT NULL AND expires_at <= $1
+		AND status IN ('action_required', 'pending') ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+	RETURNING ` + authCols
 )

@@ -351,6 +351,34 @@ func (t *txn) RedeliverOutboxEvent(ctx context.Context, id string, now time.Time
 	return t.execOne(ctx, "redeliver outbox event", qRedeliver, now.UnixNano(), id)
 }
 
+// InsertAuthSession stores a new authentication session; an existing id is
+// store.ErrDuplicate.
+func (t *txn) InsertAuthSession(ctx context.Context, s store.AuthSession) error {
+	_, err := t.exec(ctx, "insert auth session", qInsertAuth, rowcodec.AuthSessionArgs(s)...)
+	return err
+}
+
+// GetAuthSession reads a session without locking it: UpdateAuthSession
+// checks the version instead.
+func (t *txn) GetAuthSession(ctx context.Context, id string) (store.AuthSession, error) {
+	s, err := rowcodec.ScanAuthSession(t.tx.QueryRow(ctx, qGetAuth, id))
+	return s, wrap("get auth session", err)
+}
+
+// UpdateAuthSession writes s over the version it was read at, with one
+// conditional UPDATE; store.ErrChanged when another request wrote first.
+func (t *txn) UpdateAuthSession(ctx context.Context, s store.AuthSession) error {
+	n, err := t.exec(ctx, "update auth session", qUpdateAuth, rowcodec.AuthSessionUpdateArgs(s)...)
+	if err != nil || n == 1 {
+		return err
+	}
+	var one int
+	if err := t.tx.QueryRow(ctx, qAuthExists, s.ID).Scan(&one); err != nil {
+		return wrap("update auth session", err)
+	}
+	return fmt.Errorf("postgres: update auth session %s: %w", s.ID, store.ErrChanged)
+}
+
 // collect scans every row, closing rows.
 func collect[T any](op string, rows pgx.Rows, err error, scan func(rowcodec.Scanner) (T, error)) ([]T, error) {
 	if err != nil {

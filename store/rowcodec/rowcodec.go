@@ -47,6 +47,15 @@ const (
 	DeliveryColumns = `event_id, n, at, status_code, latency_ms, error`
 	// BacklogColumns are what a backlog query selects per merchant.
 	BacklogColumns = `merchant_id, COUNT(*), MIN(since)`
+	// AuthSessionColumns are an authentication session's columns.
+	AuthSessionColumns = `id, merchant_id, agent_id, provider, status, amount, currency, checkout_session_id,
+	key_id, credential, details, action, result_key_id, result, state, step, step_until, idempotency_key,
+	expires_at, created_at, updated_at, version`
+	// AuthSessionUpdateColumns are the columns UpdateAuthSession writes, in
+	// the order of AuthSessionUpdateArgs (which then adds the new version,
+	// the id and the version read).
+	AuthSessionUpdateColumns = `status, checkout_session_id, key_id, credential, details, action, result_key_id,
+	result, state, step, step_until, updated_at`
 )
 
 // Nanos encodes t as unix nanoseconds, or NULL for the zero time.
@@ -352,6 +361,45 @@ func ScanBacklog(sc Scanner) (store.Backlog, error) {
 	}
 	b.Oldest = oldest.time()
 	return b, nil
+}
+
+// AuthSessionArgs are the values of AuthSessionColumns for s.
+func AuthSessionArgs(s store.AuthSession) []any {
+	return []any{
+		s.ID, s.MerchantID, s.AgentID, s.Provider, s.Status, s.Amount, s.Currency, s.CheckoutSessionID,
+		s.KeyID, Blob(s.Credential), Blob(s.Details), Blob(s.Action), s.ResultKeyID, Blob(s.Result), Blob(s.State),
+		s.Step, NanosPtr(s.StepUntil), s.IdempotencyKey, Nanos(s.ExpiresAt), Nanos(s.CreatedAt), Nanos(s.UpdatedAt),
+		s.Version,
+	}
+}
+
+// AuthSessionUpdateArgs are the values of AuthSessionUpdateColumns for s,
+// then the version it gets (s.Version+1), its id and the version it must
+// still have (s.Version).
+func AuthSessionUpdateArgs(s store.AuthSession) []any {
+	return []any{
+		s.Status, s.CheckoutSessionID, s.KeyID, Blob(s.Credential), Blob(s.Details), Blob(s.Action), s.ResultKeyID,
+		Blob(s.Result), Blob(s.State), s.Step, NanosPtr(s.StepUntil), Nanos(s.UpdatedAt),
+		s.Version + 1, s.ID, s.Version,
+	}
+}
+
+// ScanAuthSession reads a row of AuthSessionColumns.
+func ScanAuthSession(sc Scanner) (store.AuthSession, error) {
+	var (
+		s                         store.AuthSession
+		until                     nanoCol
+		expires, created, updated nanoCol
+	)
+	err := sc.Scan(&s.ID, &s.MerchantID, &s.AgentID, &s.Provider, &s.Status, &s.Amount, &s.Currency,
+		&s.CheckoutSessionID, &s.KeyID, &s.Credential, &s.Details, &s.Action, &s.ResultKeyID, &s.Result, &s.State,
+		&s.Step, &until, &s.IdempotencyKey, &expires, &created, &updated, &s.Version)
+	if err != nil {
+		return store.AuthSession{}, err
+	}
+	s.StepUntil = until.ptr()
+	s.ExpiresAt, s.CreatedAt, s.UpdatedAt = expires.time(), created.time(), updated.time()
+	return s, nil
 }
 
 // nullable encodes *v, NULL for nil.

@@ -81,6 +81,11 @@ func TestRoundTrip(t *testing.T) {
 		ResourceID: "pay_1", Status: 201, Body: []byte("{}"), LockedUntil: at, CreatedAt: at, ExpiresAt: later}
 	feeRec := store.FeeRecord{Source: "src", SourceRef: "1", PaymentID: "pay_1", Processor: "mock", Amount: 7,
 		Currency: "usd", CreatedAt: at}
+	sess := store.AuthSession{ID: "as_1", MerchantID: "acme", AgentID: "openai", Provider: "mock", Status: "action_required",
+		Amount: 1000, Currency: "eur", CheckoutSessionID: "cs_1", KeyID: "k1", Credential: []byte{1, 0, 2},
+		Details: []byte(`{"browser":{}}`), Action: []byte(`{"fingerprint":{}}`), ResultKeyID: "k2", Result: []byte{9},
+		State: []byte("ref"), Step: "authenticate", StepUntil: &later, IdempotencyKey: "k", ExpiresAt: later,
+		CreatedAt: at, UpdatedAt: later, Version: 3}
 	utc := func(t time.Time) time.Time { return t.UTC() }
 	utcPtr := func(t time.Time) *time.Time { u := t.UTC(); return &u }
 
@@ -146,6 +151,14 @@ func TestRoundTrip(t *testing.T) {
 			Body: []byte("{}"), CreatedAt: at, Since: at, NextAttemptAt: at})...),
 			func(s Scanner) (any, error) { return ScanOutbox(s) },
 			store.OutboxEvent{Seq: 8, ID: "evt_2", Body: []byte("{}"), CreatedAt: utc(at), Since: utc(at), NextAttemptAt: utc(at)}},
+		{"auth session", AuthSessionColumns, AuthSessionArgs(sess), func(s Scanner) (any, error) { return ScanAuthSession(s) },
+			func() store.AuthSession {
+				w := sess
+				w.StepUntil, w.ExpiresAt, w.CreatedAt, w.UpdatedAt = utcPtr(later), utc(later), utc(at), utc(later)
+				return w
+			}()},
+		{"auth session without options", AuthSessionColumns, AuthSessionArgs(store.AuthSession{ID: "as_2", CreatedAt: at}),
+			func(s Scanner) (any, error) { return ScanAuthSession(s) }, store.AuthSession{ID: "as_2", CreatedAt: utc(at)}},
 		{"delivery", DeliveryColumns, DeliveryArgs(del), func(s Scanner) (any, error) { return ScanDelivery(s) },
 			func() store.Delivery { w := del; w.At = utc(at); return w }()},
 	}
@@ -162,6 +175,12 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("read back\n%+v\nwant\n%+v", got, tt.want)
 			}
 		})
+	}
+	// The update writes its columns, then the new version, the id and the
+	// version read.
+	if n, args := columns(AuthSessionUpdateColumns), AuthSessionUpdateArgs(sess); n+3 != len(args) ||
+		args[n] != sess.Version+1 || args[n+1] != sess.ID || args[n+2] != sess.Version {
+		t.Fatalf("auth session update: %d columns, arguments %v", n, args)
 	}
 	if n := columns(EventColumns); n != len(EventArgs(store.ProcessorEvent{})) {
 		t.Fatalf("events: %d columns, %d arguments", n, len(EventArgs(store.ProcessorEvent{})))

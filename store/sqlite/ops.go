@@ -173,6 +173,32 @@ func (s *Store) EraseCVCs(ctx context.Context, createdBefore time.Time, limit in
 	return n, err
 }
 
+// GetAuthSession reads a committed authentication session.
+func (s *Store) GetAuthSession(ctx context.Context, id string) (store.AuthSession, error) {
+	a, err := rowcodec.ScanAuthSession(s.rs.getAuth.QueryRowContext(ctx, id))
+	return a, s.readErr(wrap("get auth session", err))
+}
+
+// ExpireAuthSessions expires up to limit sessions due at now in one UPDATE
+// ... RETURNING, erasing their cards (with secure_delete on, SQLite zeroes
+// the bytes in the pages it rewrites).
+func (s *Store) ExpireAuthSessions(ctx context.Context, now time.Time, limit int) ([]store.AuthSession, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []store.AuthSession
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		t := tx.(*txn)
+		rows, err := t.stmt(ctx, s.ws.expireAuth).QueryContext(detach(ctx), now.UnixNano(), now.UnixNano(), limit)
+		out, err = collect("expire auth sessions", rows, err, rowcodec.ScanAuthSession)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LeasePendingAttempts claims the pending attempts q selects, oldest first,
 // in a single UPDATE ... RETURNING: SQLite runs it as one write transaction,
 // so two leasers (in this process or another) never claim the same attempt.

@@ -444,12 +444,13 @@ func TestOpenErasesLegacyCVCs(t *testing.T) {
 	if err := old.Tx(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, tok) }); err != nil {
 		t.Fatalf("InsertToken: %v", err)
 	}
-	// The database as an acpgw before 0003 left it (0004 to 0007 undone
+	// The database as an acpgw before 0003 left it (0004 to 0008 undone
 	// too).
 	for _, q := range []string{`DELETE FROM schema_migrations WHERE version >= 3`, `DROP INDEX IF EXISTS tokens_cvc`,
 		`ALTER TABLE attempts DROP COLUMN deadline`, `ALTER TABLE tokens DROP COLUMN attempts`,
 		`ALTER TABLE attempts DROP COLUMN authentication`,
-		`DROP TABLE outbox_events`, `DROP TABLE outbox_deliveries`, `ALTER TABLE payments DROP COLUMN dispute`} {
+		`DROP TABLE outbox_events`, `DROP TABLE outbox_deliveries`, `ALTER TABLE payments DROP COLUMN dispute`,
+		`DROP TABLE auth_sessions`} {
 		if _, err := old.w.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ const (
 	feeCols     = rowcodec.FeeColumns
 	eventCols   = rowcodec.EventColumns
 	outboxCols  = rowcodec.OutboxColumns
+	authCols    = rowcodec.AuthSessionColumns
 )
 
 // The statements. Every one is prepared once per pool at Open: the write
@@ -108,6 +109,22 @@ const (
 	since = CASE WHEN state = 'pending' THEN since ELSE ? END, state = 'pending', next_attempt_at = ? WHERE id = ?`
 	qBacklog = `SELECT ` + rowcodec.BacklogColumns + ` FROM outbox_events WHERE state = 'pending' GROUP BY merchant_id`
 
+	qInsertAuth = `INSERT INTO auth_sessions (` + authCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qGetAuth    = `SELECT ` + authCols + ` FROM auth_sessions WHERE id = ?`
+	// qUpdateAuth writes only over the version read: of two requests that
+	// read one version, the second changes nothing.
+	qUpdateAuth = `UPDATE auth_sessions SET status = ?, checkout_session_id = ?, key_id = ?, credential = ?, details = ?,
+	action = ?, result_key_id = ?, result = ?, state = ?, step = ?, step_until = ?, updated_at = ?, version = ?
+	WHERE id = ? AND version = ?`
+	qAuthExists = `SELECT 1 FROM auth_sessions WHERE id = ?`
+	// qExpireAuth finds its rows through the partial index
+	// auth_sessions_open; a session still holds its card until it is final.
+	qExpireAuth = `UPDATE auth_sessions SET status = 'expired', credential = NULL, action = NULL, step = '',
+	step_until = NULL, updated_at = ?, version = version + 1
+	WHERE id IN (SELECT id FROM auth_sessions WHERE credential IS NOT NULL AND expires_at <= ?
+		AND status IN ('action_required', 'pending') ORDER BY expires_at LIMIT ?)
+	RETURNING ` + authCols
+
 	// The savepoint of each transaction that shares a group commit
 	// (batch.go); prepared like the rest, so that a batch compiles no SQL.
 	qSavepoint  = `SAVEPOINT fn`
@@ -143,6 +160,7 @@ type stmts struct {
 	paymentByRef, paymentByAtt, listPayments                       *sql.Stmt
 	insertOutbox, getOutbox, listOutbox, leaseOutbox, recordOutbox *sql.Stmt
 	insertDelivery, listDeliveries, redeliver, backlog             *sql.Stmt
+	insertAuth, getAuth, updateAuth, authExists, expireAuth        *sql.Stmt
 }
 
 // prepare prepares the read statements on db, and the write ones too if
@@ -167,6 +185,7 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 		{&st.listOutbox, qListOutbox},
 		{&st.listDeliveries, qListDeliveries},
 		{&st.backlog, qBacklog},
+		{&st.getAuth, qGetAuth},
 	}
 	if write {
 		list = append(list,
@@ -204,6 +223,10 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 			entry{&st.recordOutbox, qRecordOutbox},
 			entry{&st.insertDelivery, qInsertDelivery},
 			entry{&st.redeliver, qRedeliver},
+			entry{&st.insertAuth, qInsertAuth},
+			entry{&st.updateAuth, qUpdateAuth},
+			entry{&st.authExists, qAuthExists},
+			entry{&st.expireAuth, qExpireAuth},
 		)
 	}
 	for _, e := range list {

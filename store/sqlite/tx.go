@@ -266,6 +266,34 @@ func (t *txn) RedeliverOutboxEvent(ctx context.Context, id string, now time.Time
 	return t.execOne(ctx, "redeliver outbox event", t.s.ws.redeliver, now.UnixNano(), now.UnixNano(), id)
 }
 
+// InsertAuthSession stores a new authentication session; an existing id is
+// store.ErrDuplicate.
+func (t *txn) InsertAuthSession(ctx context.Context, s store.AuthSession) error {
+	_, err := t.exec(ctx, "insert auth session", t.s.ws.insertAuth, rowcodec.AuthSessionArgs(s)...)
+	return err
+}
+
+// GetAuthSession reads a session, this transaction's writes included.
+func (t *txn) GetAuthSession(ctx context.Context, id string) (store.AuthSession, error) {
+	s, err := rowcodec.ScanAuthSession(t.stmt(ctx, t.s.ws.getAuth).QueryRowContext(detach(ctx), id))
+	return s, wrap("get auth session", err)
+}
+
+// UpdateAuthSession writes s over the version it was read at, with one
+// conditional UPDATE; store.ErrChanged when another request wrote first.
+func (t *txn) UpdateAuthSession(ctx context.Context, s store.AuthSession) error {
+	n, err := t.exec(ctx, "update auth session", t.s.ws.updateAuth, rowcodec.AuthSessionUpdateArgs(s)...)
+	if err != nil || n == 1 {
+		return err
+	}
+	var one int
+	err = t.stmt(ctx, t.s.ws.authExists).QueryRowContext(detach(ctx), s.ID).Scan(&one)
+	if err != nil {
+		return wrap("update auth session", err)
+	}
+	return fmt.Errorf("sqlite: update auth session %s: %w", s.ID, store.ErrChanged)
+}
+
 // collect scans every row, closing rows.
 func collect[T any](op string, rows *sql.Rows, err error, scan func(rowcodec.Scanner) (T, error)) ([]T, error) {
 	if err != nil {

@@ -78,6 +78,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OutboxList", testOutboxList},
 		{"OutboxBacklog", testOutboxBacklog},
 		{"OutboxLeaseConcurrent", testOutboxLeaseConcurrent},
+		{"AuthSessionRoundTrip", testAuthSessionRoundTrip},
+		{"AuthSessionUpdate", testAuthSessionUpdate},
+		{"AuthSessionUpdateConcurrent", testAuthSessionUpdateConcurrent},
+		{"ExpireAuthSessions", testExpireAuthSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
