@@ -57,6 +57,10 @@ type Config struct {
 	Tracing Tracing
 	// Limits is limits:, where the callers' rate_limit counters live.
 	Limits Limits
+	// Authentication is authentication:, how Delegate Authentication (3-D
+	// Secure) sessions run; merchants opt in with their own
+	// authentication: key, which names the provider.
+	Authentication Authentication
 	// Demo is true for the embedded demo config.
 	Demo bool
 	// Path is the file the config was loaded from, "" for the demo config.
@@ -228,7 +232,22 @@ type Merchant struct {
 	// Events is events: {url, secret, previous_secret, types}: where the
 	// merchant's events are delivered; nil when the merchant gets none.
 	Events *MerchantEvents
+	// Authentication is authentication: {provider}: who runs the merchant's
+	// Delegate Authentication sessions; nil when the merchant offers none
+	// (POST /delegate_authentication for it is refused).
+	Authentication *MerchantAuthentication
 }
+
+// MerchantAuthentication is a merchant's 3-D Secure authentication.
+type MerchantAuthentication struct {
+	// Provider names the processor (processors:) that authenticates; its
+	// type must be one that can (AuthenticatingTypes).
+	Provider string
+}
+
+// AuthenticatingTypes are the processor types that serve 3-D Secure
+// authentication: the mock (in process or a mock-server) and Adyen.
+var AuthenticatingTypes = []string{TypeMock, TypeAdyen}
 
 // MerchantEvents is a merchant's events endpoint.
 type MerchantEvents struct {
@@ -500,6 +519,18 @@ type Idempotency struct {
 	// InFlightLock is how long a request holds its key before another may
 	// take over; default 60s.
 	InFlightLock time.Duration
+}
+
+// Authentication configures Delegate Authentication (3-D Secure) sessions.
+type Authentication struct {
+	// SessionTTL (session_ttl) is how long a session may take to end: one
+	// that is not final by then is expired, its card erased, and never
+	// sent to the provider again; default 10m, at most 24h.
+	SessionTTL time.Duration
+	// StepTimeout (step_timeout) bounds each call to the authentication
+	// provider (create, authenticate, result); default 20s, at most
+	// idempotency.in_flight_lock.
+	StepTimeout time.Duration
 }
 
 // Amounts bounds the amounts acpgw accepts, per currency.

@@ -132,6 +132,10 @@ func TestLoadExample(t *testing.T) {
 		globex.Events != nil || globex.Events.Wants("payment.captured") {
 		t.Errorf("acme events = %v, globex events = %v", acme.Events, globex.Events)
 	}
+	if a := acme.Authentication; a == nil || a.Provider != "adyen_eu" || globex.Authentication != nil ||
+		c.Authentication != (Authentication{SessionTTL: 10 * time.Minute, StepTimeout: 20 * time.Second}) {
+		t.Errorf("acme authentication %v, globex %v, global %+v", acme.Authentication, globex.Authentication, c.Authentication)
+	}
 	if c.Events != (Events{Timeout: 10 * time.Second, RetryInitial: 30 * time.Second, RetryMax: time.Hour, GiveUpAfter: 72 * time.Hour, Workers: 4}) {
 		t.Errorf("events = %+v", c.Events)
 	}

@@ -624,6 +624,12 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				{"service_name", d.str(&c.Tracing.ServiceName)},
 			}, nil)
 		}},
+		{"authentication", func(n *yaml.Node, p string) {
+			d.object(n, p, []field{
+				{"session_ttl", d.duration(&c.Authentication.SessionTTL)},
+				{"step_timeout", d.duration(&c.Authentication.StepTimeout)},
+			}, nil)
+		}},
 		{"limits", func(n *yaml.Node, p string) {
 			d.object(n, p, []field{
 				{"backend", d.str(&c.Limits.Backend)},
@@ -883,6 +889,11 @@ func (d *decoder) merchant(n *yaml.Node, path string) *Merchant {
 				{"previous_secret", d.secret(&e.PreviousSecret)},
 				{"types", d.strings(&e.Types)},
 			}, nil)
+		}},
+		{"authentication", func(n *yaml.Node, p string) {
+			a := &MerchantAuthentication{}
+			m.Authentication = a
+			d.object(n, p, []field{{"provider", d.str(&a.Provider)}}, nil)
 		}},
 	}, nil)
 	m.APIKeySHA256 = d.keyHash(path, &m.APIKey, hash)

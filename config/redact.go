@@ -56,6 +56,9 @@ func (c *Config) Redacted() string {
 			}
 			add(mn, "events", en)
 		}
+		if a := m.Authentication; a != nil {
+			add(mn, "authentication", mapping("provider", str(a.Provider)))
+		}
 		merchants = append(merchants, mn)
 	}
 	s := c.Server
@@ -93,6 +96,8 @@ func (c *Config) Redacted() string {
 			"service_name", str(c.Tracing.ServiceName)),
 		"limits", mapping("backend", str(c.Limits.Backend), "redis_url", str(redactDSN(c.Limits.RedisURL)),
 			"on_error", str(c.Limits.OnError), "timeout", dur(c.Limits.Timeout)),
+		"authentication", mapping("session_ttl", dur(c.Authentication.SessionTTL),
+			"step_timeout", dur(c.Authentication.StepTimeout)),
 	)
 	var b strings.Builder
 	b.WriteString("# acpgw config " + c.Path + "\n")

@@ -47,7 +47,13 @@ const (
 	DefaultSampleRatio       = 0.1
 	DefaultServiceName       = "acpgw"
 	DefaultLimitsTimeout     = 100 * time.Millisecond
+	DefaultAuthSessionTTL    = 10 * time.Minute
+	DefaultAuthStepTimeout   = 20 * time.Second
 )
+
+// MaxAuthSessionTTL is the longest authentication.session_ttl accepted: a
+// session keeps its card, sealed, until it ends.
+const MaxAuthSessionTTL = 24 * time.Hour
 
 // DefaultBlockActions are the risk signal actions that refuse a token when
 // risk.block_actions is not set.
@@ -168,6 +174,8 @@ func (d *decoder) defaults(c *Config) {
 	defaultString(&c.Limits.Backend, LimitsMemory)
 	defaultString(&c.Limits.OnError, OnErrorAllow)
 	d.defaultDuration("limits.timeout", &c.Limits.Timeout, DefaultLimitsTimeout)
+	d.defaultDuration("authentication.session_ttl", &c.Authentication.SessionTTL, DefaultAuthSessionTTL)
+	d.defaultDuration("authentication.step_timeout", &c.Authentication.StepTimeout, DefaultAuthStepTimeout)
 }
 
 // check reports an error at path unless ok, or unless path or a key that
@@ -297,6 +305,41 @@ func (d *decoder) validate(c *Config) {
 	d.validateEvents(c.Events)
 	d.validateTracing(c.Tracing)
 	d.validateLimits(c.Limits)
+	d.validateAuthentication(c)
+}
+
+// validateAuthentication checks authentication: and the merchants' own
+// authentication: {provider}, which must name a processor whose type can
+// authenticate.
+func (d *decoder) validateAuthentication(c *Config) {
+	a := c.Authentication
+	d.positive("authentication.session_ttl", a.SessionTTL)
+	d.check(a.SessionTTL <= MaxAuthSessionTTL, "authentication.session_ttl", ErrInvalid,
+		"session_ttl must be at most %s (a session keeps its card until it ends), got %s", MaxAuthSessionTTL, a.SessionTTL)
+	d.positive("authentication.step_timeout", a.StepTimeout)
+	d.check(a.StepTimeout <= c.Idempotency.InFlightLock, "authentication.step_timeout", ErrInvalid,
+		"step_timeout %s must not exceed idempotency.in_flight_lock %s: a key would be taken over while its provider call still runs",
+		a.StepTimeout, c.Idempotency.InFlightLock)
+	for i, m := range c.Merchants {
+		if m.Authentication == nil {
+			continue
+		}
+		p := index("merchants", i) + ".authentication.provider"
+		name := m.Authentication.Provider
+		if name == "" {
+			d.checkAt(false, p, lineOf(d.lines, index("merchants", i)+".authentication"), ErrRequired,
+				"provider is required: the processor that runs the merchant's 3-D Secure authentication")
+			continue
+		}
+		proc, known := c.Processors[name]
+		if !known {
+			d.check(false, p, ErrInvalid, "unknown processor %q", name)
+			continue
+		}
+		d.check(slices.Contains(AuthenticatingTypes, proc.Type), p, ErrInvalid,
+			"processor %q is of type %s, which cannot authenticate; 3-D Secure needs a processor of type %s",
+			name, proc.Type, strings.Join(AuthenticatingTypes, " or "))
+	}
 }
 
 // validateAmounts checks amounts.max: known currencies, and maximums from 1
