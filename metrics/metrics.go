@@ -54,7 +54,12 @@ type Metrics struct {
 	// RateLimitBackendUp is 0 while the shared rate limit backend (Redis)
 	// does not answer, else 1 (always 1 with the memory backend).
 	RateLimitBackendUp prometheus.Gauge
-	Build              *prometheus.GaugeVec
+	// AuthSessions counts Delegate Authentication sessions that ended, by
+	// provider and final status; AuthStepDuration times each call to an
+	// authentication provider, by provider and step.
+	AuthSessions     *prometheus.CounterVec
+	AuthStepDuration *prometheus.HistogramVec
+	Build            *prometheus.GaugeVec
 }
 
 // latencyBuckets spans a fast mock (sub-millisecond) to a slow processor
@@ -185,6 +190,15 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "acpgw_rate_limit_backend_up",
 			Help: "0 while the shared rate limit backend (Redis) does not answer, else 1; always 1 with limits.backend memory.",
 		}),
+		AuthSessions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "acpgw_authentication_sessions_total",
+			Help: "Delegate Authentication (3-D Secure) sessions that ended, by authentication provider and final status (authenticated, attempted, not_authenticated, rejected, unavailable, not_supported, expired, challenge_abandoned).",
+		}, []string{"provider", "status"}),
+		AuthStepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "acpgw_authentication_step_duration_seconds",
+			Help:    "Time of one call to an authentication provider, by provider and step (create, authenticate, result), failures included.",
+			Buckets: latencyBuckets,
+		}, []string{"provider", "step"}),
 		Build: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "acpgw_build_info",
 			Help: "Always 1; labels say the acpgw version and Go version.",
@@ -196,7 +210,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		m.CircuitState, m.ConfigReloadSuccess, m.PendingAttempts, m.Reconciliations,
 		m.IdempotentReplays, m.TokensIssued, m.TokensRefused, m.Webhooks, m.UnknownDeclineCodes, m.ProcessorRetries, m.Build,
 		m.EventsCreated, m.EventDeliveries, m.EventDeliveryDuration, m.EventsGivenUp, m.EventBacklog, m.EventBacklogAge,
-		m.RateLimitBackendErrors, m.RateLimitBackendUp,
+		m.RateLimitBackendErrors, m.RateLimitBackendUp, m.AuthSessions, m.AuthStepDuration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -47,6 +47,8 @@ func touch(m *Metrics) {
 	m.EventsGivenUp.WithLabelValues(OtherMerchant).Inc()
 	m.EventBacklog.WithLabelValues(OtherMerchant).Set(3)
 	m.EventBacklogAge.WithLabelValues(OtherMerchant).Set(42)
+	m.AuthSessions.WithLabelValues("mock", "authenticated").Inc()
+	m.AuthStepDuration.WithLabelValues("mock", "create").Observe(0.01)
 }
 
 func TestLint(t *testing.T) {
