@@ -128,12 +128,15 @@ func (s *Service) SweepCVCs(ctx context.Context) (int64, error) {
 // sweep never holds the SQLite writer for long.
 const cvcSweepBatch = 500
 
-// RunCVCSweep runs SweepCVCs at once and then on every tick until ctx ends.
-// It recovers from panics, so that one bad pass cannot stop the loop. The
-// caller owns the ticker (and a test its fake ticks).
+// RunCVCSweep runs SweepCVCs, and SweepAuthSessions (the cards of
+// authentication sessions past their time), at once and then on every
+// tick until ctx ends. It recovers from panics, so that one bad pass
+// cannot stop the loop. The caller owns the ticker (and a test its fake
+// ticks).
 func (s *Service) RunCVCSweep(ctx context.Context, ticks <-chan time.Time) {
 	for {
 		s.sweepCVCsSafely(ctx)
+		s.sweepAuthSessionsSafely(ctx)
 		select {
 		case <-ctx.Done():
 			return

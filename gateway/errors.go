@@ -55,6 +55,8 @@ var publicForms = []publicForm{
 	{payment.ErrNoProcessor, http.StatusServiceUnavailable, acp.TypeServiceUnavailable, acp.CodeServiceUnavailable, ""},
 	{ErrForbidden, http.StatusForbidden, acp.TypeInvalidRequest, acp.CodeForbidden, "$.merchant_id"},
 	{ErrUnknownMerchant, http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeUnknownMerchant, "$.merchant_id"},
+	{ErrNoAuthentication, http.StatusUnprocessableEntity, acp.TypeInvalidRequest, acp.CodeUnknownMerchant, "$.merchant_id"},
+	{ErrAuthUnavailable, http.StatusServiceUnavailable, acp.TypeServiceUnavailable, acp.CodeServiceUnavailable, ""},
 	{ErrBadReportQuery, http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest, ""},
 	{ErrBadEventQuery, http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest, ""},
 }

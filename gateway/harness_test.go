@@ -79,6 +79,12 @@ type rigOpts struct {
 	// acmeEvents, when set, is acme's events: config (a YAML flow
 	// mapping); other never has one.
 	acmeEvents string
+	// acmeAuthentication, when set, is acme's authentication: config (a
+	// YAML flow mapping); other never has one.
+	acmeAuthentication string
+	// store wraps the rig's store as the service sees it (the rig's own
+	// reads go around it).
+	store func(store.Store) store.Store
 }
 
 func newRig(t *testing.T, o rigOpts) *rig {
@@ -94,6 +100,9 @@ func newRig(t *testing.T, o rigOpts) *rig {
 	acmeEvents := ""
 	if o.acmeEvents != "" {
 		acmeEvents = ", events: " + o.acmeEvents
+	}
+	if o.acmeAuthentication != "" {
+		acmeEvents += ", authentication: " + o.acmeAuthentication
 	}
 	render := func(processors string) string {
 		return fmt.Sprintf(`store: {driver: sqlite, dsn: %q}
@@ -148,7 +157,11 @@ processors:
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.svc = New(Options{Store: r.st, Now: o.now, RetireGrace: o.retireGrace}, rt)
+	var svcStore store.Store = r.st
+	if o.store != nil {
+		svcStore = o.store(r.st)
+	}
+	r.svc = New(Options{Store: svcStore, Now: o.now, RetireGrace: o.retireGrace}, rt)
 	t.Cleanup(func() { rt.Providers.Close() })
 	return r
 }

@@ -108,7 +108,8 @@ func (s *Service) existing(ctx context.Context, idem Idempotency, rec store.Idem
 
 // answerFrom rebuilds the answer of the request that created resourceID
 // (a vt_ token, a pay_ payment, the att_ attempt of a capture, void or
-// refund, or the evt_ event a redelivery was asked for) from what the
+// refund, the evt_ event a redelivery was asked for, or the as_
+// authentication session an authenticate call was for) from what the
 // store holds now, and stores it under the key once it is final.
 func (s *Service) answerFrom(ctx context.Context, idem Idempotency, resourceID string) (Answer, bool, error) {
 	var (
@@ -130,6 +131,8 @@ func (s *Service) answerFrom(ctx context.Context, idem Idempotency, resourceID s
 		ans, err = s.attemptAnswer(ctx, resourceID)
 	case strings.HasPrefix(resourceID, "evt_"):
 		ans, err = s.eventAnswer(ctx, resourceID)
+	case strings.HasPrefix(resourceID, "as_"):
+		ans, err = s.authSessionAnswer(ctx, resourceID)
 	default:
 		err = fmt.Errorf("gateway: idempotency record names an unknown resource %q", resourceID)
 	}
