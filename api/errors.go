@@ -57,9 +57,9 @@ var errStoreUnavailable = acp.Errorf(http.StatusServiceUnavailable, acp.TypeServ
 	"storage is unavailable; %s", retryShortly)
 
 // fail aborts the request with err rendered as an ACP error. On the
-// delegate_payment route the code must be one of the version's Error enum;
-// acpgw-only codes are replaced by the spec's generic card code there, with
-// the meaning kept in the message and param.
+// delegate_payment and delegate_authentication routes the code must be one
+// of their spec's Error enum; acpgw-only codes are replaced by the spec's
+// generic card code there, with the meaning kept in the message and param.
 func fail(c *gin.Context, err error) {
 	e := publicError(c, err)
 	if e.Status >= 500 {
@@ -76,8 +76,11 @@ func publicError(c *gin.Context, err error) *acp.Error {
 		out.Message += " with the same Idempotency-Key"
 		e = &out
 	}
-	if c.GetBool(ctxDelegate) {
+	switch {
+	case c.GetBool(ctxDelegate):
 		e = delegateError(c.GetString(ctxVersion), e)
+	case c.GetBool(ctxAuthentication):
+		e = authError(e)
 	}
 	return e
 }

@@ -44,7 +44,9 @@ func (s *Server) begin(c *gin.Context) (gateway.Idempotency, bool) {
 	version := c.GetString(ctxVersion)
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" {
-		if acp.IdempotencyKeyRequired(version) {
+		// The Delegate Authentication API makes the key optional (its
+		// spec's IdempotencyKey parameter), whatever the version.
+		if acp.IdempotencyKeyRequired(version) && !c.GetBool(ctxAuthentication) {
 			fail(c, acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeIdempotencyKeyRequired,
 				"Idempotency-Key", "Idempotency-Key header is required"))
 			return gateway.Idempotency{}, false

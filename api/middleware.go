@@ -192,7 +192,8 @@ func unauthorized(c *gin.Context, err error) {
 	fail(c, err)
 }
 
-// authAgent admits agent platforms (config agents:) to delegate_payment.
+// authAgent admits agent platforms (config agents:) to delegate_payment and
+// the Delegate Authentication API.
 func (s *Server) authAgent(c *gin.Context) {
 	id, ok := s.svc.Runtime().AuthenticateAgent(bearer(c))
 	if !ok {

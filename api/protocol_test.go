@@ -98,8 +98,9 @@ func TestUnauthorizedChallenge(t *testing.T) {
 	}
 	slices.Sort(withKey)
 	want := []string{
-		"GET /v1/events", "GET /v1/events/:id", "GET /v1/payments/:id", "GET /v1/reports/fees",
-		"POST /agentic_commerce/delegate_payment", "POST /v1/events/:id/redeliver", "POST /v1/payments",
+		"GET /delegate_authentication/:id", "GET /v1/events", "GET /v1/events/:id", "GET /v1/payments/:id",
+		"GET /v1/reports/fees", "POST /agentic_commerce/delegate_payment", "POST /delegate_authentication",
+		"POST /delegate_authentication/:id/authenticate", "POST /v1/events/:id/redeliver", "POST /v1/payments",
 		"POST /v1/payments/:id/capture", "POST /v1/payments/:id/refunds", "POST /v1/payments/:id/void",
 	}
 	if !slices.Equal(withKey, want) {

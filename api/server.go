@@ -111,6 +111,11 @@ func New(o Options) *Server {
 		s.markDelegate, s.authAgent, s.rateLimit, s.apiVersion(true), s.readBody, s.verifySignature,
 		s.delegate)
 
+	auth := e.Group("/delegate_authentication", s.markAuthentication, s.authAgent, s.rateLimit, s.authAPIVersion)
+	auth.POST("", s.readBody, s.verifySignature, s.createAuthSession)
+	auth.POST("/:id/authenticate", s.readBody, s.verifySignature, s.authenticateSession)
+	auth.GET("/:id", s.verifySignature, s.getAuthSession)
+
 	e.POST("/webhooks/:processor", s.webhook)
 	e.GET("/v1/reports/fees", s.authReports, s.feeReport)
 

@@ -72,6 +72,7 @@ var (
 const (
 	msgNoSuchSession   = "no such authentication session"
 	msgAuthUnavailable = "the authentication provider is unavailable; the session is unchanged; " + retryShortly
+	msgAuthNotCreated  = "the authentication provider is unavailable; no session was created; " + retryShortly
 	// retryShortly ends the message of a 503 (the api adds the key to
 	// retry with).
 	retryShortly = "retry shortly"
@@ -120,7 +121,7 @@ func (s *Service) CreateAuthSession(ctx context.Context, in AuthCreateInput) (An
 	})
 	if retryLater(err) {
 		s.logAuth(ctx, sess, stepCreate, err)
-		return s.beforeWrite(ctx, in.Idempotency, publicError(ErrAuthUnavailable, msgAuthUnavailable))
+		return s.beforeWrite(ctx, in.Idempotency, publicError(ErrAuthUnavailable, msgAuthNotCreated))
 	}
 	step = s.checkedStep(ctx, sess, stepCreate, step, err)
 	if sess, err = applyStep(rt, sess, step, now); err != nil {
