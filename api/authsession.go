@@ -18,7 +18,8 @@ import (
 // Timestamp for signing agents), with three differences its spec makes:
 // API-Version 2026-04-17 is the only one; Idempotency-Key is optional and
 // echoed; a key reused with another body is 409 idempotency_conflict (RFC
-// section 7). Errors keep to its Error enums where one fits (authError).
+// section 7). Errors keep to its Error enums where one fits
+// (acp.AuthenticationError, applied by publicError).
 
 // ctxAuthentication marks a request of the Delegate Authentication API.
 const ctxAuthentication = "acpgw.authentication"
@@ -97,40 +98,4 @@ func (s *Server) getAuthSession(c *gin.Context) {
 		return
 	}
 	send(c, ans)
-}
-
-// authError keeps an error on a Delegate Authentication route inside that
-// spec's Error enums (codes invalid_card, duplicate_request,
-// idempotency_conflict) where one fits, the meaning kept in status, message
-// and param:
-//
-//   - idempotency_conflict keeps its code, with status 409 (RFC section 7).
-//   - A request colliding with one still running (409 idempotency_in_flight,
-//     operation_in_progress) is duplicate_request.
-//   - Every other 4xx about the request or the session it names (400, 404
-//     for another agent's or an unknown session, 409 for a session that has
-//     ended, 413, 415, 422) is invalid_request with invalid_card, the
-//     enum's only code for bad input, which the spec's own example uses for
-//     any malformed field.
-//
-// What the enums have no value for keeps an honest code, as on
-// delegate_payment (upstream ACP issue 161): 401 (unauthorized and the
-// signature codes), 405, 429 (type rate_limit_exceeded) and 5xx, and the
-// 400 unsupported_api_version, which carries supported_versions.
-func authError(e *acp.Error) *acp.Error {
-	out := *e
-	switch {
-	case e.Code == acp.CodeIdempotencyConflict:
-		out.Type, out.Status = acp.TypeInvalidRequest, http.StatusConflict
-	case e.Code == acp.CodeInvalidCard || e.Code == acp.CodeDuplicateRequest:
-	case e.Status == http.StatusConflict && (e.Code == acp.CodeIdempotencyInFlight || e.Code == acp.CodeOperationInProgress):
-		out.Type, out.Code = acp.TypeInvalidRequest, acp.CodeDuplicateRequest
-	case e.Status == http.StatusTooManyRequests:
-		out.Type = acp.TypeRateLimitExceeded
-	case e.Status >= 500, e.Status == http.StatusUnauthorized, e.Status == http.StatusMethodNotAllowed,
-		e.Code == codeUnsupportedVersion:
-	case e.Status >= 400:
-		out.Type, out.Code = acp.TypeInvalidRequest, acp.CodeInvalidCard
-	}
-	return &out
 }

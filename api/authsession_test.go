@@ -8,15 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers"
 
 	"acpgw/acp/acpspec"
 	"acpgw/api"
@@ -154,38 +149,9 @@ func (h *harness) createSession(card string, channel bool) response {
 
 func authenticatePath(id string) string { return "/delegate_authentication/" + id + "/authenticate" }
 
-// authSpec is openapi.delegate_authentication.yaml with the one defect no
-// answer can meet repaired: DelegateAuthenticationSessionWithResult is
-// allOf the Base schema (additionalProperties false) and an extension
-// adding authentication_result, which JSON Schema reads as refusing
-// authentication_result, the spec's own GET examples included. The repair
-// makes it the Base's properties plus authentication_result.
-var authSpec = sync.OnceValues(func() (*openapi3.T, error) {
-	dir, err := acpspec.SpecDir()
-	if err != nil {
-		return nil, err
-	}
-	doc, err := openapi3.NewLoader().LoadFromFile(filepath.Join(dir, "spec", "2026-04-17", "openapi", "openapi.delegate_authentication.yaml"))
-	if err != nil {
-		return nil, err
-	}
-	if err := doc.Validate(context.Background(), openapi3.DisableExamplesValidation()); err != nil {
-		return nil, err
-	}
-	s := doc.Components.Schemas
-	base, with, result := s["DelegateAuthenticationSessionBase"], s["DelegateAuthenticationSessionWithResult"], s["AuthenticationResult"]
-	if base == nil || with == nil || result == nil || len(with.Value.AllOf) != 2 {
-		return nil, fmt.Errorf("the session schemas changed shape; review the repair")
-	}
-	merged := *base.Value
-	merged.Properties = openapi3.Schemas{}
-	for k, v := range base.Value.Properties {
-		merged.Properties[k] = v
-	}
-	merged.Properties["authentication_result"] = result
-	*with.Value = merged
-	return doc, nil
-})
+// authSpec is the Delegate Authentication document with its one defect no
+// answer can meet repaired (acpspec.LoadAuthSpec).
+var authSpec = sync.OnceValues(acpspec.LoadAuthSpec)
 
 // validateAuth validates an answer of the operation at method and path (a
 // path of the spec, with {authentication_session_id}) against the spec.
@@ -195,20 +161,7 @@ func validateAuth(t *testing.T, method, path string, r response) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	item := spec.Paths.Find(path)
-	if item == nil || item.GetOperation(method) == nil {
-		t.Fatalf("the spec has no %s %s", method, path)
-	}
-	route := &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: item.GetOperation(method)}
-	hr, err := http.NewRequestWithContext(t.Context(), method, path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return openapi3filter.ValidateResponse(t.Context(), &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: hr, Route: route},
-		Status:                 r.status, Header: r.header, Body: io.NopCloser(bytes.NewReader(r.raw)),
-		Options: &openapi3filter.Options{IncludeResponseStatus: true},
-	})
+	return acpspec.ValidateAuthResponse(t.Context(), spec, method, path, r.status, r.header, r.raw)
 }
 
 // withinEnums is r with its error code set to one of the spec's enum and

@@ -80,7 +80,7 @@ func publicError(c *gin.Context, err error) *acp.Error {
 	case c.GetBool(ctxDelegate):
 		e = delegateError(c.GetString(ctxVersion), e)
 	case c.GetBool(ctxAuthentication):
-		e = authError(e)
+		e = acp.AuthenticationError(e)
 	}
 	return e
 }

@@ -214,9 +214,12 @@ func (r *rig) row(id string) store.AuthSession {
 	return s
 }
 
-// ended counts the sessions that ended with status.
-func (r *rig) ended(status threeds.Status) float64 {
-	return testutil.ToFloat64(r.svc.metrics.AuthSessions.WithLabelValues("mock", string(status)))
+// ended counts the sessions of the provider mock that ended with status.
+func (r *rig) ended(status threeds.Status) float64 { return testutilEnded(r, "mock", status) }
+
+// testutilEnded counts the sessions of provider that ended with status.
+func testutilEnded(r *rig, provider string, status threeds.Status) float64 {
+	return testutil.ToFloat64(r.svc.metrics.AuthSessions.WithLabelValues(provider, string(status)))
 }
 
 // wantStatus fails unless err is an *acp.Error with status code.
