@@ -792,9 +792,46 @@ func TestAuthMerchantRules(t *testing.T) {
 	}
 	// A processor that cannot authenticate (no Authenticator) is refused
 	// the same way.
-	plain := newRig(t, rigOpts{acmeAuthentication: "{provider: mock}"})
+	plain := newRig(t, rigOpts{acmeAuthentication: "{provider: mock}",
+		wrap: func(p providers.Provider) providers.Provider { return plainProcessor{p} }})
 	_, err = plain.svc.CreateAuthSession(t.Context(), createInput("4242424242424242", true))
 	if !errors.Is(err, ErrNoAuthentication) {
 		t.Fatalf("a processor without an authenticator: %v", err)
 	}
+}
+
+// plainProcessor is a processor with none of the optional interfaces of
+// the one it wraps: it cannot authenticate.
+type plainProcessor struct{ providers.Provider }
+
+// TestAuthWithMock runs sessions through the mock processor's own 3-D
+// Secure server: frictionless after the fingerprint, no 3DS Method
+// (pending, then authenticate with U), not enrolled.
+func TestAuthWithMock(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOpts{acmeAuthentication: "{provider: mock}"})
+	id, created := r.mustCreate(createInput("4242424242424242", true))
+	if created["status"] != "action_required" {
+		t.Fatalf("create: %v", created)
+	}
+	if got := r.mustAuthenticate(id, acp.AuthenticateRequest{Fingerprint: threeds.FingerprintCompleted}); got["status"] != "authenticated" {
+		t.Fatalf("authenticate: %v", got)
+	}
+	got := r.mustGetSession(id)
+	res, _ := got["authentication_result"].(map[string]any)
+	crypto, _ := res["three_ds_cryptogram"].(string)
+	if got["status"] != "authenticated" || res["trans_status"] != "Y" || crypto == "" {
+		t.Fatalf("get: %v", got)
+	}
+	id, created = r.mustCreate(createInput("4000000000003006", true))
+	if created["status"] != "pending" {
+		t.Fatalf("create without a 3DS Method: %v", created)
+	}
+	if got := r.mustAuthenticate(id, acp.AuthenticateRequest{Fingerprint: threeds.FingerprintUnavailable}); got["status"] != "authenticated" {
+		t.Fatalf("authenticate with U: %v", got)
+	}
+	if _, created := r.mustCreate(createInput("4000000000003014", true)); created["status"] != "not_supported" {
+		t.Fatalf("not enrolled: %v", created)
+	}
+	r.noSecretsAtRest("4242424242424242", "4000000000003006", crypto)
 }
