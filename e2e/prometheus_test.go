@@ -24,6 +24,7 @@ import (
 
 	"acpgw/api/apitest"
 	"acpgw/events/receiver"
+	"acpgw/threeds/mock3ds/mock3dstest"
 	"acpgw/tracing/otlptest"
 )
 
@@ -52,6 +53,8 @@ const amount = 2599
 //   - hooli (own label): the processor named mock (it has a contract fee
 //     ceiling in the shipped rules), with a short timeout, for the
 //     payment whose answer never arrives and that reconciliation settles.
+//     mock, in process, also runs hooli's Delegate Authentication
+//     sessions, its 3-D Secure pages served on acpgw's own listener.
 //
 // mock_a and mock_b have their breakers off so that the traffic mix cannot
 // trip them and change routing.
@@ -102,6 +105,7 @@ merchants:
     api_key: hooli-key
     processors: [mock]
     metrics: {per_merchant: true}
+    authentication: {provider: mock}
 reconcile: {interval: 500ms, after: 500ms, lease: 10s}
 tracing: {endpoint: %q, sample_ratio: 1}
 `
@@ -110,13 +114,15 @@ tracing: {endpoint: %q, sample_ratio: 1}
 // scrapes it with a real Prometheus that loads the shipped rules, drives a
 // traffic mix (approvals, declines, processor errors with failover, an
 // open circuit, a payment settled by reconciliation, captures, a refund, an
-// idempotent replay), and then queries every recording rule and every
-// dashboard expression through Prometheus's HTTP API. Each must return
-// data; the key ones must equal what the traffic says.
+// idempotent replay, Delegate Authentication sessions with a browser on
+// the mock's 3-D Secure pages), and then queries every recording rule and
+// every dashboard expression through Prometheus's HTTP API. Each must
+// return data; the key ones must equal what the traffic says.
 //
 // Rates cannot see the events that created a series before its first
 // scrape, so the traffic runs in two phases: a priming phase that creates
-// every payments_total series with exactly one payment, then, once
+// every payments_total series with exactly one payment (and every
+// authentication series with its first sessions), then, once
 // Prometheus has scraped that, the measured phase. Ratios over rate windows
 // are compared with the measured phase; raw counters with everything.
 func TestPrometheusEndToEnd(t *testing.T) {
@@ -167,11 +173,13 @@ func TestPrometheusEndToEnd(t *testing.T) {
 
 	tr := newTraffic(gw)
 
-	// Phase 1: one payment per payments_total series, and the pending
-	// payment that reconciliation settles.
+	// Phase 1: one payment per payments_total series, the pending payment
+	// that reconciliation settles, and a session per authentication status
+	// and step series.
 	tr.phase = 1
 	tr.mix(1)
 	pending := tr.pay("hooli", cardNoAnswer, "automatic", http.StatusAccepted, "mock", "pending")
+	tr.authMix(false)
 	tr.waitSettled("hooli", pending, "captured", 15*time.Second)
 	primed := time.Now()
 	prom.waitScrapedAfter(primed, 10*time.Second)
@@ -192,16 +200,21 @@ func TestPrometheusEndToEnd(t *testing.T) {
 		tr.pay("globex", cardApprove, "automatic", http.StatusCreated, "mock_b", "captured")
 	}
 	tr.replay()
+	// Last, so that all of phase 2's sessions are well inside the
+	// dashboard's 1m rate interval at prom.at.
+	tr.authMix(true)
 	scraped := prom.waitScrapedAfter(time.Now(), 10*time.Second)
 	// Two rounds of rule evaluations after the last scrape: the first may
 	// have begun before the scrape was stored, and a rule may read a rule of
 	// another group.
 	prom.waitRulesEvaluatedAfter(prom.waitRulesEvaluatedAfter(scraped, 20*time.Second), 20*time.Second)
 	prom.at = time.Now()
-	t.Logf("traffic done at %s: %d payments", time.Since(start).Round(time.Millisecond), len(tr.approved)+tr.nonApproved)
+	t.Logf("traffic done at %s: %d payments, %d authentication sessions", time.Since(start).Round(time.Millisecond),
+		len(tr.approved)+tr.nonApproved, tr.auth.steps[key2{authProvider, stepCreate}])
 
 	tr.finalFees()
 	checkRawCounters(t, prom, tr)
+	checkAuthCounters(t, prom, tr)
 	checkRecordingRules(t, prom, tr)
 	checkDashboards(t, prom, tr)
 	checkExemplars(t, prom, recv, start)
@@ -429,6 +442,11 @@ type traffic struct {
 	feeEstimated, feeActual, volume map[string]int64
 	lastIdem                        struct{ key, merchantKey string }
 	lastBody                        map[string]any
+	// auth and authMeasured: Delegate Authentication sessions ended and
+	// provider calls, over both phases and over phase 2.
+	auth, authMeasured authTally
+	// shopper is the browser that plays the 3-D Secure pages.
+	shopper *mock3dstest.Browser
 }
 
 func newTraffic(gw *gateway) *traffic {
@@ -436,6 +454,7 @@ func newTraffic(gw *gateway) *traffic {
 		gw: gw, status: map[key2]int{}, measured: map[key2]int{}, failovers: map[key2]int{},
 		approved: map[string]string{}, measuredFee: map[string]int64{}, measuredAmount: map[string]int64{},
 		calls: map[string]int{}, callErrors: map[string]int{},
+		auth: newAuthTally(), authMeasured: newAuthTally(),
 	}
 }
 
@@ -1036,7 +1055,7 @@ func expand(expr string) (string, error) {
 }
 
 // checkDashboards evaluates every dashboard expression and compares a few
-// with the traffic.
+// with the traffic (among them the Delegate Authentication row's).
 func checkDashboards(t *testing.T, prom *promAPI, tr *traffic) {
 	for _, e := range dashboardExprs(t) {
 		t.Run(e.Dashboard+"/"+e.Panel, func(t *testing.T) {
@@ -1065,6 +1084,12 @@ func checkDashboards(t *testing.T, prom *promAPI, tr *traffic) {
 				if got := byLabel(res, "processor")["mock_c"]; got != 2 {
 					t.Errorf("mock_c circuit %v, want 2 (open)", got)
 				}
+			case "Authentication sessions ended by status":
+				checkAuthPanel(t, res, "provider", "status", tr.auth.ended, tr.authMeasured.ended)
+			case "Authentication provider calls by step":
+				checkAuthPanel(t, res, "provider", "step", tr.auth.steps, tr.authMeasured.steps)
+			case "Authentication provider latency p95 by step":
+				checkAuthLatencyPanel(t, res, tr.authMeasured.steps)
 			case "Fees in range by processor and currency":
 				// Increase over the range misses what preceded each series'
 				// first scrape, and extrapolates: plausible, not exact.
