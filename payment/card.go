@@ -62,3 +62,26 @@ func (c Card) LogValue() slog.Value { return slog.StringValue(c.String()) }
 // MarshalJSON writes the redacted description, so that a Card handed to a
 // JSON encoder cannot leak the credential.
 func (c Card) MarshalJSON() ([]byte, error) { return json.Marshal(c.String()) }
+
+// CardNumberValid reports whether number looks like a card number: 12 to
+// 19 digits whose last is the Luhn check digit (ISO/IEC 7812).
+func CardNumberValid(number string) bool {
+	if len(number) < 12 || len(number) > 19 {
+		return false
+	}
+	sum, double := 0, false
+	for i := len(number) - 1; i >= 0; i-- {
+		d := int(number[i]) - '0'
+		if d < 0 || d > 9 {
+			return false
+		}
+		if double {
+			if d *= 2; d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return sum%10 == 0
+}

@@ -55,3 +55,22 @@ func TestCardNeverPrinted(t *testing.T) {
 }
 
 var errFake = errors.New("declined")
+
+func TestCardNumberValid(t *testing.T) {
+	for number, want := range map[string]bool{
+		"4242424242424242":     true,
+		"4000000000003220":     true,
+		"5555555555554444":     true,
+		"4242424242424241":     false, // check digit
+		"424242424246":         false, // 12 digits, bad check digit
+		"424242424242":         true,  // 12 digits
+		"4242424242424242428":  true,  // 19 digits
+		"42424242424242424200": false, // 20 digits
+		"4242-4242-4242-4242":  false,
+		"":                     false,
+	} {
+		if got := CardNumberValid(number); got != want {
+			t.Errorf("CardNumberValid(%q) = %v, want %v", number, got, want)
+		}
+	}
+}

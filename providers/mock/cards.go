@@ -40,33 +40,8 @@ func cardBehaviour(number string) behaviour {
 	if b, ok := testCards[number]; ok {
 		return b
 	}
-	if !luhnValid(number) {
+	if !payment.CardNumberValid(number) {
 		return behaviour{decline: payment.DeclineIncorrectNumber, raw: "invalid_number"}
 	}
 	return behaviour{}
-}
-
-// luhnValid reports whether number is 12 to 19 digits with a valid Luhn
-// check digit.
-func luhnValid(number string) bool {
-	if len(number) < 12 || len(number) > 19 {
-		return false
-	}
-	sum := 0
-	double := false
-	for i := len(number) - 1; i >= 0; i-- {
-		d := int(number[i]) - '0'
-		if d < 0 || d > 9 {
-			return false
-		}
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
 }

@@ -1,5 +1,7 @@
 package mock3ds
 
+import "acpgw/payment"
+
 // Flow is what the simulated issuer does with a card's authentication
 // request (the AReq).
 type Flow string
@@ -86,7 +88,7 @@ func LookupCard(number string) Card {
 			return c
 		}
 	}
-	if !luhnValid(number) {
+	if !payment.CardNumberValid(number) {
 		return Card{Number: number, Brand: brandOf(number), Flow: FlowNotEnrolled}
 	}
 	return Card{Number: number, Brand: brandOf(number), Method: true, Flow: FlowFrictionless, TransStatus: "Y"}
@@ -103,31 +105,6 @@ func brandOf(number string) string {
 		}
 	}
 	return "visa"
-}
-
-// luhnValid reports whether number is 12 to 19 digits with a valid Luhn
-// check digit.
-func luhnValid(number string) bool {
-	if len(number) < 12 || len(number) > 19 {
-		return false
-	}
-	sum := 0
-	double := false
-	for i := len(number) - 1; i >= 0; i-- {
-		d := int(number[i]) - '0'
-		if d < 0 || d > 9 {
-			return false
-		}
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
 }
 
 // eci returns the Electronic Commerce Indicator of transStatus for brand:

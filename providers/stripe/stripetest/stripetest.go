@@ -22,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"acpgw/payment"
 )
 
 // Key is the secret key the fake accepts unless Server.Key is changed.
@@ -433,7 +435,7 @@ func (s *Server) createPaymentMethod(form url.Values) answer {
 	if number == "" || month == 0 || year == 0 {
 		return invalid("parameter_missing", "card", "Missing required param: card[number], card[exp_month] or card[exp_year].")
 	}
-	if !luhn(number) {
+	if !payment.CardNumberValid(number) {
 		return answer{status: http.StatusPaymentRequired, store: true,
 			body: errBody("card_error", "incorrect_number", "", "Your card number is incorrect.")}
 	}
@@ -717,25 +719,4 @@ func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Request-Id", "req_fake")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, string(body))
-}
-
-func luhn(number string) bool {
-	if len(number) < 12 || len(number) > 19 {
-		return false
-	}
-	sum, double := 0, false
-	for i := len(number) - 1; i >= 0; i-- {
-		d := int(number[i] - '0')
-		if d < 0 || d > 9 {
-			return false
-		}
-		if double {
-			if d *= 2; d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
-	}
-	return sum%10 == 0
 }
