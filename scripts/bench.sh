@@ -32,7 +32,8 @@
 #   PROFILE=1       starts acpgw with --debug-listen 127.0.0.1:DEBUG_PORT and
 #                   saves a CPU profile of run (a)'s measured window (after
 #                   warm-up) as acpgw-cpu.pprof in the temp dir, then prints
-#                   the top of `go tool pprof -top`.
+#                   the top of `go tool pprof -top`; with DELEGATE=1, run
+#                   (d)'s as acpgw-delegate-cpu.pprof too.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -197,7 +198,11 @@ echo "== (b) acpgw open loop at $RATE/s, $DURATION"
 reports=(acpgw-closed="$tmp/a.json" acpgw-open="$tmp/b.json")
 if [[ $DELEGATE == 1 ]]; then
 	echo "== (d) acpgw delegate_payment closed loop, $CONCURRENCY workers, $DURATION"
-	"$load" run --delegate "${acpgw_args[@]}" "${common[@]}" >"$tmp/d.json"
+	delegate_profile=()
+	if [[ $PROFILE == 1 ]]; then
+		delegate_profile=(--pprof-url "http://127.0.0.1:$DEBUG_PORT" --cpu-profile "$tmp/acpgw-delegate-cpu.pprof")
+	fi
+	"$load" run --delegate "${acpgw_args[@]}" "${common[@]}" "${delegate_profile[@]}" >"$tmp/d.json"
 	reports+=(acpgw-delegate="$tmp/d.json")
 fi
 
@@ -224,4 +229,10 @@ if [[ $PROFILE == 1 ]]; then
 	echo "== CPU profile of (a)'s measured window: $tmp/acpgw-cpu.pprof (KEEP=1 keeps it)"
 	go tool pprof -top -nodecount=25 "$BIN_DIR/acpgw" "$tmp/acpgw-cpu.pprof" >"$tmp/pprof-top.txt" 2>&1
 	cat "$tmp/pprof-top.txt"
+	if [[ $DELEGATE == 1 ]]; then
+		echo
+		echo "== CPU profile of (d)'s measured window: $tmp/acpgw-delegate-cpu.pprof"
+		go tool pprof -top -nodecount=25 "$BIN_DIR/acpgw" "$tmp/acpgw-delegate-cpu.pprof" >"$tmp/pprof-delegate-top.txt" 2>&1
+		cat "$tmp/pprof-delegate-top.txt"
+	fi
 fi
