@@ -67,7 +67,7 @@ func (d *decoder) authentication(v any, path string, sem *semantic) (*payment.Au
 	}
 	a.Outcome = payment.AuthenticationOutcome(s)
 	info, _ := payment.LookupAuthenticationOutcome(a.Outcome)
-	if dv, ok := o.vals["outcome_details"]; ok {
+	if dv, ok := o.get("outcome_details"); ok {
 		if err := d.outcomeDetails(dv, child(path, "outcome_details"), a, sem); err != nil {
 			return nil, err
 		}

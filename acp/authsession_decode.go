@@ -128,13 +128,13 @@ func DecodeAuthenticateRequest(body []byte) (AuthenticateRequest, *Error) {
 				string(threeds.FingerprintUnavailable))
 			r.Fingerprint = threeds.FingerprintCompletion(s)
 		case "channel":
-			r.Browser, err = d.channel(root.vals[k], p, &sem)
+			r.Browser, err = d.channel(root.val(k), p, &sem)
 		case "checkout_session_id":
 			r.CheckoutSessionID, err = d.authID(root, "$", k, &sem)
 		case "challenge_notification_url":
 			r.ChallengeNotificationURL, err = d.notificationURL(root, "$", k, &sem)
 		case "shopper_details":
-			r.Shopper, err = d.shopper(root.vals[k], p, &sem)
+			r.Shopper, err = d.shopper(root.val(k), p, &sem)
 		}
 		if err != nil {
 			return AuthenticateRequest{}, err
@@ -166,21 +166,21 @@ func DecodeAuthCreateRequestAt(body []byte, now time.Time) (AuthCreateRequest, *
 		case "merchant_id":
 			r.MerchantID, err = d.authID(root, "$", k, &sem)
 		case "acquirer_details":
-			r.Acquirer, err = d.acquirer(root.vals[k], p, &sem)
+			r.Acquirer, err = d.acquirer(root.val(k), p, &sem)
 		case "payment_method":
-			r.Card, err = d.authCard(root.vals[k], p, now, &sem)
+			r.Card, err = d.authCard(root.val(k), p, now, &sem)
 		case "amount":
-			r.Amount, err = d.authAmount(root.vals[k], p, &sem)
+			r.Amount, err = d.authAmount(root.val(k), p, &sem)
 		case "channel":
-			r.Browser, err = d.channel(root.vals[k], p, &sem)
+			r.Browser, err = d.channel(root.val(k), p, &sem)
 		case "checkout_session_id":
 			r.CheckoutSessionID, err = d.authID(root, "$", k, &sem)
 		case "flow_preference":
-			r.Flow, err = d.flow(root.vals[k], p, &sem)
+			r.Flow, err = d.flow(root.val(k), p, &sem)
 		case "challenge_notification_url":
 			r.ChallengeNotificationURL, err = d.notificationURL(root, "$", k, &sem)
 		case "shopper_details":
-			r.Shopper, err = d.shopper(root.vals[k], p, &sem)
+			r.Shopper, err = d.shopper(root.val(k), p, &sem)
 		}
 		if err != nil {
 			return AuthCreateRequest{}, err
@@ -269,6 +269,10 @@ func (d *decoder) country(o *object, path, k string, sem *semantic) (string, *Er
 	return upper(s), nil
 }
 
+// withExpiry is what cardSemantics is told of a card whose exp_month and
+// exp_year the schema requires: both are there.
+var withExpiry = &object{keys: []string{"exp_month", "exp_year"}, vals: []any{"", ""}}
+
 // authCard reads payment_method into a payment.Card (fpan, no CVC: the
 // schema has none). The number, exp_month and exp_year get the rules of a
 // delegate_payment fpan (cardSemantics: 12 to 19 digits, Luhn, a four-digit
@@ -305,7 +309,7 @@ func (d *decoder) authCard(v any, path string, now time.Time, sem *semantic) (pa
 	if len(c.ExpMonth) != 2 {
 		monthErr = d.valueErr(path+".exp_month", "payment_method.exp_month must be a month from 01 to 12")
 	}
-	err = d.cardSemantics(&c, map[string]bool{"exp_month": true, "exp_year": true}, path, now)
+	err = d.cardSemantics(&c, withExpiry, path, now)
 	switch {
 	case err != nil && err.Param == path+".number":
 		sem.set(err)
@@ -375,7 +379,7 @@ func (d *decoder) channel(v any, path string, sem *semantic) (*threeds.Browser, 
 		case "type":
 			_, _, err = d.enum(o, path, k, "browser")
 		case "browser":
-			b, err = d.browser(o.vals[k], child(path, k), sem)
+			b, err = d.browser(o.val(k), child(path, k), sem)
 		}
 		if err != nil {
 			return nil, err
@@ -438,7 +442,7 @@ func (d *decoder) browser(v any, path string, sem *semantic) (*threeds.Browser, 
 	}
 	if b.JavaScriptEnabled {
 		for _, k := range browserJSReq {
-			if _, ok := o.vals[k]; !ok {
+			if _, ok := o.get(k); !ok {
 				p := child(path, k)
 				return nil, Errorf(statusSchema, TypeInvalidRequest, d.codes.missing, p,
 					"%s is required when javascript_enabled is true", field(p))
@@ -497,18 +501,18 @@ func (d *decoder) flow(v any, path string, sem *semantic) (*threeds.Flow, *Error
 			f.Type, _, err = d.enum(o, path, k, "challenge", "frictionless")
 		case "challenge":
 			var c *object
-			if c, err = d.object(o.vals[k], p, flowChallengeFields, nil); err == nil {
+			if c, err = d.object(o.val(k), p, flowChallengeFields, nil); err == nil {
 				f.Challenge, _, err = d.enum(c, p, "type", "mandated", "preferred")
 			}
 		case "frictionless":
-			_, err = d.object(o.vals[k], p, nil, nil)
+			_, err = d.object(o.val(k), p, nil, nil)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	for _, k := range []string{"challenge", "frictionless"} {
-		if _, ok := o.vals[k]; ok && k != f.Type {
+		if _, ok := o.get(k); ok && k != f.Type {
 			p := child(path, k)
 			sem.set(d.valueErr(p, "%s is only allowed with type %s", field(p), k))
 		}
@@ -563,7 +567,7 @@ func (d *decoder) shopper(v any, path string, sem *semantic) (*threeds.Shopper, 
 				sem.set(d.valueErr(p, "%s must be a phone number of digits, at most %d characters", field(p), maxPhoneLength))
 			}
 		case "address":
-			s.Address, err = d.shopperAddress(o.vals[k], p, sem)
+			s.Address, err = d.shopperAddress(o.val(k), p, sem)
 		}
 		if err != nil {
 			return nil, err

@@ -1,7 +1,6 @@
 package acp
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -88,13 +87,42 @@ type delegateRules struct {
 // status (400 or 422) and param tell the client what is wrong and where.
 var delegateCodes = errorCodes{schema: CodeInvalidCard, missing: CodeInvalidCard, value: CodeInvalidCard}
 
-// currencyPattern, last4Pattern and dateTimePattern implement the schema's
-// pattern and format keywords. RFC 3339 allows a lower-case "t" and "z";
-// acpgw only accepts the upper-case form every ACP example uses.
-var (
-	currencyPattern = regexp.MustCompile(`^[a-z]{3}$`)
-	dateTimePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$`)
-)
+// currencyShape is the schema's currency pattern, ^[a-z]{3}$.
+func currencyShape(s string) bool {
+	return len(s) == 3 && lowerASCII(s[0]) && lowerASCII(s[1]) && lowerASCII(s[2])
+}
+
+func lowerASCII(c byte) bool { return c >= 'a' && c <= 'z' }
+
+// dateTimeShape is the shape of the schema's format: date-time that acpgw
+// accepts, ^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$
+// (time.Parse checks the values). RFC 3339 allows a lower-case "t" and
+// "z"; acpgw only accepts the upper-case form every ACP example uses.
+// Written out rather than as a regular expression: it runs on every
+// delegate_payment request.
+func dateTimeShape(s string) bool {
+	const head = "dddd-dd-ddTdd:dd:dd" // d is a digit
+	if len(s) <= len(head) {
+		return false
+	}
+	for i := 0; i < len(head); i++ {
+		if head[i] == 'd' && !digit(s[i]) || head[i] != 'd' && s[i] != head[i] {
+			return false
+		}
+	}
+	rest := s[len(head):]
+	if rest[0] == '.' {
+		n := digitRun(rest[1:])
+		if n < 1 || n > 9 {
+			return false
+		}
+		rest = rest[1+n:]
+	}
+	return rest == "Z" || len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') &&
+		digit(rest[1]) && digit(rest[2]) && rest[3] == ':' && digit(rest[4]) && digit(rest[5])
+}
+
+func digit(c byte) bool { return c >= '0' && c <= '9' }
 
 // DecodeDelegateRequest decodes and validates a Delegate Payment request
 // body for API version (which must satisfy SupportedVersion; the api
@@ -133,7 +161,7 @@ type delegateRaw struct {
 	maxAmountRange bool
 	scoreRange     []bool
 	expiresAt      string
-	cardKeys       map[string]bool // payment_method keys present, even if ""
+	card           *object // payment_method, for the keys present (even if "")
 }
 
 func (d *decoder) delegateSchema(body []byte, rules delegateRules, r *DelegateRequest, raw *delegateRaw) *Error {
@@ -145,29 +173,28 @@ func (d *decoder) delegateSchema(body []byte, rules delegateRules, r *DelegateRe
 		return err
 	}
 	for _, k := range root.keys {
-		v := root.vals[k]
-		p := child("$", k)
+		v := root.val(k)
 		switch k {
 		case "payment_method":
-			if err := d.card(v, p, rules, &r.PaymentMethod, raw); err != nil {
+			if err := d.card(v, "$.payment_method", rules, &r.PaymentMethod, raw); err != nil {
 				return err
 			}
 		case "allowance":
-			if err := d.allowance(v, p, &r.Allowance, raw); err != nil {
+			if err := d.allowance(v, "$.allowance", &r.Allowance, raw); err != nil {
 				return err
 			}
 		case "billing_address":
-			a, err := d.address(v, p, delegateAddressLimits)
+			a, err := d.address(v, "$.billing_address", delegateAddressLimits)
 			if err != nil {
 				return err
 			}
 			r.BillingAddress = a
 		case "risk_signals":
-			if err := d.riskSignals(v, p, rules, r, raw); err != nil {
+			if err := d.riskSignals(v, "$.risk_signals", rules, r, raw); err != nil {
 				return err
 			}
 		case "metadata":
-			m, err := d.stringMap(v, p)
+			m, err := d.stringMap(v, "$.metadata")
 			if err != nil {
 				return err
 			}
@@ -182,10 +209,8 @@ func (d *decoder) card(v any, path string, rules delegateRules, c *Card, raw *de
 	if err != nil {
 		return err
 	}
-	raw.cardKeys = make(map[string]bool, len(o.keys))
+	raw.card = o
 	for _, k := range o.keys {
-		raw.cardKeys[k] = true
-		p := child(path, k)
 		var err *Error
 		switch k {
 		case "type":
@@ -207,7 +232,7 @@ func (d *decoder) card(v any, path string, rules delegateRules, c *Card, raw *de
 		case "eci_value":
 			c.ECIValue, _, err = d.str(o, path, k, 2)
 		case "checks_performed":
-			c.ChecksPerformed, err = d.checks(o.vals[k], p)
+			c.ChecksPerformed, err = d.checks(o.val(k), child(path, k))
 		case "iin":
 			c.IIN, _, err = d.str(o, path, k, rules.iinMax)
 		case "display_card_funding_type":
@@ -219,10 +244,11 @@ func (d *decoder) card(v any, path string, rules delegateRules, c *Card, raw *de
 		case "display_last4":
 			c.DisplayLast4, _, err = d.str(o, path, k, 4)
 			if err == nil && rules.last4Pattern && (len(c.DisplayLast4) != 4 || !allDigits(c.DisplayLast4)) {
+				p := child(path, k)
 				err = d.schemaErr(p, "%s must be exactly 4 digits", field(p))
 			}
 		case "metadata":
-			c.Metadata, err = d.stringMap(o.vals[k], p)
+			c.Metadata, err = d.stringMap(o.val(k), child(path, k))
 		case "virtual":
 			c.Virtual, err = d.boolean(o, path, k)
 		}
@@ -261,7 +287,6 @@ func (d *decoder) allowance(v any, path string, a *Allowance, raw *delegateRaw) 
 		return err
 	}
 	for _, k := range o.keys {
-		p := child(path, k)
 		var err *Error
 		switch k {
 		case "reason":
@@ -270,7 +295,8 @@ func (d *decoder) allowance(v any, path string, a *Allowance, raw *delegateRaw) 
 			a.MaxAmount, _, raw.maxAmountRange, err = d.integer(o, path, k)
 		case "currency":
 			a.Currency, _, err = d.str(o, path, k, 0)
-			if err == nil && !currencyPattern.MatchString(a.Currency) {
+			if err == nil && !currencyShape(a.Currency) {
+				p := child(path, k)
 				err = d.schemaErr(p, "%s must be a lowercase 3-letter ISO 4217 code", field(p))
 			}
 		case "checkout_session_id":
@@ -280,7 +306,7 @@ func (d *decoder) allowance(v any, path string, a *Allowance, raw *delegateRaw) 
 		case "expires_at":
 			raw.expiresAt, _, err = d.str(o, path, k, 0)
 			if err == nil {
-				a.ExpiresAt, err = d.dateTime(raw.expiresAt, p)
+				a.ExpiresAt, err = d.dateTime(raw.expiresAt, path, k)
 			}
 		}
 		if err != nil {
@@ -290,13 +316,15 @@ func (d *decoder) allowance(v any, path string, a *Allowance, raw *delegateRaw) 
 	return nil
 }
 
-// dateTime parses an RFC 3339 date-time (the schema's format: date-time).
-func (d *decoder) dateTime(s, path string) (time.Time, *Error) {
-	if dateTimePattern.MatchString(s) {
+// dateTime parses an RFC 3339 date-time (the schema's format: date-time),
+// the value of key k of the object at path.
+func (d *decoder) dateTime(s, path, k string) (time.Time, *Error) {
+	if dateTimeShape(s) {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 			return t, nil
 		}
 	}
+	path = child(path, k)
 	return time.Time{}, d.schemaErr(path, "%s must be an RFC 3339 date-time such as 2026-01-02T15:04:05Z", field(path))
 }
 
@@ -387,7 +415,7 @@ func (d *decoder) riskSignals(v any, path string, rules delegateRules, r *Delega
 // document-independent field order: card, allowance, billing address, risk
 // signals.
 func (d *decoder) delegateSemantics(r *DelegateRequest, raw *delegateRaw, now time.Time) *Error {
-	if err := d.cardSemantics(&r.PaymentMethod, raw.cardKeys, "$.payment_method", now); err != nil {
+	if err := d.cardSemantics(&r.PaymentMethod, raw.card, "$.payment_method", now); err != nil {
 		return err
 	}
 	a := &r.Allowance
@@ -421,7 +449,7 @@ func (d *decoder) delegateSemantics(r *DelegateRequest, raw *delegateRaw, now ti
 	return nil
 }
 
-func (d *decoder) cardSemantics(c *Card, present map[string]bool, path string, now time.Time) *Error {
+func (d *decoder) cardSemantics(c *Card, present *object, path string, now time.Time) *Error {
 	fpan := c.CardNumberType == "fpan"
 	if n := len(c.Number); n < 12 || n > 19 || !allDigits(c.Number) {
 		return d.valueErr(path+".number", "payment_method.number must be 12 to 19 digits")
@@ -434,7 +462,7 @@ func (d *decoder) cardSemantics(c *Card, present map[string]bool, path string, n
 	// because the schema allows them and they are unambiguous, and normalises
 	// to two digits for the processors; "0", "00", "13" and non-digits are 422.
 	var month int
-	if present["exp_month"] {
+	if present.has("exp_month") {
 		m, err := strconv.Atoi(c.ExpMonth)
 		if !allDigits(c.ExpMonth) || err != nil || m < 1 || m > 12 {
 			return d.valueErr(path+".exp_month", "payment_method.exp_month must be a month from 01 to 12")
@@ -443,18 +471,18 @@ func (d *decoder) cardSemantics(c *Card, present map[string]bool, path string, n
 		c.ExpMonth = twoDigits(m)
 	}
 	var year int
-	if present["exp_year"] {
+	if present.has("exp_year") {
 		if len(c.ExpYear) != 4 || !allDigits(c.ExpYear) {
 			return d.valueErr(path+".exp_year", "payment_method.exp_year must be a four-digit year")
 		}
 		year, _ = strconv.Atoi(c.ExpYear)
 	}
 	switch {
-	case present["exp_month"] && !present["exp_year"]:
+	case present.has("exp_month") && !present.has("exp_year"):
 		return d.valueErr(path+".exp_year", "payment_method.exp_year is required with exp_month")
-	case present["exp_year"] && !present["exp_month"]:
+	case present.has("exp_year") && !present.has("exp_month"):
 		return d.valueErr(path+".exp_month", "payment_method.exp_month is required with exp_year")
-	case present["exp_month"]:
+	case present.has("exp_month"):
 		// A card is valid through the last instant of its expiry month; acpgw
 		// reckons the month in UTC.
 		end := time.Date(year, time.Month(month)+1, 1, 0, 0, 0, 0, time.UTC)
@@ -462,12 +490,12 @@ func (d *decoder) cardSemantics(c *Card, present map[string]bool, path string, n
 			return d.valueErr(path+".exp_year", "payment_method is expired (exp_month/exp_year are in the past)")
 		}
 	}
-	if present["cvc"] {
+	if present.has("cvc") {
 		if n := len(c.CVC); n < 3 || n > 4 || !allDigits(c.CVC) {
 			return d.valueErr(path+".cvc", "payment_method.cvc must be 3 or 4 digits")
 		}
 	}
-	if present["iin"] {
+	if present.has("iin") {
 		if !allDigits(c.IIN) {
 			return d.valueErr(path+".iin", "payment_method.iin must be digits")
 		}
@@ -477,7 +505,7 @@ func (d *decoder) cardSemantics(c *Card, present map[string]bool, path string, n
 			return d.valueErr(path+".iin", "payment_method.iin does not match the card number")
 		}
 	}
-	if present["display_last4"] {
+	if present.has("display_last4") {
 		if len(c.DisplayLast4) != 4 || !allDigits(c.DisplayLast4) {
 			return d.valueErr(path+".display_last4", "payment_method.display_last4 must be exactly 4 digits")
 		}

@@ -16,9 +16,68 @@ const maxDepth = 32
 
 // object is a decoded JSON object that remembers its key order, so that the
 // first error reported is the first one in the document, deterministically.
+// vals[i] is the value of keys[i].
 type object struct {
 	keys []string
-	vals map[string]any
+	vals []any
+	// index finds a key of an object of more than smallObject keys; the
+	// keys of a smaller one (every object of an ACP request) are searched
+	// in order, which costs less than a map.
+	index map[string]int
+}
+
+// smallObject is the most keys an object has without an index.
+const smallObject = 16
+
+// get returns the value of key k.
+func (o *object) get(k string) (any, bool) {
+	if o.index != nil {
+		i, ok := o.index[k]
+		if !ok {
+			return nil, false
+		}
+		return o.vals[i], true
+	}
+	for i, key := range o.keys {
+		if key == k {
+			return o.vals[i], true
+		}
+	}
+	return nil, false
+}
+
+// has reports whether key k is there; a nil object has no keys.
+func (o *object) has(k string) bool {
+	if o == nil {
+		return false
+	}
+	_, ok := o.get(k)
+	return ok
+}
+
+// val returns the value of key k, nil when absent.
+func (o *object) val(k string) any {
+	v, _ := o.get(k)
+	return v
+}
+
+// add appends key k with value v, unless k is there already (false).
+func (o *object) add(k string, v any) bool {
+	if _, dup := o.get(k); dup {
+		return false
+	}
+	o.keys = append(o.keys, k)
+	o.vals = append(o.vals, v)
+	switch n := len(o.keys); {
+	case n == smallObject+1:
+		o.index = make(map[string]int, 2*n)
+		for i, key := range o.keys {
+			o.index[key] = i
+		}
+	case n > smallObject+1:
+		o.index[k] = n - 1
+	}
+	return true
 }
 
 // errorCodes says which codes a decoder uses for its kinds of failure: the
@@ -39,7 +98,19 @@ type parseError struct {
 // bool and nil. It rejects invalid UTF-8, duplicate keys (a smuggling vector:
 // two parsers may keep different copies), nesting beyond maxDepth and
 // anything after the first value. Messages never quote the input.
+//
+// The fast scanner (scan.go) reads every body it can; walk reads the rest
+// and says what is wrong with them.
 func parse(body []byte) (any, *parseError) {
+	if v, ok := scan(body); ok {
+		return v, nil
+	}
+	return walk(body)
+}
+
+// walk is parse on encoding/json's tokenizer: the reference that scan
+// must agree with, and the source of parse's error messages.
+func walk(body []byte) (any, *parseError) {
 	if !utf8.Valid(body) {
 		return nil, &parseError{"request body is not valid UTF-8"}
 	}
@@ -77,7 +148,7 @@ func parseValue(dec *json.Decoder, depth int) (any, *parseError) {
 	case json.Delim:
 		switch t {
 		case '{':
-			o := &object{vals: map[string]any{}}
+			o := &object{}
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
@@ -87,15 +158,14 @@ func parseValue(dec *json.Decoder, depth int) (any, *parseError) {
 				if !ok {
 					return nil, syntaxError(dec, errors.New("key"))
 				}
-				if _, dup := o.vals[k]; dup {
+				if _, dup := o.get(k); dup {
 					return nil, &parseError{"request body repeats a key in one object" + keyHint(k)}
 				}
 				v, perr := parseValue(dec, depth+1)
 				if perr != nil {
 					return nil, perr
 				}
-				o.keys = append(o.keys, k)
-				o.vals[k] = v
+				o.add(k, v)
 			}
 			if _, err := dec.Token(); err != nil {
 				return nil, syntaxError(dec, err)
@@ -247,7 +317,7 @@ func (d *decoder) fields(o *object, path string, allowed, required []string) *Er
 		}
 	}
 	for _, k := range required {
-		if _, ok := o.vals[k]; !ok {
+		if _, ok := o.get(k); !ok {
 			return Errorf(statusSchema, TypeInvalidRequest, d.codes.missing, child(path, k), "%s is required", field(child(path, k)))
 		}
 	}
@@ -256,16 +326,17 @@ func (d *decoder) fields(o *object, path string, allowed, required []string) *Er
 
 // str returns the string at key k; ok is false when the key is absent.
 func (d *decoder) str(o *object, path, k string, maxLen int) (s string, ok bool, err *Error) {
-	v, ok := o.vals[k]
+	v, ok := o.get(k)
 	if !ok {
 		return "", false, nil
 	}
-	p := child(path, k)
 	s, isStr := v.(string)
 	if !isStr {
+		p := child(path, k)
 		return "", true, d.schemaErr(p, "%s must be a string, not %s", field(p), jsonType(v))
 	}
 	if maxLen > 0 && utf8.RuneCountInString(s) > maxLen {
+		p := child(path, k)
 		return "", true, d.schemaErr(p, "%s must be at most %d characters", field(p), maxLen)
 	}
 	return s, true, nil
@@ -290,7 +361,7 @@ func (d *decoder) enum(o *object, path, k string, values ...string) (string, boo
 
 // boolean returns the boolean at key k, nil when absent.
 func (d *decoder) boolean(o *object, path, k string) (*bool, *Error) {
-	v, ok := o.vals[k]
+	v, ok := o.get(k)
 	if !ok {
 		return nil, nil
 	}
@@ -309,21 +380,23 @@ func (d *decoder) boolean(o *object, path, k string) (*bool, *Error) {
 // because amounts are exact minor units. rangeErr is true when the value
 // is an integer that does not fit int64.
 func (d *decoder) integer(o *object, path, k string) (n int64, ok, rangeErr bool, err *Error) {
-	v, ok := o.vals[k]
+	v, ok := o.get(k)
 	if !ok {
 		return 0, false, false, nil
 	}
-	p := child(path, k)
 	num, isNum := v.(json.Number)
 	if !isNum {
+		p := child(path, k)
 		return 0, true, false, d.schemaErr(p, "%s must be an integer, not %s", field(p), jsonType(v))
 	}
 	dec, valid := parseDecimal(string(num))
 	if !valid {
+		p := child(path, k)
 		return 0, true, false, d.schemaErr(p, "%s must be an integer", field(p))
 	}
 	n, integral, rangeErr := dec.int64()
 	if !integral {
+		p := child(path, k)
 		return 0, true, false, d.schemaErr(p, "%s must be an integer, not a number with a fraction", field(p))
 	}
 	return n, true, rangeErr, nil
@@ -337,10 +410,10 @@ func (d *decoder) stringMap(v any, path string) (map[string]string, *Error) {
 	}
 	m := make(map[string]string, len(o.keys))
 	for _, k := range o.keys {
-		s, isStr := o.vals[k].(string)
+		s, isStr := o.val(k).(string)
 		if !isStr {
 			p := child(path, k)
-			return nil, d.schemaErr(p, "%s values must be strings, not %s", field(path), jsonType(o.vals[k]))
+			return nil, d.schemaErr(p, "%s values must be strings, not %s", field(path), jsonType(o.val(k)))
 		}
 		m[k] = s
 	}

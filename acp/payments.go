@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"acpgw/payment"
 )
@@ -142,7 +143,6 @@ func DecodePaymentRequest(body []byte) (PaymentRequest, *Error) {
 	var sem semantic
 	for _, k := range root.keys {
 		var err *Error
-		p := child("$", k)
 		switch k {
 		case "merchant_id":
 			r.MerchantID, err = d.id(root, "$", k)
@@ -153,13 +153,13 @@ func DecodePaymentRequest(body []byte) (PaymentRequest, *Error) {
 		case "currency":
 			r.Currency, err = d.currency(root, "$", k, &sem)
 		case "payment_data":
-			r.PaymentData, err = d.paymentData(root.vals[k], p, &sem)
+			r.PaymentData, err = d.paymentData(root.val(k), "$.payment_data", &sem)
 		case "capture":
 			r.Capture, _, err = d.enum(root, "$", k, string(payment.CaptureAutomatic), string(payment.CaptureManual))
 		case "metadata":
-			r.Metadata, err = d.metadata(root.vals[k], p)
+			r.Metadata, err = d.metadata(root.val(k), "$.metadata")
 		case "authentication_result":
-			r.Authentication, err = d.authentication(root.vals[k], p, &sem)
+			r.Authentication, err = d.authentication(root.val(k), "$.authentication_result", &sem)
 		}
 		if err != nil {
 			return PaymentRequest{}, err
@@ -195,7 +195,7 @@ func DecodeModifyRequest(body []byte) (ModifyRequest, *Error) {
 			n, err = d.amount(root, "$", k, &sem)
 			r.Amount = &n
 		case "metadata":
-			r.Metadata, err = d.metadata(root.vals[k], "$.metadata")
+			r.Metadata, err = d.metadata(root.val(k), "$.metadata")
 		}
 		if err != nil {
 			return ModifyRequest{}, err
@@ -223,8 +223,8 @@ func (d *decoder) amount(o *object, path, k string, sem *semantic) (int64, *Erro
 	if err != nil {
 		return 0, err
 	}
-	p := child(path, k)
 	if rangeErr || n <= 0 {
+		p := child(path, k)
 		sem.set(Errorf(statusSemantic, TypeInvalidRequest, CodeInvalidAmount, p,
 			"%s must be a positive integer of minor units that fits 64 bits", field(p)))
 	}
@@ -236,11 +236,12 @@ func (d *decoder) currency(o *object, path, k string, sem *semantic) (string, *E
 	if err != nil {
 		return "", err
 	}
-	p := child(path, k)
-	if !currencyPattern.MatchString(s) {
+	if !currencyShape(s) {
+		p := child(path, k)
 		return "", d.schemaErr(p, "%s must be a lowercase 3-letter ISO 4217 code", field(p))
 	}
 	if !payment.ValidCurrency(s) {
+		p := child(path, k)
 		sem.set(Errorf(statusSemantic, TypeInvalidRequest, CodeInvalidCurrency, p,
 			"%s is not an ISO 4217 currency acpgw supports", field(p)))
 	}
@@ -257,12 +258,11 @@ func (d *decoder) metadata(v any, path string) (map[string]string, *Error) {
 		return nil, d.schemaErr(path, "%s must have at most %d keys", field(path), maxMetadataKeys)
 	}
 	for _, k := range v.(*object).keys {
-		p := child(path, k)
 		switch {
-		case k == "" || len([]rune(k)) > maxMetadataKey:
+		case k == "" || utf8.RuneCountInString(k) > maxMetadataKey:
 			return nil, d.schemaErr(path, "%s keys must be 1 to %d characters", field(path), maxMetadataKey)
-		case len([]rune(m[k])) > maxMetadataValue:
-			return nil, d.schemaErr(p, "%s values must be at most %d characters", field(path), maxMetadataValue)
+		case utf8.RuneCountInString(m[k]) > maxMetadataValue:
+			return nil, d.schemaErr(child(path, k), "%s values must be at most %d characters", field(path), maxMetadataValue)
 		}
 	}
 	return m, nil
@@ -334,7 +334,6 @@ func (d *decoder) paymentData(v any, path string, sem *semantic) (PaymentData, *
 		return PaymentData{}, err
 	}
 	for _, k := range o.keys {
-		p := child(path, k)
 		switch k {
 		case "token":
 			pd.Token, pd.Kind, err = d.token(o, path, k, sem)
@@ -343,9 +342,9 @@ func (d *decoder) paymentData(v any, path string, sem *semantic) (PaymentData, *
 		case "handler_id":
 			pd.HandlerID, err = d.text(o, path, k)
 		case "instrument":
-			err = d.instrument(o.vals[k], p, &pd, sem)
+			err = d.instrument(o.val(k), child(path, k), &pd, sem)
 		case "billing_address":
-			pd.BillingAddress, err = d.address(o.vals[k], p, checkoutAddressLimits)
+			pd.BillingAddress, err = d.address(o.val(k), child(path, k), checkoutAddressLimits)
 		case "purchase_order_number":
 			pd.PurchaseOrderNumber, _, err = d.str(o, path, k, maxPaymentDataText)
 		case "payment_terms":
@@ -353,7 +352,7 @@ func (d *decoder) paymentData(v any, path string, sem *semantic) (PaymentData, *
 		case "due_date":
 			var s string
 			if s, _, err = d.str(o, path, k, 0); err == nil {
-				pd.DueDate, err = d.dateTime(s, p)
+				pd.DueDate, err = d.dateTime(s, path, k)
 			}
 		case "approval_required":
 			pd.ApprovalRequired, err = d.boolean(o, path, k)
@@ -377,7 +376,7 @@ func (d *decoder) instrument(v any, path string, pd *PaymentData, sem *semantic)
 		case "credential":
 			p := child(path, k)
 			var c *object
-			if c, err = d.object(o.vals[k], p, []string{"type", "token"}, []string{"type", "token"}); err != nil {
+			if c, err = d.object(o.val(k), p, []string{"type", "token"}, []string{"type", "token"}); err != nil {
 				return err
 			}
 			for _, ck := range c.keys {
