@@ -40,16 +40,43 @@ func TestRequestHash(t *testing.T) {
 	}
 }
 
+// TestRequestHashAgreesWithWalk: the one-pass canonical form hashes every
+// body as the round trip through encoding/json does (hashes stored before
+// it existed must still match).
+func TestRequestHashAgreesWithWalk(t *testing.T) {
+	t.Parallel()
+	bodies := []string{
+		`{"b":1,"a":2,"B":3,"_":4,"aa":5,"a ":6}`, `{"s":"<a href='x'>&amp;</a>"}`, `{"s":"tab\there \"q\" \\ \/"}`,
+		`{"s":"\u0000\u001f\u007f\u2028\u2029 é ❤ \ud83d\ude00 \ud800"}`, "{\"k\u00e9\":\"caf\u00e9\",\"kü\":\"\x7f\"}",
+		`{"n":[0,-0,1.50,1e3,-2.5E-3,100000000000000000000000000000000000000000000000,0.000]}`, `[true,false,null,{},[]]`,
+		`{"a":1,"a":2}`, `{} x`, `{}}`, " {\"a\" : 1 } \n", "\"\xff\"", `"x"`, `12`,
+		string(benchPaymentBody), string(benchDelegateBody),
+	}
+	for _, b := range seedFiles(t, "") {
+		bodies = append(bodies, string(b))
+	}
+	for _, b := range bodies {
+		if got, want := RequestHash([]byte(b)), requestHashWalk([]byte(b)); got != want {
+			t.Errorf("%q: RequestHash %s, the round trip %s", b, got, want)
+		}
+	}
+}
+
 // FuzzRequestHash: a JSON body hashes like its re-encoding with keys
-// shuffled by a round trip and numbers written in another spelling.
+// shuffled by a round trip and numbers written in another spelling, and
+// as the round trip through encoding/json hashes it.
 func FuzzRequestHash(f *testing.F) {
-	for _, s := range []string{`{"amount":2599,"currency":"usd"}`, `{"a":[1.0,2e1,{"b":null}]}`, `[]`, `"x"`, `1e3`, `{`} {
+	for _, s := range []string{`{"amount":2599,"currency":"usd"}`, `{"a":[1.0,2e1,{"b":null}]}`, `[]`, `"x"`, `1e3`, `{`,
+		`{"s":"<\u2028>","b":"\u00e9"}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		h := RequestHash(body)
 		if len(h) != 64 {
 			t.Fatalf("hash %q is not hex SHA-256", h)
+		}
+		if want := requestHashWalk(body); h != want {
+			t.Fatalf("%q: RequestHash %s, the round trip %s", body, h, want)
 		}
 		var v any
 		dec := json.NewDecoder(bytes.NewReader(body))
