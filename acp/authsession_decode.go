@@ -100,7 +100,12 @@ const (
 // the comment at the top of authsession_decode.go for the statuses and the
 // code; a card that has expired at the current time is a 422.
 func DecodeAuthCreateRequest(body []byte) (AuthCreateRequest, *Error) {
-	return DecodeAuthCreateRequestAt(body, time.Now())
+	return ReadBody(body).DecodeAuthCreateRequest()
+}
+
+// DecodeAuthCreateRequest is DecodeAuthCreateRequest of the body.
+func (b *Body) DecodeAuthCreateRequest() (AuthCreateRequest, *Error) {
+	return b.DecodeAuthCreateRequestAt(time.Now())
 }
 
 // DecodeAuthenticateRequest decodes and validates a POST
@@ -108,8 +113,13 @@ func DecodeAuthCreateRequest(body []byte) (AuthCreateRequest, *Error) {
 // (DelegateAuthenticationAuthenticateRequest), with the statuses and code of
 // DecodeAuthCreateRequest.
 func DecodeAuthenticateRequest(body []byte) (AuthenticateRequest, *Error) {
+	return ReadBody(body).DecodeAuthenticateRequest()
+}
+
+// DecodeAuthenticateRequest is DecodeAuthenticateRequest of the body.
+func (b *Body) DecodeAuthenticateRequest() (AuthenticateRequest, *Error) {
 	d := &decoder{codes: authCodes}
-	root, err := d.root(body)
+	root, err := d.root(b)
 	if err != nil {
 		return AuthenticateRequest{}, err
 	}
@@ -149,8 +159,13 @@ func DecodeAuthenticateRequest(body []byte) (AuthenticateRequest, *Error) {
 // DecodeAuthCreateRequestAt is DecodeAuthCreateRequest with the card's
 // expiry reckoned at now, for callers with their own clock.
 func DecodeAuthCreateRequestAt(body []byte, now time.Time) (AuthCreateRequest, *Error) {
+	return ReadBody(body).DecodeAuthCreateRequestAt(now)
+}
+
+// DecodeAuthCreateRequestAt is DecodeAuthCreateRequestAt of the body.
+func (b *Body) DecodeAuthCreateRequestAt(now time.Time) (AuthCreateRequest, *Error) {
 	d := &decoder{codes: authCodes}
-	root, err := d.root(body)
+	root, err := d.root(b)
 	if err != nil {
 		return AuthCreateRequest{}, err
 	}

@@ -18,12 +18,15 @@ import (
 // do not matter, null differs from an absent key, array order matters. A
 // body that is not one JSON value hashes as its raw bytes.
 func RequestHash(body []byte) string {
-	if v, ok := scan(body); ok {
-		canon := appendCanonical(append(make([]byte, 0, len(body)+16), "json:"...), v)
-		sum := sha256.Sum256(canon)
-		return hex.EncodeToString(sum[:])
-	}
-	return requestHashWalk(body)
+	return ReadBody(body).Hash()
+}
+
+// hashTree is RequestHash of a body of size bytes that scan read into
+// tree.
+func hashTree(tree any, size int) string {
+	canon := appendCanonical(append(make([]byte, 0, size+16), "json:"...), tree)
+	sum := sha256.Sum256(canon)
+	return hex.EncodeToString(sum[:])
 }
 
 // requestHashWalk is RequestHash on encoding/json: a round trip of the body

@@ -137,6 +137,11 @@ func digit(c byte) bool { return c >= '0' && c <= '9' }
 // always means "schema-valid, but wrong". The first error in document order
 // is returned.
 func DecodeDelegateRequest(version string, body []byte, now time.Time) (DelegateRequest, *Error) {
+	return ReadBody(body).DecodeDelegateRequest(version, now)
+}
+
+// DecodeDelegateRequest is DecodeDelegateRequest of the body.
+func (b *Body) DecodeDelegateRequest(version string, now time.Time) (DelegateRequest, *Error) {
 	vr, ok := versionRules[version]
 	if !ok {
 		return DelegateRequest{}, Errorf(statusSchema, TypeInvalidRequest, CodeInvalidRequest, "",
@@ -146,7 +151,7 @@ func DecodeDelegateRequest(version string, body []byte, now time.Time) (Delegate
 	d := &decoder{codes: delegateCodes}
 	var r DelegateRequest
 	var raw delegateRaw
-	if err := d.delegateSchema(body, rules, &r, &raw); err != nil {
+	if err := d.delegateSchema(b, rules, &r, &raw); err != nil {
 		return DelegateRequest{}, err
 	}
 	if err := d.delegateSemantics(&r, &raw, now); err != nil {
@@ -164,7 +169,7 @@ type delegateRaw struct {
 	card           *object // payment_method, for the keys present (even if "")
 }
 
-func (d *decoder) delegateSchema(body []byte, rules delegateRules, r *DelegateRequest, raw *delegateRaw) *Error {
+func (d *decoder) delegateSchema(body *Body, rules delegateRules, r *DelegateRequest, raw *delegateRaw) *Error {
 	root, err := d.root(body)
 	if err != nil {
 		return err

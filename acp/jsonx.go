@@ -102,10 +102,44 @@ type parseError struct {
 // The fast scanner (scan.go) reads every body it can; walk reads the rest
 // and says what is wrong with them.
 func parse(body []byte) (any, *parseError) {
-	if v, ok := scan(body); ok {
-		return v, nil
+	return ReadBody(body).parse()
+}
+
+// Body is a request body read once by the fast scanner (scan.go), for
+// RequestHash and a decoder alike: a handler that needs both the body's
+// idempotency hash and its decoding reads it once. The tree the scanner
+// built is only read, never changed, by either.
+type Body struct {
+	raw []byte
+	// tree is what scan read; scanned is false when scan left the body to
+	// walk.
+	tree    any
+	scanned bool
+}
+
+// ReadBody scans body.
+func ReadBody(body []byte) *Body {
+	tree, ok := scan(body)
+	return &Body{raw: body, tree: tree, scanned: ok}
+}
+
+// Bytes returns the body as it was sent.
+func (b *Body) Bytes() []byte { return b.raw }
+
+// Hash is RequestHash of the body.
+func (b *Body) Hash() string {
+	if b.scanned {
+		return hashTree(b.tree, len(b.raw))
 	}
-	return walk(body)
+	return requestHashWalk(b.raw)
+}
+
+// parse is the package's parse of the body.
+func (b *Body) parse() (any, *parseError) {
+	if b.scanned {
+		return b.tree, nil
+	}
+	return walk(b.raw)
 }
 
 // walk is parse on encoding/json's tokenizer: the reference that scan
@@ -275,8 +309,8 @@ func (d *decoder) valueErr(param, format string, args ...any) *Error {
 }
 
 // root parses body and requires a JSON object at the top.
-func (d *decoder) root(body []byte) (*object, *Error) {
-	v, perr := parse(body)
+func (d *decoder) root(body *Body) (*object, *Error) {
+	v, perr := body.parse()
 	if perr != nil {
 		return nil, d.schemaErr("", "%s", perr.msg)
 	}

@@ -131,8 +131,13 @@ func (s *semantic) set(e *Error) {
 // DecodePaymentRequest decodes and validates a POST /v1/payments body. See
 // the CodeInvalidRequest block for the codes and statuses it returns.
 func DecodePaymentRequest(body []byte) (PaymentRequest, *Error) {
+	return ReadBody(body).DecodePaymentRequest()
+}
+
+// DecodePaymentRequest is DecodePaymentRequest of the body.
+func (b *Body) DecodePaymentRequest() (PaymentRequest, *Error) {
 	d := &decoder{codes: apiCodes}
-	root, err := d.root(body)
+	root, err := d.root(b)
 	if err != nil {
 		return PaymentRequest{}, err
 	}
@@ -174,11 +179,16 @@ func DecodePaymentRequest(body []byte) (PaymentRequest, *Error) {
 // DecodeModifyRequest decodes the optional body of capture, void and
 // refunds: empty, {}, or {amount?, metadata?}.
 func DecodeModifyRequest(body []byte) (ModifyRequest, *Error) {
-	if len(bytes.TrimSpace(body)) == 0 {
+	return ReadBody(body).DecodeModifyRequest()
+}
+
+// DecodeModifyRequest is DecodeModifyRequest of the body.
+func (b *Body) DecodeModifyRequest() (ModifyRequest, *Error) {
+	if len(bytes.TrimSpace(b.raw)) == 0 {
 		return ModifyRequest{}, nil
 	}
 	d := &decoder{codes: apiCodes}
-	root, err := d.root(body)
+	root, err := d.root(b)
 	if err != nil {
 		return ModifyRequest{}, err
 	}

@@ -60,11 +60,12 @@ func agentOf(c *gin.Context) string {
 }
 
 func (s *Server) createAuthSession(c *gin.Context) {
-	idem, ok := s.begin(c)
+	body := acp.ReadBody(bodyOf(c))
+	idem, ok := s.begin(c, body)
 	if !ok {
 		return
 	}
-	req, aerr := acp.DecodeAuthCreateRequest(bodyOf(c))
+	req, aerr := body.DecodeAuthCreateRequest()
 	if aerr != nil {
 		s.refuse(c, idem, aerr)
 		return
@@ -76,11 +77,12 @@ func (s *Server) createAuthSession(c *gin.Context) {
 }
 
 func (s *Server) authenticateSession(c *gin.Context) {
-	idem, ok := s.begin(c)
+	body := acp.ReadBody(bodyOf(c))
+	idem, ok := s.begin(c, body)
 	if !ok {
 		return
 	}
-	req, aerr := acp.DecodeAuthenticateRequest(bodyOf(c))
+	req, aerr := body.DecodeAuthenticateRequest()
 	if aerr != nil {
 		s.refuse(c, idem, aerr)
 		return

@@ -39,7 +39,7 @@ func (s *Server) getEvent(c *gin.Context) {
 // redeliverEvent answers POST /v1/events/{id}/redeliver. The body is empty
 // or an empty JSON object.
 func (s *Server) redeliverEvent(c *gin.Context) {
-	idem, ok := s.begin(c)
+	idem, ok := s.begin(c, acp.ReadBody(bodyOf(c)))
 	if !ok {
 		return
 	}

@@ -1,8 +1,5 @@
 package api
 
-// CanonicalHash exposes the idempotency body hash to the external tests.
-var CanonicalHash = canonicalHash
-
 // Routes lists the routes of s as "METHOD /path/:param", for tests that must
 // cover every route.
 func Routes(s *Server) []string {

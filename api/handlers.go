@@ -12,12 +12,13 @@ import (
 )
 
 func (s *Server) delegate(c *gin.Context) {
-	idem, ok := s.begin(c)
+	body := acp.ReadBody(bodyOf(c))
+	idem, ok := s.begin(c, body)
 	if !ok {
 		return
 	}
 	version := c.GetString(ctxVersion)
-	req, aerr := acp.DecodeDelegateRequest(version, bodyOf(c), s.now())
+	req, aerr := body.DecodeDelegateRequest(version, s.now())
 	if aerr != nil {
 		s.refuse(c, idem, aerr)
 		return
@@ -35,11 +36,12 @@ func (s *Server) delegate(c *gin.Context) {
 }
 
 func (s *Server) pay(c *gin.Context) {
-	idem, ok := s.begin(c)
+	body := acp.ReadBody(bodyOf(c))
+	idem, ok := s.begin(c, body)
 	if !ok {
 		return
 	}
-	req, aerr := acp.DecodePaymentRequest(bodyOf(c))
+	req, aerr := body.DecodePaymentRequest()
 	if aerr != nil {
 		s.refuse(c, idem, aerr)
 		return
@@ -60,11 +62,12 @@ func (s *Server) get(c *gin.Context) {
 // modification is the handler of capture, void and refund.
 func (s *Server) modification(op func(*gateway.Service, context.Context, gateway.ModifyInput) (gateway.Answer, error), takesAmount bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		idem, ok := s.begin(c)
+		body := acp.ReadBody(bodyOf(c))
+		idem, ok := s.begin(c, body)
 		if !ok {
 			return
 		}
-		req, aerr := acp.DecodeModifyRequest(bodyOf(c))
+		req, aerr := body.DecodeModifyRequest()
 		if aerr == nil && req.Amount != nil && !takesAmount {
 			aerr = acp.Errorf(http.StatusBadRequest, acp.TypeInvalidRequest, acp.CodeInvalidRequest, "$.amount",
 				"a void cancels the whole authorization and takes no amount")

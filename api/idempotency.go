@@ -38,9 +38,9 @@ import (
 // must get the first run's answer), refuse for a body that does not decode.
 
 // begin reads the request's Idempotency-Key and returns it (zero when the
-// request has none, which the version allows) for the service; false when
-// the header itself was refused.
-func (s *Server) begin(c *gin.Context) (gateway.Idempotency, bool) {
+// request has none, which the version allows), bound to the hash of body,
+// for the service; false when the header itself was refused.
+func (s *Server) begin(c *gin.Context, body *acp.Body) (gateway.Idempotency, bool) {
 	version := c.GetString(ctxVersion)
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" {
@@ -61,7 +61,7 @@ func (s *Server) begin(c *gin.Context) (gateway.Idempotency, bool) {
 	return gateway.Idempotency{
 		Scope:       c.GetString(ctxCaller) + " " + c.Request.Method + " " + c.Request.URL.Path,
 		Key:         key,
-		RequestHash: canonicalHash(bodyOf(c)),
+		RequestHash: body.Hash(),
 		APIVersion:  version,
 	}, true
 }
@@ -181,7 +181,3 @@ func (s *Server) countIdem(route, result string) {
 		s.m.IdempotentReplays.WithLabelValues(route, result).Inc()
 	}
 }
-
-// canonicalHash is the request hash an Idempotency-Key is bound to
-// (acp.RequestHash: equivalent bodies hash the same).
-func canonicalHash(body []byte) string { return acp.RequestHash(body) }

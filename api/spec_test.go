@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"acpgw/acp"
 	"acpgw/acp/acpspec"
-	"acpgw/api"
 	"acpgw/store"
 )
 
@@ -142,5 +142,6 @@ func canonical(t *testing.T, body any) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return api.CanonicalHash(raw)
+	// The hash begin binds a key to.
+	return acp.RequestHash(raw)
 }
