@@ -186,7 +186,12 @@ processors:
 	}
 	h.reg = prometheus.NewRegistry()
 	m := metrics.New(h.reg)
-	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	level := slog.LevelDebug
+	if _, ok := t.(*testing.B); ok {
+		// Benchmarks log as acpgw serve does.
+		level = slog.LevelInfo
+	}
+	log := slog.New(tracing.LogHandler(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: level})))
 	tracer := h.tracing.Tracer()
 	h.svc = gateway.New(gateway.Options{Store: tracing.Store(st, tracer, config.DriverSQLite), Metrics: m, Logger: log, Now: h.clock.Now, Tracer: tracer}, rt)
 	h.apiOpts = api.Options{Service: h.svc, Metrics: m, Gatherer: h.reg, Logger: log, Now: h.clock.Now, Tracer: tracer}
