@@ -423,6 +423,9 @@ func (d *decoder) integer(o *object, path, k string) (n int64, ok, rangeErr bool
 		p := child(path, k)
 		return 0, true, false, d.schemaErr(p, "%s must be an integer, not %s", field(p), jsonType(v))
 	}
+	if n, ok := smallInteger(string(num)); ok {
+		return n, true, false, nil
+	}
 	dec, valid := parseDecimal(string(num))
 	if !valid {
 		p := child(path, k)

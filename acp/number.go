@@ -84,6 +84,25 @@ func parseDecimal(lit string) (decimal, bool) {
 	return d, true
 }
 
+// plainInteger reports whether lit is an integer literal without fraction
+// or exponent, -?(0|[1-9][0-9]*), of at most maxDigits digits.
+func plainInteger(lit string, maxDigits int) bool {
+	digits := strings.TrimPrefix(lit, "-")
+	n := digitRun(digits)
+	return n > 0 && n == len(digits) && n <= maxDigits && (digits[0] != '0' || n == 1)
+}
+
+// smallInteger returns the value of a plain integer literal of at most 18
+// digits, which always fits int64, without parseDecimal's big.Int; ok is
+// false for any other literal.
+func smallInteger(lit string) (n int64, ok bool) {
+	if !plainInteger(lit, 18) {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(lit, 10, 64)
+	return n, err == nil
+}
+
 // digitRun returns how many ASCII digits s starts with.
 func digitRun(s string) int {
 	i := 0
@@ -143,6 +162,10 @@ func (d decimal) canonical() string {
 // same number (2599, 2599.0, 2.599e3 and 259900e-2 are all "2599"). A
 // literal that is not a JSON number is returned as it is.
 func CanonicalNumber(lit string) string {
+	if plainInteger(lit, maxCanonicalIntegerDigits) && lit != "-0" {
+		// Its own canonical spelling: the common case, without big.Int.
+		return lit
+	}
 	d, ok := parseDecimal(lit)
 	if !ok {
 		return lit

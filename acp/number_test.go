@@ -47,7 +47,8 @@ func TestCanonicalNumber(t *testing.T) {
 // same value, the canonical spelling is a fixed point, and an integer keeps
 // its spelling.
 func FuzzCanonicalNumber(f *testing.F) {
-	for _, s := range []string{"2599", "2599.0", "1e3", "-0", "25.99", "1e-7", "9223372036854775807", "1E+400", "0.000"} {
+	for _, s := range []string{"2599", "2599.0", "1e3", "-0", "25.99", "1e-7", "9223372036854775807", "1E+400", "0.000",
+		"999999999999999999", "-999999999999999999", "1000000000000000000000000000000000000000", "10000000000000000000000000000000000000000"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, lit string) {
@@ -77,6 +78,15 @@ func FuzzCanonicalNumber(f *testing.F) {
 		if v, integral, rangeErr := d.int64(); integral && !rangeErr {
 			if c != big.NewInt(v).String() {
 				t.Fatalf("%q is the integer %d but canonical %q", lit, v, c)
+			}
+		}
+		// The fast paths agree with parseDecimal.
+		if got := CanonicalNumber(lit); got != c {
+			t.Fatalf("CanonicalNumber(%q) = %q, parseDecimal's canonical %q", lit, got, c)
+		}
+		if n, ok := smallInteger(lit); ok {
+			if v, integral, rangeErr := d.int64(); !integral || rangeErr || v != n {
+				t.Fatalf("smallInteger(%q) = %d, parseDecimal's %d (integral %v, range error %v)", lit, n, v, integral, rangeErr)
 			}
 		}
 	})
