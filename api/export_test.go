@@ -9,3 +9,6 @@ func Routes(s *Server) []string {
 	}
 	return out
 }
+
+// IsJSON exposes isJSON to the external tests.
+var IsJSON = isJSON

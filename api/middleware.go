@@ -83,6 +83,11 @@ func (s *Server) observe(c *gin.Context) {
 	if status >= 500 {
 		level = slog.LevelWarn
 	}
+	if !s.log.Enabled(c.Request.Context(), level) {
+		// At the default level (info) only 5xx answers are logged here: the
+		// attributes of the others are not even gathered.
+		return
+	}
 	s.log.LogAttrs(c.Request.Context(), level, "http",
 		slog.String("request_id", gateway.RequestID(c.Request.Context())),
 		slog.String("method", method), slog.String("route", route),
@@ -260,8 +265,7 @@ func (s *Server) readBody(c *gin.Context) {
 		return
 	}
 	if len(body) > 0 || ct != "" {
-		mt, _, perr := mime.ParseMediaType(ct)
-		if perr != nil || mt != "application/json" {
+		if !isJSON(ct) {
 			fail(c, acp.Errorf(http.StatusUnsupportedMediaType, acp.TypeInvalidRequest, codeUnsupportedMedia, "Content-Type",
 				"Content-Type must be application/json"))
 			return
@@ -269,6 +273,17 @@ func (s *Server) readBody(c *gin.Context) {
 	}
 	c.Set(ctxBody, body)
 	c.Next()
+}
+
+// isJSON reports whether a Content-Type names application/json, whatever
+// its parameters. The exact "application/json" every client sends is
+// recognised without parsing.
+func isJSON(ct string) bool {
+	if ct == "application/json" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
 }
 
 func bodyOf(c *gin.Context) []byte {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -219,5 +220,17 @@ func TestServerOwnAnswers(t *testing.T) {
 		"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"amount\":")
 	if !strings.HasPrefix(got, "HTTP/1.1 400 ") || !strings.Contains(got, `"code":"invalid_request"`) {
 		t.Errorf("body never finished: %.300q, want acpgw's 400 invalid_request", got)
+	}
+}
+
+// TestIsJSON: the Content-Type check answers as mime.ParseMediaType does.
+func TestIsJSON(t *testing.T) {
+	t.Parallel()
+	for _, ct := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON", "application/json;",
+		"application/jsonx", "text/plain", "", "application/json; charset", " application/json"} {
+		mt, _, err := mime.ParseMediaType(ct)
+		if got, want := api.IsJSON(ct), err == nil && mt == "application/json"; got != want {
+			t.Errorf("isJSON(%q) = %v, ParseMediaType says %v", ct, got, want)
+		}
 	}
 }

@@ -177,7 +177,16 @@ func NewID(prefix string) string {
 		// could be guessed must never be issued.
 		panic("vault: crypto/rand failed: " + err.Error())
 	}
-	return prefix + tokenEncoding.EncodeToString(b[:])
+	// Spelled out in place: one allocation, the string, for every id of a
+	// request (its request id, payment, attempt, token).
+	var out [64]byte
+	size := tokenEncoding.EncodedLen(len(b))
+	if len(prefix)+size > len(out) {
+		return prefix + tokenEncoding.EncodeToString(b[:])
+	}
+	n := copy(out[:], prefix)
+	tokenEncoding.Encode(out[n:], b[:])
+	return string(out[:n+size])
 }
 
 // NewTokenID returns a new vt_ token id.

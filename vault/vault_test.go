@@ -115,4 +115,12 @@ func TestNewID(t *testing.T) {
 	if a[2+10:] == b[2+10:] {
 		t.Fatalf("ids %q and %q share their random part", a, b)
 	}
+	// Any prefix, short or long, is followed by the 22 bytes in base32.
+	for _, prefix := range []string{"", "req_", strings.Repeat("p", 27), strings.Repeat("p", 28), strings.Repeat("p", 100)} {
+		id := NewID(prefix)
+		raw, err := tokenEncoding.DecodeString(strings.TrimPrefix(id, prefix))
+		if !strings.HasPrefix(id, prefix) || err != nil || len(raw) != 22 {
+			t.Errorf("NewID(%q) = %q: %v, %d bytes", prefix, id, err, len(raw))
+		}
+	}
 }
