@@ -154,7 +154,8 @@ type Attempt struct {
 	Processor string
 	// Operation is authorize, capture, void or refund.
 	Operation string
-	// IdempotencyKey is unique across the store: acpgw_<payment>_<seq>.
+	// IdempotencyKey is acpgw_<payment>_<seq>: unique across the store
+	// because (PaymentID, Seq) is, which is what the store checks.
 	IdempotencyKey string
 	Amount         int64
 	Currency       string
@@ -516,8 +517,11 @@ type Store interface {
 	ReturnLease(ctx context.Context, id, owner string, callEnded time.Time) error
 
 	// FindPaymentByReference returns the payment a processor knows by
-	// reference: its processor_reference, or the reference of one of its
-	// attempts (an Adyen modification's pspReference).
+	// reference: the payment of the attempt that received it (an
+	// authorization's reference, which is also the payment's
+	// ProcessorReference, or an Adyen modification's pspReference). The
+	// payment's own field is not searched: a payment holds a reference
+	// only once the attempt that received it is written with it.
 	FindPaymentByReference(ctx context.Context, processor, reference string) (Payment, error)
 	// ListPayments returns up to f.Limit payments in f's range and order.
 	ListPayments(ctx context.Context, f PaymentFilter) ([]Payment, error)

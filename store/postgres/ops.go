@@ -242,8 +242,9 @@ func (s *Store) LeasePendingAttempts(ctx context.Context, q store.LeaseQuery) ([
 	return out, nil
 }
 
-// FindPaymentByReference finds the payment a processor knows by reference:
-// the payment's own reference first, then an attempt's, in one query.
+// FindPaymentByReference finds the payment of the attempt the processor
+// knows by reference (a payment's own reference is its authorization
+// attempt's), in one query served by attempts_reference.
 func (s *Store) FindPaymentByReference(ctx context.Context, processor, reference string) (store.Payment, error) {
 	if reference == "" {
 		return store.Payment{}, fmt.Errorf("postgres: find payment by reference: empty reference: %w", store.ErrNotFound)

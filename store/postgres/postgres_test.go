@@ -767,3 +767,46 @@ func benchPayments(b *testing.B, s *Store, parallelism int) {
 		}
 	})
 }
+
+// TestLookupsUseIndexes: the statements that find rows by something other
+// than a primary key are served by an index, as EXPLAIN says once
+// sequential scans are priced out (the test tables are too small for the
+// planner to prefer an index by itself).
+func TestLookupsUseIndexes(t *testing.T) {
+	dsn := newDatabase(t)
+	if _, err := Migrate(t.Context(), dsn); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	conn := connect(t, dsn)
+	if _, err := conn.Exec(t.Context(), `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		q    string
+		args []any
+	}{
+		"payment by reference":  {qPaymentByRef, []any{"adyen", "ref"}},
+		"attempts of a payment": {qListAttempts, []any{"pay_1"}},
+		"idempotency purge":     {qIdemPurge, []any{int64(1)}},
+	} {
+		rows, err := conn.Query(t.Context(), "EXPLAIN "+c.q, c.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if text := strings.Join(plan, "\n"); strings.Contains(text, "Seq Scan") {
+			t.Errorf("%s scans a table:\n%s", name, text)
+		}
+	}
+}

@@ -117,14 +117,11 @@ var (
 	qInsertEvent = `INSERT INTO processor_events (` + eventCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	qInsertFee   = `INSERT INTO fee_records (` + feeCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`
 	qListFees    = `SELECT ` + feeCols + ` FROM fee_records WHERE payment_id = $1 ORDER BY created_at, source, source_ref`
-	// qPaymentByRef looks in one round trip for the payment's own reference
-	// first, then an attempt's.
-	qPaymentByRef = `SELECT ` + paymentCols + ` FROM (
-		(SELECT 0 AS prio, ` + paymentCols + ` FROM payments WHERE processor = $1 AND processor_reference = $2 LIMIT 1)
-		UNION ALL
-		(SELECT 1, ` + paymentCols + ` FROM payments
-			WHERE id = (SELECT payment_id FROM attempts WHERE reference = $2 AND processor = $1 LIMIT 1))
-	) found ORDER BY prio LIMIT 1`
+	// qPaymentByRef finds the payment through attempts_reference: the
+	// reference a payment holds is also on the attempt that received it.
+	// The literal condition lets the planner use that partial index.
+	qPaymentByRef = `SELECT ` + paymentCols + ` FROM payments
+	WHERE id = (SELECT payment_id FROM attempts WHERE reference = $2 AND reference <> '' AND processor = $1 LIMIT 1)`
 	qListPayments = `SELECT ` + paymentCols + ` FROM payments
 	WHERE created_at >= $1 AND created_at < $2 AND ($3::text = '' OR merchant_id = $3) AND (created_at, id) > ($4, $5)
 	ORDER BY created_at, id LIMIT $6`

@@ -233,24 +233,15 @@ func (s *Store) ReturnLease(ctx context.Context, id, owner string, callEnded tim
 	})
 }
 
-// FindPaymentByReference finds the payment a processor knows by reference:
-// the payment's own reference first, then an attempt's.
+// FindPaymentByReference finds the payment of the attempt the processor
+// knows by reference (a payment's own reference is its authorization
+// attempt's), in one query served by attempts_reference.
 func (s *Store) FindPaymentByReference(ctx context.Context, processor, reference string) (store.Payment, error) {
 	if reference == "" {
 		return store.Payment{}, store.ErrNotFound
 	}
-	p, err := rowcodec.ScanPayment(s.rs.paymentByRef.QueryRowContext(ctx, processor, reference))
-	if err == nil {
-		return p, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return store.Payment{}, s.readErr(wrap("find payment by reference", err))
-	}
-	var id string
-	if err := s.rs.paymentByAtt.QueryRowContext(ctx, reference, processor).Scan(&id); err != nil {
-		return store.Payment{}, s.readErr(wrap("find payment by attempt reference", err))
-	}
-	return s.GetPayment(ctx, id)
+	p, err := rowcodec.ScanPayment(s.rs.paymentByRef.QueryRowContext(ctx, reference, processor))
+	return p, s.readErr(wrap("find payment by reference", err))
 }
 
 // ListPayments returns payments created in [f.From, f.To), oldest first,

@@ -484,13 +484,14 @@ func TestOpenErasesLegacyCVCs(t *testing.T) {
 	if err := old.Tx(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, tok) }); err != nil {
 		t.Fatalf("InsertToken: %v", err)
 	}
-	// The database as an acpgw before 0003 left it (0004 to 0008 undone
+	// The database as an acpgw before 0003 left it (0004 to 0009 undone
 	// too).
 	for _, q := range []string{`DELETE FROM schema_migrations WHERE version >= 3`, `DROP INDEX IF EXISTS tokens_cvc`,
 		`ALTER TABLE attempts DROP COLUMN deadline`, `ALTER TABLE tokens DROP COLUMN attempts`,
 		`ALTER TABLE attempts DROP COLUMN authentication`,
 		`DROP TABLE outbox_events`, `DROP TABLE outbox_deliveries`, `ALTER TABLE payments DROP COLUMN dispute`,
-		`DROP TABLE auth_sessions`} {
+		`DROP TABLE auth_sessions`,
+		`CREATE INDEX payments_reference ON payments (processor, processor_reference)`} {
 		if _, err := old.w.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
 		}
@@ -566,5 +567,46 @@ func TestOpenDSNChecks(t *testing.T) {
 	if s, err := Open(t.Context(), filepath.Join("plain", "acpgw.db")); err == nil {
 		s.Close()
 		t.Error("Open under a file succeeded")
+	}
+}
+
+// TestLookupsUseIndexes: every statement that finds rows by something
+// other than a primary key is served by an index (no SCAN of a table
+// that grows with the payments), as EXPLAIN QUERY PLAN says.
+func TestLookupsUseIndexes(t *testing.T) {
+	s := openTest(t, filepath.Join(t.TempDir(), "acpgw.db"))
+	for name, c := range map[string]struct {
+		q    string
+		args []any
+	}{
+		"payment by reference":  {qPaymentByRef, []any{"ref", "adyen"}},
+		"attempts of a payment": {qListAttempts, []any{"pay_1"}},
+		"lease":                 {qLease, []any{"r", 1, 2, 3, 4, 5, 6}},
+		"idempotency record":    {qGetIdem, []any{"scope", "key"}},
+		"idempotency purge":     {qIdemPurge, []any{1}},
+		"refunds of a payment":  {qListRefunds, []any{"pay_1"}},
+		"fees of a payment":     {qListFees, []any{"pay_1"}},
+		"payments by time":      {qListPayments, []any{1, 2, "", "", 0, 0, "", 10}},
+		"cvc sweep":             {qEraseCVCs, []any{1, 10}},
+	} {
+		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+c.q, c.args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, step := range plan {
+			if strings.HasPrefix(step, "SCAN ") && !strings.Contains(step, "USING") {
+				t.Errorf("%s: %q scans a table: plan %q", name, step, plan)
+			}
+		}
 	}
 }

@@ -131,11 +131,14 @@ const (
 	qRelease    = `RELEASE fn`
 	qRollbackTo = `ROLLBACK TO fn`
 
-	qInsertEvent  = `INSERT INTO processor_events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qInsertFee    = `INSERT INTO fee_records (` + feeCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	qListFees     = `SELECT ` + feeCols + ` FROM fee_records WHERE payment_id = ? ORDER BY created_at, source, source_ref`
-	qPaymentByRef = `SELECT ` + paymentCols + ` FROM payments WHERE processor = ? AND processor_reference = ? LIMIT 1`
-	qPaymentByAtt = `SELECT payment_id FROM attempts WHERE reference = ? AND processor = ? LIMIT 1`
+	qInsertEvent = `INSERT INTO processor_events (` + eventCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qInsertFee   = `INSERT INTO fee_records (` + feeCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qListFees    = `SELECT ` + feeCols + ` FROM fee_records WHERE payment_id = ? ORDER BY created_at, source, source_ref`
+	// qPaymentByRef finds the payment through attempts_reference: the
+	// reference a payment holds is also on the attempt that received it.
+	// The literal condition lets SQLite use that partial index.
+	qPaymentByRef = `SELECT ` + paymentCols + ` FROM payments
+	WHERE id = (SELECT payment_id FROM attempts WHERE reference = ? AND reference != '' AND processor = ? LIMIT 1)`
 	qListPayments = `SELECT ` + paymentCols + ` FROM payments WHERE created_at >= ? AND created_at < ? AND (? = '' OR merchant_id = ?) AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`
 )
 
@@ -157,7 +160,7 @@ type stmts struct {
 	idemAbandon, idemPurge, idemLink, idemPend                     *sql.Stmt
 	insertEvent, insertFee, listFees                               *sql.Stmt
 	savepoint, release, rollbackTo                                 *sql.Stmt
-	paymentByRef, paymentByAtt, listPayments                       *sql.Stmt
+	paymentByRef, listPayments                                     *sql.Stmt
 	insertOutbox, getOutbox, listOutbox, leaseOutbox, recordOutbox *sql.Stmt
 	insertDelivery, listDeliveries, redeliver, backlog             *sql.Stmt
 	insertAuth, getAuth, updateAuth, authExists, expireAuth        *sql.Stmt
@@ -179,7 +182,6 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 		{&st.getIdem, qGetIdem},
 		{&st.listFees, qListFees},
 		{&st.paymentByRef, qPaymentByRef},
-		{&st.paymentByAtt, qPaymentByAtt},
 		{&st.listPayments, qListPayments},
 		{&st.getOutbox, qGetOutbox},
 		{&st.listOutbox, qListOutbox},

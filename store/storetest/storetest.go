@@ -682,11 +682,9 @@ func testAttempts(t *testing.T, s store.Store) {
 	}
 	check("ListAttempts", got, a1, a2, a3)
 
-	dupKey := newAttempt(p, 4, base)
-	dupKey.IdempotencyKey = a1.IdempotencyKey
 	dupSeq := newAttempt(p, 2, base)
 	dupSeq.IdempotencyKey = uid("key")
-	for name, a := range map[string]store.Attempt{"same idempotency key": dupKey, "same seq": dupSeq, "same id": a1} {
+	for name, a := range map[string]store.Attempt{"same seq": dupSeq, "same id": a1} {
 		err := s.Tx(ctx, func(tx store.Tx) error { return tx.InsertAttempt(ctx, a) })
 		wantErr(t, "InsertAttempt with "+name, err, store.ErrDuplicate)
 	}
@@ -1356,22 +1354,34 @@ func testFeeRecords(t *testing.T, s store.Store) {
 	}
 }
 
+// testFindByReference: a payment is found by the reference of any of its
+// attempts, its own reference among them (the gateway writes a payment's
+// reference with the authorization attempt that received it); a declined
+// attempt of another processor before a failover keeps its reference too.
 func testFindByReference(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	p := newPayment(uid("pay"), "vt_1")
 	p.Processor, p.ProcessorReference = "adyen_eu", uid("psp")
 	insertPayment(t, s, p)
-	a := newAttempt(p, 1, base)
-	a.Processor, a.Reference = "adyen_eu", uid("psp_mod")
-	insertAttempts(t, s, a)
-	got, err := s.FindPaymentByReference(ctx, "adyen_eu", p.ProcessorReference)
-	if err != nil || got.ID != p.ID {
-		t.Fatalf("by payment reference: %v %v", got.ID, err)
+	declined := newAttempt(p, 1, base)
+	declined.Processor, declined.Reference, declined.Outcome = "stripe", uid("ch"), "declined"
+	auth := newAttempt(p, 2, base)
+	auth.Processor, auth.Reference, auth.Outcome = "adyen_eu", p.ProcessorReference, "authorized"
+	capture := newAttempt(p, 3, base)
+	capture.Processor, capture.Operation, capture.Reference = "adyen_eu", "capture", uid("psp_mod")
+	insertAttempts(t, s, declined, auth, capture)
+	for _, c := range []struct{ what, processor, ref string }{
+		{"by payment reference", "adyen_eu", p.ProcessorReference},
+		{"by modification reference", "adyen_eu", capture.Reference},
+		{"by the declined attempt's reference", "stripe", declined.Reference},
+	} {
+		got, err := s.FindPaymentByReference(ctx, c.processor, c.ref)
+		if err != nil || got.ID != p.ID {
+			t.Fatalf("%s: %v %v", c.what, got.ID, err)
+		}
 	}
-	got, err = s.FindPaymentByReference(ctx, "adyen_eu", a.Reference)
-	if err != nil || got.ID != p.ID {
-		t.Fatalf("by attempt reference: %v %v", got.ID, err)
-	}
+	_, err := s.FindPaymentByReference(ctx, "adyen_eu", declined.Reference)
+	wantErr(t, "a reference of another processor's attempt", err, store.ErrNotFound)
 	_, err = s.FindPaymentByReference(ctx, "other", p.ProcessorReference)
 	wantErr(t, "another processor's reference", err, store.ErrNotFound)
 	_, err = s.FindPaymentByReference(ctx, "adyen_eu", "")
