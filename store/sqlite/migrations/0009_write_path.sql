@@ -50,3 +50,38 @@ CREATE INDEX attempts_pending ON attempts (started_at) WHERE state = 'pending';
 CREATE INDEX attempts_reference ON attempts (reference) WHERE reference != '';
 
 DROP INDEX payments_reference;
+
+-- idempotency becomes a rowid table; it was WITHOUT ROWID, clustered on
+-- the client's key. A settlement stores its answer (most of a kilobyte) in
+-- the row its intent claimed: clustered on a random key, that row sat on a
+-- random page of a large table, which each settlement rewrote and often
+-- split. In rowid order the rows claimed at the same moment share the
+-- newest pages, which one group commit writes once; the key is found
+-- through the index of UNIQUE (scope, key), whose entries are small.
+
+CREATE TABLE idempotency_0009 (
+    scope        TEXT    NOT NULL,
+    key          TEXT    NOT NULL,
+    request_hash TEXT    NOT NULL,
+    api_version  TEXT    NOT NULL,
+    state        TEXT    NOT NULL,
+    resource_id  TEXT    NOT NULL,
+    status       INTEGER NOT NULL,
+    body         BLOB,
+    locked_until INTEGER,
+    created_at   INTEGER,
+    expires_at   INTEGER,
+    UNIQUE (scope, key)
+);
+
+INSERT INTO idempotency_0009 (scope, key, request_hash, api_version, state, resource_id, status, body,
+    locked_until, created_at, expires_at)
+SELECT scope, key, request_hash, api_version, state, resource_id, status, body,
+    locked_until, created_at, expires_at
+FROM idempotency ORDER BY created_at;
+
+DROP TABLE idempotency;
+ALTER TABLE idempotency_0009 RENAME TO idempotency;
+
+-- PurgeIdempotency deletes by expiry.
+CREATE INDEX idempotency_expires ON idempotency (expires_at);
