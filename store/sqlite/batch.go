@@ -133,6 +133,9 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) 
 	select {
 	case s.jobs <- j:
 		s.mu.RUnlock()
+		if s.queued != nil {
+			s.queued <- struct{}{}
+		}
 	case <-ctx.Done():
 		s.mu.RUnlock()
 		return wrap("begin", ctx.Err())

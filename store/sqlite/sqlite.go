@@ -97,6 +97,9 @@ type Store struct {
 	wdone  chan struct{}
 	mu     sync.RWMutex
 	closed bool
+	// queued, set by tests only, hears of every transaction queued for the
+	// writer.
+	queued chan<- struct{}
 }
 
 // Open opens (creating it and its folder if needed, both private to the

@@ -326,18 +326,57 @@ func TestForeignKeys(t *testing.T) {
 // client (synchronous=NORMAL, so that no fsync paces it) commits every
 // transaction alone, the steadier measure of the work a payment itself
 // costs.
+//
+// batch=16 runs the transactions of 16 payments as one batch each time
+// (intents, then settlements): group commit at a fixed size, whatever the
+// machine does meanwhile, which makes instruction counts (cachegrind)
+// comparable from run to run.
 func BenchmarkPaymentWriteTxs(b *testing.B) {
 	for _, c := range []struct {
-		sync    string
-		clients int
-	}{{"NORMAL", 16}, {"FULL", 16}, {"NORMAL", 1}} {
-		b.Run(fmt.Sprintf("synchronous=%s/clients=%d", c.sync, c.clients), func(b *testing.B) {
-			benchPayments(b, filepath.Join(b.TempDir(), "acpgw.db")+"?synchronous="+c.sync, c.clients)
+		sync           string
+		clients, batch int
+	}{{"NORMAL", 16, 0}, {"FULL", 16, 0}, {"NORMAL", 1, 0}, {"NORMAL", 16, 16}} {
+		name := fmt.Sprintf("synchronous=%s/clients=%d", c.sync, c.clients)
+		if c.batch > 0 {
+			name = fmt.Sprintf("synchronous=%s/batch=%d", c.sync, c.batch)
+		}
+		b.Run(name, func(b *testing.B) {
+			benchPayments(b, filepath.Join(b.TempDir(), "acpgw.db")+"?synchronous="+c.sync, c.clients, c.batch)
 		})
 	}
 }
 
-func benchPayments(b *testing.B, dsn string, clients int) {
+// runBatch runs fn(0) to fn(n-1), each calling Tx once, as one batch of
+// the group commit: a transaction holds the writer until all n have
+// queued, in order.
+func runBatch(b *testing.B, s *Store, n int, fn func(k int) error) {
+	queued := make(chan struct{})
+	s.queued = queued
+	hold, held := make(chan struct{}), make(chan struct{})
+	errs := make(chan error, n+1)
+	go func() {
+		errs <- s.Tx(b.Context(), func(store.Tx) error {
+			close(held)
+			<-hold
+			return nil
+		})
+	}()
+	<-queued
+	<-held
+	for k := range n {
+		go func() { errs <- fn(k) }()
+		<-queued
+	}
+	s.queued = nil
+	close(hold)
+	for range n + 1 {
+		if err := <-errs; err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchPayments(b *testing.B, dsn string, clients, batch int) {
 	ctx := b.Context()
 	s := openTest(b, dsn)
 	now := time.Now().UTC()
@@ -367,7 +406,9 @@ func benchPayments(b *testing.B, dsn string, clients int) {
 	}
 	var next atomic.Int64
 	const scope = "merchant:acme POST /v1/payments"
-	one := func(i int64) error {
+	// intent writes payment i's first transaction and returns its
+	// settlement.
+	intent := func(i int64) (settle func() error, err error) {
 		key := "key-" + vault.NewID("")[12:] // random, as clients choose them
 		tokID, payID := toks[i], vault.NewID("pay_")
 		t0 := time.Now().UTC()
@@ -381,7 +422,7 @@ func benchPayments(b *testing.B, dsn string, clients int) {
 		a := store.Attempt{ID: vault.NewID("att_"), PaymentID: payID, Seq: 1, Processor: "mock",
 			Operation: "authorize", IdempotencyKey: "acpgw_" + payID + "_1", Amount: 2599, Currency: "usd",
 			State: store.AttemptPending, StartedAt: t0}
-		err := s.Tx(ctx, func(tx store.Tx) error {
+		err = s.Tx(ctx, func(tx store.Tx) error {
 			if _, begin, err := tx.ClaimIdempotency(ctx, rec, t0); err != nil || begin != store.IdemStarted {
 				return fmt.Errorf("ClaimIdempotency: %v %w", begin, err)
 			}
@@ -394,36 +435,58 @@ func benchPayments(b *testing.B, dsn string, clients int) {
 			return tx.InsertAttempt(ctx, a)
 		})
 		if err != nil {
+			return nil, err
+		}
+		return func() error {
+			t1 := time.Now().UTC()
+			ref := vault.NewID("mock_ch_")
+			a.State, a.Outcome, a.Reference, a.LatencyMS, a.FinishedAt = store.AttemptDone, "captured", ref, 5, &t1
+			p.Status, p.ProcessorReference, p.CapturedAmount, p.UpdatedAt = payment.StatusCaptured, ref, 2599, t1
+			return s.Tx(ctx, func(tx store.Tx) error {
+				if err := tx.SettleAttempt(ctx, a); err != nil {
+					return err
+				}
+				if err := tx.UpdatePayment(ctx, p); err != nil {
+					return err
+				}
+				if err := tx.DeleteTokenCVC(ctx, tokID); err != nil {
+					return err
+				}
+				return tx.CompleteIdempotency(ctx, scope, key, 201, answer)
+			})
+		}, nil
+	}
+	one := func(i int64) error {
+		settle, err := intent(i)
+		if err != nil {
 			return err
 		}
-		t1 := time.Now().UTC()
-		ref := vault.NewID("mock_ch_")
-		a.State, a.Outcome, a.Reference, a.LatencyMS, a.FinishedAt = store.AttemptDone, "captured", ref, 5, &t1
-		p.Status, p.ProcessorReference, p.CapturedAmount, p.UpdatedAt = payment.StatusCaptured, ref, 2599, t1
-		return s.Tx(ctx, func(tx store.Tx) error {
-			if err := tx.SettleAttempt(ctx, a); err != nil {
-				return err
-			}
-			if err := tx.UpdatePayment(ctx, p); err != nil {
-				return err
-			}
-			if err := tx.DeleteTokenCVC(ctx, tokID); err != nil {
-				return err
-			}
-			return tx.CompleteIdempotency(ctx, scope, key, 201, answer)
-		})
+		return settle()
 	}
 	b.ReportAllocs()
 	cpu0 := processCPU(b)
 	w0, wok := writtenBytes()
 	b.ResetTimer()
-	if clients == 1 {
+	switch {
+	case batch > 0:
+		// Fixed batches: the intents of batch payments commit together,
+		// then their settlements.
+		settles := make([]func() error, batch)
+		for start := 0; start < b.N; start += batch {
+			n := min(batch, b.N-start)
+			runBatch(b, s, n, func(k int) (err error) {
+				settles[k], err = intent(int64(start + k))
+				return err
+			})
+			runBatch(b, s, n, func(k int) error { return settles[k]() })
+		}
+	case clients == 1:
 		for i := range b.N {
 			if err := one(int64(i)); err != nil {
 				b.Fatal(err)
 			}
 		}
-	} else {
+	default:
 		b.SetParallelism(clients)
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -610,3 +673,4 @@ func TestLookupsUseIndexes(t *testing.T) {
 		}
 	}
 }
+
