@@ -471,7 +471,12 @@ const (
 type Store interface {
 	// Tx runs fn in one write transaction: all of fn's writes commit or none.
 	// Backends serialise conflicting writers (SQLite: BEGIN IMMEDIATE;
-	// Postgres: row locks taken by the ...ForUpdate methods).
+	// Postgres: row locks taken by the ...ForUpdate methods). fn may run
+	// more than once (Postgres retries a transaction the server aborted;
+	// SQLite reruns the transactions of a group commit that another one's
+	// failure rolled back), and only the last run's writes commit: fn must do
+	// nothing but its work through tx and compute what it writes from what it
+	// reads through tx or from values it does not change.
 	Tx(ctx context.Context, fn func(tx Tx) error) error
 
 	GetToken(ctx context.Context, id string) (Token, error)

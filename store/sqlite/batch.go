@@ -13,25 +13,47 @@ import (
 // transaction's cost is its commit (writing the dirty pages to the WAL). So
 // Tx does not commit each transaction by itself: a writer goroutine takes the
 // transactions waiting at that moment (up to maxBatch), runs them one after
-// another inside one SQLite transaction, each inside its own SAVEPOINT, and
-// commits once. A transaction whose fn fails is rolled back to its savepoint
-// and the others still commit; Tx returns only after the commit, so a nil
-// from Tx still means durable (as durable as the synchronous setting makes
-// any commit). Under load this turns dozens of commits into one; alone, a
-// transaction waits for nobody.
+// another inside one SQLite transaction, and commits once. Tx returns only
+// after the commit, so a nil from Tx still means durable (as durable as the
+// synchronous setting makes any commit). Under load this turns dozens of
+// commits into one; alone, a transaction waits for nobody.
+//
+// A transaction whose fn fails must leave no write behind while the others
+// of its batch commit. The writer first runs a batch optimistically, each fn
+// straight in the shared transaction; if one fails, the writer rolls the
+// whole transaction back and runs the batch again without it, this time
+// each fn inside its own SAVEPOINT (a failure then rolls back to its
+// savepoint and the others still commit). The fns that had succeeded run a
+// second time: as on PostgreSQL, which retries a transaction the server
+// aborted, fn must do nothing but its work through tx and compute what it
+// writes from what it reads (store.Store.Tx). Savepoints are not free: each
+// page a fn changes is first copied to the statement journal, once per
+// savepoint, and SAVEPOINT and RELEASE are two statements more per fn. So
+// the optimistic pass saves them while fns succeed, and after a failure the
+// next batches run with savepoints at once (failures come in runs: many
+// requests racing for one token or key).
 //
 // fn runs on its caller's goroutine: the writer hands the open transaction
 // to one caller at a time and waits for it to finish. A panic or
-// runtime.Goexit in fn rolls back to its savepoint and is re-raised in the
-// caller as usual.
+// runtime.Goexit in fn rolls back its writes (to its savepoint, or with the
+// whole optimistic pass) and is re-raised in the caller as usual.
 const maxBatch = 64
+
+// safeAfterFailure is how many batches run with savepoints after a fn
+// failed in an optimistic pass.
+const safeAfterFailure = 16
 
 // errClosed is returned by Tx after Close.
 var errClosed = fmt.Errorf("sqlite: store is closed: %w", store.ErrUnavailable)
 
+// errRerun, sent on a job's committed channel, tells its caller that the
+// pass its fn ran in was rolled back and that fn runs again on its next
+// turn. It never leaves this file.
+var errRerun = errors.New("sqlite: run the transaction again")
+
 type turn struct {
 	tx *sql.Tx
-	// savepoint is set when the job shares the transaction with others.
+	// savepoint is set when fn runs in a savepoint of its own.
 	savepoint bool
 	err       error
 }
@@ -52,6 +74,7 @@ func (s *Store) startWriter() {
 func (s *Store) writeLoop() {
 	defer close(s.wdone)
 	batch := make([]*job, 0, maxBatch)
+	safe := 0 // batches still to run with savepoints
 	for {
 		var first *job
 		select {
@@ -76,13 +99,62 @@ func (s *Store) writeLoop() {
 				break drain
 			}
 		}
-		s.runBatch(batch)
+		switch {
+		case safe > 0:
+			safe--
+			s.runSafe(batch, 0)
+		case !s.runOptimistic(batch):
+			safe = safeAfterFailure
+		}
 	}
 }
 
-func (s *Store) runBatch(batch []*job) {
+// runOptimistic runs batch without savepoints and commits it. If a fn
+// fails it rolls everything back, runs the others again with runSafe and
+// returns false.
+func (s *Store) runOptimistic(batch []*job) bool {
 	// The transaction is not bound to any caller's context: one caller
 	// giving up must not roll back the others' work.
+	tx, err := s.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		err = wrap("begin", err)
+		for _, j := range batch {
+			j.turn <- turn{err: err}
+		}
+		return true
+	}
+	for i, j := range batch {
+		j.turn <- turn{tx: tx}
+		if <-j.result {
+			continue
+		}
+		// j's caller has its error. Its writes are mixed with the others',
+		// so the transaction goes; the jobs before it run again, and the
+		// jobs after it run for the first time.
+		_ = tx.Rollback()
+		rest := make([]*job, 0, len(batch)-1)
+		rest = append(append(rest, batch[:i]...), batch[i+1:]...)
+		s.runSafe(rest, i)
+		return false
+	}
+	err = wrap("commit", tx.Commit())
+	for _, j := range batch {
+		j.committed <- err
+	}
+	return true
+}
+
+// runSafe runs batch in one transaction, each fn in a savepoint of its own
+// when there are several, and commits the fns that succeeded. The first
+// rerun jobs have run before in a pass that was rolled back: their callers
+// are told to run fn again.
+func (s *Store) runSafe(batch []*job, rerun int) {
+	for _, j := range batch[:rerun] {
+		j.committed <- errRerun
+	}
+	if len(batch) == 0 {
+		return
+	}
 	tx, err := s.w.BeginTx(context.Background(), nil)
 	if err != nil {
 		err = wrap("begin", err)
@@ -114,13 +186,14 @@ func (s *Store) runBatch(batch []*job) {
 // Tx runs fn in a write transaction: all of fn's writes commit or none do,
 // and Tx returns after the commit. It rolls back fn's writes when fn returns
 // an error or panics (the panic goes on after the rollback); fn's error is
-// returned as it is.
+// returned as it is. fn may run more than once (see above): only the last
+// run's writes commit.
 //
 // Transactions are serialised by one writer and committed in groups (see
 // above), so fn must not call the Store's own write methods (they wait for
 // the writer, which waits for fn). The Store's reads use another pool and
 // are safe, though they do not see fn's uncommitted writes.
-func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) {
+func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("begin", err)
 	}
@@ -140,19 +213,33 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) 
 		s.mu.RUnlock()
 		return wrap("begin", ctx.Err())
 	}
-	// The writer answers every queued job, so this wait is bounded by the
-	// transactions ahead of it.
-	t := <-j.turn
-	if t.err != nil {
-		return t.err
+	for {
+		// The writer answers every queued job, so this wait is bounded by
+		// the transactions ahead of it.
+		t := <-j.turn
+		if t.err != nil {
+			return t.err
+		}
+		if err := s.runTurn(ctx, j, t, fn); err != nil {
+			return err
+		}
+		if err := <-j.committed; err != errRerun {
+			return err
+		}
 	}
+}
+
+// runTurn runs fn in the transaction of turn t and tells the writer
+// whether it succeeded.
+func (s *Store) runTurn(ctx context.Context, j *job, t turn, fn func(tx store.Tx) error) (err error) {
 	finished := false
 	defer func() {
 		if finished {
 			return
 		}
 		// fn failed, panicked or called runtime.Goexit: undo its writes and
-		// hand the transaction back.
+		// hand the transaction back (without a savepoint, the writer rolls
+		// the whole transaction back).
 		if t.savepoint {
 			_, rbErr := t.tx.Stmt(s.ws.rollbackTo).Exec()
 			_, relErr := t.tx.Stmt(s.ws.release).Exec()
@@ -180,7 +267,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) (err error) 
 	}
 	finished = true
 	j.result <- true
-	return <-j.committed
+	return nil
 }
 
 // stopWriter refuses new transactions, lets queued ones fail with

@@ -674,3 +674,83 @@ func TestLookupsUseIndexes(t *testing.T) {
 	}
 }
 
+// TestBatchRerunsAfterAFailure: in a batch, a fn that fails after writing
+// (or panics) leaves nothing behind, while the others commit: the fn
+// before it runs a second time (the optimistic pass was rolled back), the
+// fn after it once, and the next batch runs with savepoints.
+func TestBatchRerunsAfterAFailure(t *testing.T) {
+	for _, failure := range []string{"error", "panic"} {
+		t.Run(failure, func(t *testing.T) {
+			ctx := t.Context()
+			s := openTest(t, filepath.Join(t.TempDir(), "acpgw.db"))
+			queued := make(chan struct{}, 1)
+			s.queued = queued
+			// A transaction that holds the writer while the batch queues.
+			hold, held := make(chan struct{}), make(chan struct{})
+			blocker := make(chan error, 1)
+			go func() {
+				blocker <- s.Tx(ctx, func(store.Tx) error {
+					close(held)
+					<-hold
+					return nil
+				})
+			}()
+			<-queued
+			<-held
+			boom := errors.New("boom")
+			var runs [3]atomic.Int32
+			ids := [3]string{vault.NewTokenID(), vault.NewTokenID(), vault.NewTokenID()}
+			errs := make([]chan any, 3)
+			for i := range 3 {
+				errs[i] = make(chan any, 1)
+				go func() {
+					defer func() {
+						if r := recover(); r != nil {
+							errs[i] <- r
+						}
+					}()
+					errs[i] <- s.Tx(ctx, func(tx store.Tx) error {
+						runs[i].Add(1)
+						if err := tx.InsertToken(ctx, store.Token{ID: ids[i], Credential: []byte{1}}); err != nil {
+							return err
+						}
+						if i == 1 {
+							if failure == "panic" {
+								panic(boom)
+							}
+							return boom
+						}
+						return nil
+					})
+				}()
+				// Queued in this order: the writer takes them as one batch.
+				<-queued
+			}
+			s.queued = nil
+			close(hold)
+			if err := <-blocker; err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range []any{nil, boom, nil} {
+				got := <-errs[i]
+				if err, ok := got.(error); ok && want != nil {
+					if !errors.Is(err, boom) {
+						t.Errorf("transaction %d: %v, want %v", i, got, want)
+					}
+				} else if got != want {
+					t.Errorf("transaction %d: %v, want %v", i, got, want)
+				}
+			}
+			for i, want := range []int32{2, 1, 1} {
+				if got := runs[i].Load(); got != want {
+					t.Errorf("transaction %d ran %d times, want %d", i, got, want)
+				}
+			}
+			for i, want := range []error{nil, store.ErrNotFound, nil} {
+				if _, err := s.GetToken(ctx, ids[i]); !errors.Is(err, want) {
+					t.Errorf("token %d: %v, want %v", i, err, want)
+				}
+			}
+		})
+	}
+}
