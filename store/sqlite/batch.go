@@ -20,10 +20,11 @@ import (
 //
 // A transaction whose fn fails must leave no write behind while the others
 // of its batch commit. The writer first runs a batch optimistically, each fn
-// straight in the shared transaction; if one fails, the writer rolls the
-// whole transaction back and runs the batch again without it, this time
-// each fn inside its own SAVEPOINT (a failure then rolls back to its
-// savepoint and the others still commit). The fns that had succeeded run a
+// straight in the shared transaction. A fn that fails before it changed
+// anything (a key seen before, a token already taken) needs nothing undone;
+// if one fails after, the writer rolls the whole transaction back and runs
+// the batch again without it, this time each fn inside its own SAVEPOINT (a
+// failure then rolls back to its savepoint and the others still commit). The fns that had succeeded run a
 // second time: as on PostgreSQL, which retries a transaction the server
 // aborted, fn must do nothing but its work through tx and compute what it
 // writes from what it reads (store.Store.Tx). Savepoints are not free: each
@@ -58,9 +59,22 @@ type turn struct {
 	err       error
 }
 
+// outcome is how a job's fn ended, as its caller tells the writer.
+type outcome int
+
+const (
+	// ran: fn succeeded; its writes wait for the commit.
+	ran outcome = iota
+	// failedClean: fn failed and nothing of it is left in the transaction
+	// (it changed nothing, or its savepoint was rolled back).
+	failedClean
+	// failed: fn failed and may have changed the transaction.
+	failed
+)
+
 type job struct {
 	turn      chan turn
-	result    chan bool
+	result    chan outcome
 	committed chan error
 }
 
@@ -123,22 +137,32 @@ func (s *Store) runOptimistic(batch []*job) bool {
 		}
 		return true
 	}
+	done := 0 // batch[:done] ran; a job that failed clean is dropped
 	for i, j := range batch {
 		j.turn <- turn{tx: tx}
-		if <-j.result {
+		switch <-j.result {
+		case ran:
+			batch[done] = j
+			done++
+			continue
+		case failedClean:
+			// Its caller has its error and it left nothing behind.
 			continue
 		}
 		// j's caller has its error. Its writes are mixed with the others',
-		// so the transaction goes; the jobs before it run again, and the
-		// jobs after it run for the first time.
+		// so the transaction goes; the jobs that ran run again, and the
+		// jobs after j run for the first time.
 		_ = tx.Rollback()
-		rest := make([]*job, 0, len(batch)-1)
-		rest = append(append(rest, batch[:i]...), batch[i+1:]...)
-		s.runSafe(rest, i)
+		rest := append(batch[:done:done], batch[i+1:]...)
+		s.runSafe(rest, done)
 		return false
 	}
+	if done == 0 {
+		_ = tx.Rollback()
+		return true
+	}
 	err = wrap("commit", tx.Commit())
-	for _, j := range batch {
+	for _, j := range batch[:done] {
 		j.committed <- err
 	}
 	return true
@@ -168,7 +192,7 @@ func (s *Store) runSafe(batch []*job, rerun int) {
 	any := false
 	for i, j := range batch {
 		j.turn <- turn{tx: tx, savepoint: shared}
-		ok[i] = <-j.result
+		ok[i] = <-j.result == ran
 		any = any || ok[i]
 	}
 	if !any {
@@ -197,7 +221,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return wrap("begin", err)
 	}
-	j := &job{turn: make(chan turn, 1), result: make(chan bool, 1), committed: make(chan error, 1)}
+	j := &job{turn: make(chan turn, 1), result: make(chan outcome, 1), committed: make(chan error, 1)}
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -233,21 +257,26 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 // whether it succeeded.
 func (s *Store) runTurn(ctx context.Context, j *job, t turn, fn func(tx store.Tx) error) (err error) {
 	finished := false
+	tx := &txn{s: s, tx: t.tx}
 	defer func() {
 		if finished {
 			return
 		}
 		// fn failed, panicked or called runtime.Goexit: undo its writes and
 		// hand the transaction back (without a savepoint, the writer rolls
-		// the whole transaction back).
+		// the whole transaction back unless fn changed nothing).
+		res := failed
 		if t.savepoint {
 			_, rbErr := t.tx.Stmt(s.ws.rollbackTo).Exec()
 			_, relErr := t.tx.Stmt(s.ws.release).Exec()
 			if e := errors.Join(rbErr, relErr); e != nil && err == nil {
 				err = wrap("rollback", e)
 			}
+			res = failedClean
+		} else if !tx.changed {
+			res = failedClean
 		}
-		j.result <- false
+		j.result <- res
 	}()
 	if err := ctx.Err(); err != nil {
 		return wrap("begin", err)
@@ -257,7 +286,7 @@ func (s *Store) runTurn(ctx context.Context, j *job, t turn, fn func(tx store.Tx
 			return wrap("savepoint", err)
 		}
 	}
-	if err := fn(&txn{s: s, tx: t.tx}); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	if t.savepoint {
@@ -266,7 +295,7 @@ func (s *Store) runTurn(ctx context.Context, j *job, t turn, fn func(tx store.Tx
 		}
 	}
 	finished = true
-	j.result <- true
+	j.result <- ran
 	return nil
 }
 

@@ -679,7 +679,7 @@ func TestLookupsUseIndexes(t *testing.T) {
 // before it runs a second time (the optimistic pass was rolled back), the
 // fn after it once, and the next batch runs with savepoints.
 func TestBatchRerunsAfterAFailure(t *testing.T) {
-	for _, failure := range []string{"error", "panic"} {
+	for _, failure := range []string{"error", "panic", "clean"} {
 		t.Run(failure, func(t *testing.T) {
 			ctx := t.Context()
 			s := openTest(t, filepath.Join(t.TempDir(), "acpgw.db"))
@@ -711,6 +711,16 @@ func TestBatchRerunsAfterAFailure(t *testing.T) {
 					}()
 					errs[i] <- s.Tx(ctx, func(tx store.Tx) error {
 						runs[i].Add(1)
+						if i == 1 && failure == "clean" {
+							// A read that finds nothing, an update of no row.
+							if _, err := tx.GetTokenForUpdate(ctx, ids[i]); !errors.Is(err, store.ErrNotFound) {
+								return fmt.Errorf("GetTokenForUpdate: %w", err)
+							}
+							if err := tx.DeleteTokenCVC(ctx, ids[i]); !errors.Is(err, store.ErrNotFound) {
+								return fmt.Errorf("DeleteTokenCVC: %w", err)
+							}
+							return boom
+						}
 						if err := tx.InsertToken(ctx, store.Token{ID: ids[i], Credential: []byte{1}}); err != nil {
 							return err
 						}
@@ -741,7 +751,11 @@ func TestBatchRerunsAfterAFailure(t *testing.T) {
 					t.Errorf("transaction %d: %v, want %v", i, got, want)
 				}
 			}
-			for i, want := range []int32{2, 1, 1} {
+			reruns := int32(2)
+			if failure == "clean" {
+				reruns = 1
+			}
+			for i, want := range []int32{reruns, 1, 1} {
 				if got := runs[i].Load(); got != want {
 					t.Errorf("transaction %d ran %d times, want %d", i, got, want)
 				}

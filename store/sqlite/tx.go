@@ -15,14 +15,35 @@ import (
 type txn struct {
 	s  *Store
 	tx *sql.Tx
+	// changed is set once a statement may have changed the database: a
+	// write that changed rows or whose count is not known, or a statement
+	// that failed (SQLite rolls the whole transaction back after some
+	// errors). A fn that fails before any is left nothing to undo
+	// (batch.go).
+	changed bool
 }
 
 var _ store.Tx = (*txn)(nil)
 
 // stmt binds a statement prepared on the write connection to the
-// transaction.
+// transaction; a read's error goes through t.read.
 func (t *txn) stmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
 	return t.tx.StmtContext(context.WithoutCancel(ctx), st)
+}
+
+// writeStmt is stmt for a write whose changes are not counted (UPDATE ...
+// RETURNING run as a query).
+func (t *txn) writeStmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
+	t.changed = true
+	return t.stmt(ctx, st)
+}
+
+// read passes on the error of a read, noting a failure other than no rows.
+func (t *txn) read(err error) error {
+	if err != nil && !errors.Is(err, sql.ErrNoRows) && !errors.Is(err, store.ErrNotFound) {
+		t.changed = true
+	}
+	return err
 }
 
 // detach keeps a caller's cancellation away from statements of the shared
@@ -34,9 +55,13 @@ func detach(ctx context.Context) context.Context { return context.WithoutCancel(
 func (t *txn) exec(ctx context.Context, op string, st *sql.Stmt, args ...any) (int64, error) {
 	res, err := t.stmt(ctx, st).ExecContext(detach(ctx), args...)
 	if err != nil {
+		t.changed = true
 		return 0, wrap(op, err)
 	}
 	n, err := res.RowsAffected()
+	if err != nil || n > 0 {
+		t.changed = true
+	}
 	return n, wrap(op, err)
 }
 
@@ -67,7 +92,7 @@ func (t *txn) InsertToken(ctx context.Context, tok store.Token) error {
 // transaction already excludes every other writer.
 func (t *txn) GetTokenForUpdate(ctx context.Context, id string) (store.Token, error) {
 	tok, err := rowcodec.ScanToken(t.stmt(ctx, t.s.ws.getToken).QueryRowContext(detach(ctx), id))
-	return tok, wrap("get token", err)
+	return tok, wrap("get token", t.read(err))
 }
 
 // ConsumeToken marks the token consumed and counts the use with one
@@ -76,6 +101,7 @@ func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Ti
 	var attempts int
 	err := t.stmt(ctx, t.s.ws.consumeToken).QueryRowContext(detach(ctx), rowcodec.Nanos(at), paymentID, id).Scan(&attempts)
 	if err == nil || !errors.Is(err, sql.ErrNoRows) {
+		t.changed = true // consumed, or failed
 		return attempts, wrap("consume token", err)
 	}
 	if _, _, err := t.tokenOwner(ctx, id); err != nil {
@@ -88,7 +114,7 @@ func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Ti
 // store.ErrNotFound if it does not exist.
 func (t *txn) tokenOwner(ctx context.Context, id string) (consumed bool, paymentID string, err error) {
 	err = t.stmt(ctx, t.s.ws.tokenOwner).QueryRowContext(detach(ctx), id).Scan(&consumed, &paymentID)
-	return consumed, paymentID, wrap("token state", err)
+	return consumed, paymentID, wrap("token state", t.read(err))
 }
 
 // ReleaseToken makes the token usable again if paymentID consumed it. A
@@ -143,7 +169,7 @@ func (t *txn) InsertPayment(ctx context.Context, p store.Payment) error {
 // GetPaymentForUpdate reads a payment; see GetTokenForUpdate on locking.
 func (t *txn) GetPaymentForUpdate(ctx context.Context, id string) (store.Payment, error) {
 	p, err := rowcodec.ScanPayment(t.stmt(ctx, t.s.ws.getPayment).QueryRowContext(detach(ctx), id))
-	return p, wrap("get payment", err)
+	return p, wrap("get payment", t.read(err))
 }
 
 // UpdatePayment writes the mutable fields of p: status, processor, its type
@@ -188,7 +214,8 @@ func (t *txn) SettleAttempt(ctx context.Context, a store.Attempt) error {
 // transaction wrote.
 func (t *txn) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {
 	rows, err := t.stmt(ctx, t.s.ws.listAttempts).QueryContext(detach(ctx), paymentID)
-	return collect("list attempts", rows, err, rowcodec.ScanAttempt)
+	out, err := collect("list attempts", rows, err, rowcodec.ScanAttempt)
+	return out, t.read(err)
 }
 
 // InsertRefund stores a new refund of an existing payment.
@@ -205,7 +232,8 @@ func (t *txn) UpdateRefund(ctx context.Context, r store.Refund) error {
 // ListRefunds returns the payment's refunds, oldest first.
 func (t *txn) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
 	rows, err := t.stmt(ctx, t.s.ws.listRefunds).QueryContext(detach(ctx), paymentID)
-	return collect("list refunds", rows, err, rowcodec.ScanRefund)
+	out, err := collect("list refunds", rows, err, rowcodec.ScanRefund)
+	return out, t.read(err)
 }
 
 // CompleteIdempotency stores the response and marks the record done, in
@@ -250,7 +278,8 @@ func (t *txn) InsertFeeRecord(ctx context.Context, f store.FeeRecord) error {
 // transaction's.
 func (t *txn) ListFeeRecords(ctx context.Context, paymentID string) ([]store.FeeRecord, error) {
 	rows, err := t.stmt(ctx, t.s.ws.listFees).QueryContext(detach(ctx), paymentID)
-	return collect("list fee records", rows, err, rowcodec.ScanFee)
+	out, err := collect("list fee records", rows, err, rowcodec.ScanFee)
+	return out, t.read(err)
 }
 
 // InsertOutboxEvent stores a merchant event; the rowid numbers it after
