@@ -60,12 +60,8 @@ const busyTimeout = 5 * time.Second
 // journalSizeLimit caps the WAL file kept after a checkpoint, in bytes.
 const journalSizeLimit = 64 << 20
 
-// writerCacheKiB is the writer's page cache; readerMmapBytes is how much of
-// the file a reader maps.
-const (
-	writerCacheKiB  = 64 << 10
-	readerMmapBytes = 256 << 20
-)
+// writerCacheKiB is the writer's page cache.
+const writerCacheKiB = 64 << 10
 
 // Checkpoints copy the WAL into the database file and fsync it. A background
 // goroutine runs them every checkpointEvery on a connection of its own, so
@@ -163,10 +159,12 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	rq.Set("_busy_timeout", ms)
 	rq.Set("_query_only", "on")
 	rq.Add("_pragma", "temp_store(memory)")
-	// A reader's page cache is dropped whenever the writer commits; with
-	// the file mapped, pages that a checkpoint copied there are read
-	// without a system call.
-	rq.Add("_pragma", "mmap_size("+strconv.Itoa(readerMmapBytes)+")")
+	// Readers do not map the file (mmap_size stays 0). A reader's page cache
+	// is dropped whenever the writer has committed since its last read, and
+	// with the file mapped SQLite unmaps the whole mapping then too, so each
+	// read after a commit paid for munmap, mmap and a page fault per page it
+	// touched: more than the pread of the few pages a point read needs
+	// (BenchmarkReadAfterWrite).
 	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
 	if err != nil {
 		w.Close()

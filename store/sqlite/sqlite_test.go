@@ -524,6 +524,39 @@ func writtenBytes() (int64, bool) {
 	return 0, false
 }
 
+// BenchmarkReadAfterWrite is a write transaction, then a read of a
+// committed token through the read pool, one after the other: every read
+// starts after a commit, as the payment path's reads do under load.
+func BenchmarkReadAfterWrite(b *testing.B) {
+	ctx := b.Context()
+	s := openTest(b, filepath.Join(b.TempDir(), "acpgw.db")+"?synchronous=NORMAL")
+	now := time.Now().UTC()
+	ids := make([]string, 0, b.N+1)
+	ins := func() {
+		id := vault.NewTokenID()
+		ids = append(ids, id)
+		if err := s.Tx(ctx, func(tx store.Tx) error {
+			return tx.InsertToken(ctx, store.Token{ID: id, MerchantID: "acme", Credential: make([]byte, 120),
+				CreatedAt: now, Metadata: map[string]string{"a": "b"}})
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range 5000 {
+		ins()
+	}
+	cpu0 := processCPU(b)
+	b.ResetTimer()
+	for i := range b.N {
+		ins()
+		if _, err := s.GetToken(ctx, ids[(i*7919)%len(ids)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((processCPU(b)-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
 // processCPU is the user and system CPU time of this process so far.
 func processCPU(b *testing.B) time.Duration {
 	var ru syscall.Rusage
