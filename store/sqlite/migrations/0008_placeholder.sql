@@ -1,2 +1,0 @@
--- LOCAL PLACEHOLDER, never committed: stands for another branch's 0008.
-SELECT 1;
