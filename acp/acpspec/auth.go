@@ -5,13 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 
 	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -123,25 +121,7 @@ func ValidateAuthResponse(ctx context.Context, spec *openapi3.T, method, path st
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, path, nil)
-	if err != nil {
-		return err
-	}
-	if header == nil {
-		header = http.Header{}
-	}
-	if header.Get("Content-Type") == "" {
-		header = header.Clone()
-		header.Set("Content-Type", "application/json")
-	}
-	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: r},
-		Status:                 status,
-		Header:                 header,
-		Body:                   io.NopCloser(bytes.NewReader(body)),
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
-	}
-	return openapi3filter.ValidateResponse(ctx, in)
+	return validateResponse(ctx, r, method, path, status, header, body)
 }
 
 // AuthSchemas is schema.delegate_authentication.json compiled by a second

@@ -100,7 +100,13 @@ func ValidateDelegateResponse(ctx context.Context, spec *openapi3.T, status int,
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, DelegatePath, nil)
+	return validateResponse(ctx, r, http.MethodPost, DelegatePath, status, header, body)
+}
+
+// validateResponse checks an answer to method path against the operation
+// of route r; a missing Content-Type reads as application/json.
+func validateResponse(ctx context.Context, r *routers.Route, method, path string, status int, header http.Header, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, method, path, nil)
 	if err != nil {
 		return err
 	}
