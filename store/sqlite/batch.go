@@ -2,7 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 
@@ -44,6 +44,10 @@ const maxBatch = 64
 // failed in an optimistic pass.
 const safeAfterFailure = 16
 
+// maxHeld is how many batches in a row the writer runs before it gives its
+// connection back to the pool.
+const maxHeld = 16
+
 // errClosed is returned by Tx after Close.
 var errClosed = fmt.Errorf("sqlite: store is closed: %w", store.ErrUnavailable)
 
@@ -53,7 +57,6 @@ var errClosed = fmt.Errorf("sqlite: store is closed: %w", store.ErrUnavailable)
 var errRerun = errors.New("sqlite: run the transaction again")
 
 type turn struct {
-	tx *sql.Tx
 	// savepoint is set when fn runs in a savepoint of its own.
 	savepoint bool
 	err       error
@@ -87,8 +90,7 @@ func (s *Store) startWriter() {
 
 func (s *Store) writeLoop() {
 	defer close(s.wdone)
-	batch := make([]*job, 0, maxBatch)
-	safe := 0 // batches still to run with savepoints
+	w := &writer{s: s, batch: make([]*job, 0, maxBatch)}
 	for {
 		var first *job
 		select {
@@ -103,43 +105,122 @@ func (s *Store) writeLoop() {
 				}
 			}
 		}
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case j := <-s.jobs:
-				batch = append(batch, j)
-			default:
-				break drain
-			}
-		}
-		switch {
-		case safe > 0:
-			safe--
-			s.runSafe(batch, 0)
-		case !s.runOptimistic(batch):
-			safe = safeAfterFailure
+		w.take(first)
+		w.run()
+	}
+}
+
+// writer is the state of writeLoop between batches.
+type writer struct {
+	s     *Store
+	batch []*job
+	// answered is set once the jobs of batch have had their turn (or
+	// their error).
+	answered bool
+	safe     int // batches still to run with savepoints
+}
+
+// take starts a batch with first and the jobs queued behind it.
+func (w *writer) take(first *job) {
+	w.batch = append(w.batch[:0], first)
+	w.answered = false
+	for len(w.batch) < maxBatch {
+		select {
+		case j := <-w.s.jobs:
+			w.batch = append(w.batch, j)
+		default:
+			return
 		}
 	}
 }
 
-// runOptimistic runs batch without savepoints and commits it. If a fn
-// fails it rolls everything back, runs the others again with runSafe and
-// returns false.
-func (s *Store) runOptimistic(batch []*job) bool {
-	// The transaction is not bound to any caller's context: one caller
-	// giving up must not roll back the others' work.
-	tx, err := s.w.BeginTx(context.Background(), nil)
-	if err != nil {
+// run runs the batch, and the batches queued meanwhile, on the writer's
+// connection, which it gives back to its pool once no job waits or after
+// maxHeld batches (the pool's other users, Ping for one, wait for it
+// meanwhile; database/sql hands it to them first).
+func (w *writer) run() {
+	err := w.s.withWriter(func(dc driver.Conn) error {
+		for held := 1; ; held++ {
+			w.answered = true
+			var err error
+			if w.safe > 0 {
+				w.safe--
+				err = w.s.runSafe(dc, w.batch, 0)
+			} else {
+				var fellBack bool
+				fellBack, err = w.s.runOptimistic(dc, w.batch)
+				if fellBack {
+					w.safe = safeAfterFailure
+				}
+			}
+			if err != nil || held == maxHeld {
+				return err
+			}
+			select {
+			case j := <-w.s.jobs:
+				w.take(j)
+			default:
+				return nil
+			}
+		}
+	})
+	if !w.answered {
+		// No connection: nothing ran.
 		err = wrap("begin", err)
-		for _, j := range batch {
+		for _, j := range w.batch {
 			j.turn <- turn{err: err}
 		}
-		return true
+	}
+}
+
+// withWriter runs f with the writer's driver connection, taken from its
+// pool of one (raw.go); the write statements are prepared the first time a
+// connection is seen. f's error goes back to database/sql, which drops the
+// connection if it is driver.ErrBadConn.
+func (s *Store) withWriter(f func(dc driver.Conn) error) error {
+	conn, err := s.w.Conn(context.Background())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(c any) error {
+		dc := c.(driver.Conn)
+		if dc != s.wdc {
+			// The first connection, or one that replaced a broken one: the
+			// statements went with the old one.
+			s.ws, s.wdc = wstmts{}, nil
+			if err := prepareWrites(context.Background(), &s.ws, dc); err != nil {
+				return err
+			}
+			s.wdc = dc
+		}
+		return f(dc)
+	})
+}
+
+// begin starts a batch's transaction (BEGIN IMMEDIATE: the DSN's _txlock)
+// on dc. It is not bound to any caller's context: one caller giving up
+// must not roll back the others' work.
+func begin(dc driver.Conn) (driver.Tx, error) {
+	return dc.(driver.ConnBeginTx).BeginTx(context.Background(), driver.TxOptions{})
+}
+
+// runOptimistic runs batch without savepoints and commits it. If a fn
+// fails after changing something it rolls everything back, runs the
+// others again with runSafe and says so. The error is for database/sql: a
+// connection that could not begin.
+func (s *Store) runOptimistic(dc driver.Conn, batch []*job) (fellBack bool, _ error) {
+	tx, err := begin(dc)
+	if err != nil {
+		werr := wrap("begin", err)
+		for _, j := range batch {
+			j.turn <- turn{err: werr}
+		}
+		return false, badConn(err)
 	}
 	done := 0 // batch[:done] ran; a job that failed clean is dropped
 	for i, j := range batch {
-		j.turn <- turn{tx: tx}
+		j.turn <- turn{}
 		switch <-j.result {
 		case ran:
 			batch[done] = j
@@ -154,50 +235,49 @@ func (s *Store) runOptimistic(batch []*job) bool {
 		// jobs after j run for the first time.
 		_ = tx.Rollback()
 		rest := append(batch[:done:done], batch[i+1:]...)
-		s.runSafe(rest, done)
-		return false
+		return true, s.runSafe(dc, rest, done)
 	}
 	if done == 0 {
 		_ = tx.Rollback()
-		return true
+		return false, nil
 	}
 	err = wrap("commit", tx.Commit())
 	for _, j := range batch[:done] {
 		j.committed <- err
 	}
-	return true
+	return false, nil
 }
 
 // runSafe runs batch in one transaction, each fn in a savepoint of its own
 // when there are several, and commits the fns that succeeded. The first
 // rerun jobs have run before in a pass that was rolled back: their callers
 // are told to run fn again.
-func (s *Store) runSafe(batch []*job, rerun int) {
+func (s *Store) runSafe(dc driver.Conn, batch []*job, rerun int) error {
 	for _, j := range batch[:rerun] {
 		j.committed <- errRerun
 	}
 	if len(batch) == 0 {
-		return
+		return nil
 	}
-	tx, err := s.w.BeginTx(context.Background(), nil)
+	tx, err := begin(dc)
 	if err != nil {
-		err = wrap("begin", err)
+		werr := wrap("begin", err)
 		for _, j := range batch {
-			j.turn <- turn{err: err}
+			j.turn <- turn{err: werr}
 		}
-		return
+		return badConn(err)
 	}
 	shared := len(batch) > 1
 	ok := make([]bool, len(batch))
 	any := false
 	for i, j := range batch {
-		j.turn <- turn{tx: tx, savepoint: shared}
+		j.turn <- turn{savepoint: shared}
 		ok[i] = <-j.result == ran
 		any = any || ok[i]
 	}
 	if !any {
 		_ = tx.Rollback()
-		return
+		return nil
 	}
 	err = wrap("commit", tx.Commit())
 	for i, j := range batch {
@@ -205,6 +285,16 @@ func (s *Store) runSafe(batch []*job, rerun int) {
 			j.committed <- err
 		}
 	}
+	return nil
+}
+
+// badConn passes driver.ErrBadConn on to database/sql, which then drops the
+// connection; other errors stay with the jobs that got them.
+func badConn(err error) error {
+	if errors.Is(err, driver.ErrBadConn) {
+		return driver.ErrBadConn
+	}
+	return nil
 }
 
 // Tx runs fn in a write transaction: all of fn's writes commit or none do,
@@ -257,7 +347,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 // whether it succeeded.
 func (s *Store) runTurn(ctx context.Context, j *job, t turn, fn func(tx store.Tx) error) (err error) {
 	finished := false
-	tx := &txn{s: s, tx: t.tx}
+	tx := &txn{s: s}
 	defer func() {
 		if finished {
 			return
@@ -267,8 +357,8 @@ func (s *Store) runTurn(ctx context.Context, j *job, t turn, fn func(tx store.Tx
 		// the whole transaction back unless fn changed nothing).
 		res := failed
 		if t.savepoint {
-			_, rbErr := t.tx.Stmt(s.ws.rollbackTo).Exec()
-			_, relErr := t.tx.Stmt(s.ws.release).Exec()
+			_, rbErr := s.ws.rollbackTo.exec(ctx)
+			_, relErr := s.ws.release.exec(ctx)
 			if e := errors.Join(rbErr, relErr); e != nil && err == nil {
 				err = wrap("rollback", e)
 			}
@@ -282,7 +372,7 @@ func (s *Store) runTurn(ctx context.Context, j *job, t turn, fn func(tx store.Tx
 		return wrap("begin", err)
 	}
 	if t.savepoint {
-		if _, err := t.tx.Stmt(s.ws.savepoint).Exec(); err != nil {
+		if _, err := s.ws.savepoint.exec(ctx); err != nil {
 			return wrap("savepoint", err)
 		}
 	}
@@ -290,7 +380,7 @@ func (s *Store) runTurn(ctx context.Context, j *job, t turn, fn func(tx store.Tx
 		return err
 	}
 	if t.savepoint {
-		if _, err := t.tx.Stmt(s.ws.release).Exec(); err != nil {
+		if _, err := s.ws.release.exec(ctx); err != nil {
 			return wrap("release", err)
 		}
 	}

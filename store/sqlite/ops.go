@@ -101,7 +101,7 @@ func (t *txn) ClaimIdempotency(ctx context.Context, rec store.IdemRecord, now ti
 // beginExisting decides, inside the writer's transaction, what an existing
 // (scope, key) means for rec.
 func (s *Store) beginExisting(ctx context.Context, t *txn, rec store.IdemRecord, now time.Time, out *store.IdemRecord, begin *store.IdemBegin) error {
-	old, err := rowcodec.ScanIdem(t.stmt(ctx, s.ws.getIdem).QueryRowContext(detach(ctx), rec.Scope, rec.Key))
+	old, err := rowcodec.ScanIdem(s.ws.getIdem.queryRow(ctx, rec.Scope, rec.Key))
 	err = t.read(err)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -190,7 +190,7 @@ func (s *Store) ExpireAuthSessions(ctx context.Context, now time.Time, limit int
 	var out []store.AuthSession
 	err := s.Tx(ctx, func(tx store.Tx) error {
 		t := tx.(*txn)
-		rows, err := t.stmt(ctx, s.ws.expireAuth).QueryContext(detach(ctx), now.UnixNano(), now.UnixNano(), limit)
+		rows, err := t.writeStmt(s.ws.expireAuth).query(ctx, now.UnixNano(), now.UnixNano(), limit)
 		out, err = collect("expire auth sessions", rows, err, rowcodec.ScanAuthSession)
 		return err
 	})
@@ -210,7 +210,7 @@ func (s *Store) LeasePendingAttempts(ctx context.Context, q store.LeaseQuery) ([
 	var out []store.Attempt
 	err := s.Tx(ctx, func(tx store.Tx) error {
 		t := tx.(*txn)
-		rows, err := t.writeStmt(ctx, s.ws.lease).QueryContext(detach(ctx), q.Owner, rowcodec.Nanos(q.LeaseUntil),
+		rows, err := t.writeStmt(s.ws.lease).query(ctx, q.Owner, rowcodec.Nanos(q.LeaseUntil),
 			q.StartedBefore.UnixNano(), int64(q.Unrecorded), q.DeadlineBefore.UnixNano(), q.Now.UnixNano(), q.Limit)
 		out, err = collect("lease attempts", rows, err, rowcodec.ScanAttempt)
 		return err
@@ -278,7 +278,7 @@ func (s *Store) LeaseOutboxEvents(ctx context.Context, owner string, now, leaseU
 	var out []store.OutboxEvent
 	err := s.Tx(ctx, func(tx store.Tx) error {
 		t := tx.(*txn)
-		rows, err := t.writeStmt(ctx, s.ws.leaseOutbox).QueryContext(detach(ctx), owner, leaseUntil.UnixNano(),
+		rows, err := t.writeStmt(s.ws.leaseOutbox).query(ctx, owner, leaseUntil.UnixNano(),
 			now.UnixNano(), now.UnixNano(), limit)
 		out, err = collect("lease outbox events", rows, err, rowcodec.ScanOutbox)
 		return err
@@ -302,7 +302,7 @@ func (s *Store) RecordDelivery(ctx context.Context, owner string, r store.Delive
 			delivered = &d.At
 		}
 		var n int
-		err := t.writeStmt(ctx, s.ws.recordOutbox).QueryRowContext(detach(ctx), string(r.State), r.NextAttemptAt.UnixNano(),
+		err := t.writeStmt(s.ws.recordOutbox).queryRow(ctx, string(r.State), r.NextAttemptAt.UnixNano(),
 			d.StatusCode, d.Error, rowcodec.NanosPtr(delivered), d.EventID, owner).Scan(&n)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: record delivery of %s: %w", d.EventID, store.ErrLeaseLost)

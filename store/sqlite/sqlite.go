@@ -81,8 +81,13 @@ type Store struct {
 	w  *sql.DB // one connection, BEGIN IMMEDIATE
 	r  *sql.DB // several query-only connections
 	c  *sql.DB // one connection for checkpoints
-	ws stmts   // prepared on w
 	rs stmts   // the read statements, prepared on r
+
+	// The writer's statements, prepared on wdc, w's driver connection;
+	// only the writer and the transaction it hands the connection to use
+	// them (batch.go, raw.go).
+	ws  wstmts
+	wdc driver.Conn
 
 	stop context.CancelFunc
 	done chan struct{} // closed when the checkpoint loop has ended
@@ -177,11 +182,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	r.SetConnMaxIdleTime(0)
 	s.r = r
 
-	if err := s.ws.prepare(ctx, w, true); err != nil {
-		s.Close()
-		return nil, err
-	}
-	if err := s.rs.prepare(ctx, r, false); err != nil {
+	if err := prepareReads(ctx, &s.rs, r); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -362,8 +363,8 @@ func (s *Store) Close() error {
 		s.stop()
 		<-s.done
 	}
-	s.rs.close()
-	s.ws.close()
+	closeReads(&s.rs)
+	s.closeWrites()
 	var errs []error
 	for _, db := range []*sql.DB{s.c, s.r} {
 		if db != nil {
@@ -372,6 +373,27 @@ func (s *Store) Close() error {
 	}
 	errs = append(errs, s.w.Close())
 	return errors.Join(errs...)
+}
+
+// closeWrites closes the writer's statements on the connection they were
+// prepared on, so that closing the pool closes the file (SQLite keeps a
+// connection with unfinalized statements open).
+func (s *Store) closeWrites() {
+	if s.wdc == nil {
+		return
+	}
+	conn, err := s.w.Conn(context.Background())
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	_ = conn.Raw(func(c any) error {
+		if c.(driver.Conn) == s.wdc {
+			closeWrites(&s.ws)
+		}
+		s.wdc = nil
+		return nil
+	})
 }
 
 // wrap adds op to err and maps driver errors onto the store sentinels:

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 
 	"acpgw/store/rowcodec"
@@ -21,10 +22,9 @@ const (
 	authCols    = rowcodec.AuthSessionColumns
 )
 
-// The statements. Every one is prepared once per pool at Open: the write
-// pool has a single connection, and a statement prepared on it is reused by
-// each transaction (sql.Tx.StmtContext finds it on the connection) instead
-// of being compiled again on the hot path.
+// The statements. Every one is prepared once: the read ones on the read
+// pool at Open, all of them on the writer's connection when it first runs a
+// batch (batch.go), so that no SQL is compiled on the hot path.
 const (
 	qGetToken     = `SELECT ` + tokenCols + ` FROM tokens WHERE id = ?`
 	qGetPayment   = `SELECT ` + paymentCols + ` FROM payments WHERE id = ?`
@@ -142,38 +142,43 @@ const (
 	qListPayments = `SELECT ` + paymentCols + ` FROM payments WHERE created_at >= ? AND created_at < ? AND (? = '' OR merchant_id = ?) AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?`
 )
 
-// stmts holds the prepared statements of one pool; the read pool only has
-// the read ones.
-type stmts struct {
-	all []*sql.Stmt
+// stmtSet holds prepared statements, one field per query: the read
+// pool's (stmts, database/sql statements, the read queries only) and the
+// writer's (wstmts, on its driver connection, every query; raw.go).
+type stmtSet[T any] struct {
+	getToken, getPayment, getAttempt, listAttempts, listRefunds, getIdem T
 
-	getToken, getPayment, getAttempt, listAttempts, listRefunds, getIdem *sql.Stmt
-
-	insertToken, consumeToken, tokenOwner, releaseToken, deleteCVC *sql.Stmt
-	reopenToken                                                    *sql.Stmt
-	eraseCVCs                                                      *sql.Stmt
-	insertPayment, updatePayment                                   *sql.Stmt
-	insertAttempt, updateAttempt, settleAttempt, lease             *sql.Stmt
-	returnLease                                                    *sql.Stmt
-	insertRefund, updateRefund                                     *sql.Stmt
-	idemInsert, idemReplace, idemTakeOver, idemComplete            *sql.Stmt
-	idemAbandon, idemPurge, idemLink, idemPend                     *sql.Stmt
-	insertEvent, insertFee, listFees                               *sql.Stmt
-	savepoint, release, rollbackTo                                 *sql.Stmt
-	paymentByRef, listPayments                                     *sql.Stmt
-	insertOutbox, getOutbox, listOutbox, leaseOutbox, recordOutbox *sql.Stmt
-	insertDelivery, listDeliveries, redeliver, backlog             *sql.Stmt
-	insertAuth, getAuth, updateAuth, authExists, expireAuth        *sql.Stmt
+	insertToken, consumeToken, tokenOwner, releaseToken, deleteCVC T
+	reopenToken                                                    T
+	eraseCVCs                                                      T
+	insertPayment, updatePayment                                   T
+	insertAttempt, updateAttempt, settleAttempt, lease             T
+	returnLease                                                    T
+	insertRefund, updateRefund                                     T
+	idemInsert, idemReplace, idemTakeOver, idemComplete            T
+	idemAbandon, idemPurge, idemLink, idemPend                     T
+	insertEvent, insertFee, listFees                               T
+	savepoint, release, rollbackTo                                 T
+	paymentByRef, listPayments                                     T
+	insertOutbox, getOutbox, listOutbox, leaseOutbox, recordOutbox T
+	insertDelivery, listDeliveries, redeliver, backlog             T
+	insertAuth, getAuth, updateAuth, authExists, expireAuth        T
 }
 
-// prepare prepares the read statements on db, and the write ones too if
-// write is set.
-func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
-	type entry struct {
-		dst **sql.Stmt
-		q   string
-	}
-	list := []entry{
+type (
+	stmts  = stmtSet[*sql.Stmt]
+	wstmts = stmtSet[*rawStmt]
+)
+
+type stmtEntry[T any] struct {
+	dst *T
+	q   string
+}
+
+// entries lists the fields of the read queries, and of the write ones too
+// if write is set, with their queries.
+func (st *stmtSet[T]) entries(write bool) []stmtEntry[T] {
+	list := []stmtEntry[T]{
 		{&st.getToken, qGetToken},
 		{&st.getPayment, qGetPayment},
 		{&st.listAttempts, qListAttempts},
@@ -191,61 +196,93 @@ func (st *stmts) prepare(ctx context.Context, db *sql.DB, write bool) error {
 	}
 	if write {
 		list = append(list,
-			entry{&st.insertToken, qInsertToken},
-			entry{&st.consumeToken, qConsumeToken},
-			entry{&st.tokenOwner, qTokenOwner},
-			entry{&st.releaseToken, qReleaseToken},
-			entry{&st.reopenToken, qReopenToken},
-			entry{&st.deleteCVC, qDeleteCVC},
-			entry{&st.eraseCVCs, qEraseCVCs},
-			entry{&st.insertPayment, qInsertPayment},
-			entry{&st.updatePayment, qUpdatePayment},
-			entry{&st.insertAttempt, qInsertAttempt},
-			entry{&st.updateAttempt, qUpdateAttempt},
-			entry{&st.settleAttempt, qSettleAttempt},
-			entry{&st.lease, qLease},
-			entry{&st.returnLease, qReturnLease},
-			entry{&st.insertRefund, qInsertRefund},
-			entry{&st.updateRefund, qUpdateRefund},
-			entry{&st.idemInsert, qIdemInsert},
-			entry{&st.idemReplace, qIdemReplace},
-			entry{&st.idemTakeOver, qIdemTakeOver},
-			entry{&st.idemComplete, qIdemComplete},
-			entry{&st.idemAbandon, qIdemAbandon},
-			entry{&st.idemPurge, qIdemPurge},
-			entry{&st.idemLink, qIdemLink},
-			entry{&st.idemPend, qIdemPend},
-			entry{&st.savepoint, qSavepoint},
-			entry{&st.release, qRelease},
-			entry{&st.rollbackTo, qRollbackTo},
-			entry{&st.insertEvent, qInsertEvent},
-			entry{&st.insertFee, qInsertFee},
-			entry{&st.insertOutbox, qInsertOutbox},
-			entry{&st.leaseOutbox, qLeaseOutbox},
-			entry{&st.recordOutbox, qRecordOutbox},
-			entry{&st.insertDelivery, qInsertDelivery},
-			entry{&st.redeliver, qRedeliver},
-			entry{&st.insertAuth, qInsertAuth},
-			entry{&st.updateAuth, qUpdateAuth},
-			entry{&st.authExists, qAuthExists},
-			entry{&st.expireAuth, qExpireAuth},
+			stmtEntry[T]{&st.insertToken, qInsertToken},
+			stmtEntry[T]{&st.consumeToken, qConsumeToken},
+			stmtEntry[T]{&st.tokenOwner, qTokenOwner},
+			stmtEntry[T]{&st.releaseToken, qReleaseToken},
+			stmtEntry[T]{&st.reopenToken, qReopenToken},
+			stmtEntry[T]{&st.deleteCVC, qDeleteCVC},
+			stmtEntry[T]{&st.eraseCVCs, qEraseCVCs},
+			stmtEntry[T]{&st.insertPayment, qInsertPayment},
+			stmtEntry[T]{&st.updatePayment, qUpdatePayment},
+			stmtEntry[T]{&st.insertAttempt, qInsertAttempt},
+			stmtEntry[T]{&st.updateAttempt, qUpdateAttempt},
+			stmtEntry[T]{&st.settleAttempt, qSettleAttempt},
+			stmtEntry[T]{&st.lease, qLease},
+			stmtEntry[T]{&st.returnLease, qReturnLease},
+			stmtEntry[T]{&st.insertRefund, qInsertRefund},
+			stmtEntry[T]{&st.updateRefund, qUpdateRefund},
+			stmtEntry[T]{&st.idemInsert, qIdemInsert},
+			stmtEntry[T]{&st.idemReplace, qIdemReplace},
+			stmtEntry[T]{&st.idemTakeOver, qIdemTakeOver},
+			stmtEntry[T]{&st.idemComplete, qIdemComplete},
+			stmtEntry[T]{&st.idemAbandon, qIdemAbandon},
+			stmtEntry[T]{&st.idemPurge, qIdemPurge},
+			stmtEntry[T]{&st.idemLink, qIdemLink},
+			stmtEntry[T]{&st.idemPend, qIdemPend},
+			stmtEntry[T]{&st.savepoint, qSavepoint},
+			stmtEntry[T]{&st.release, qRelease},
+			stmtEntry[T]{&st.rollbackTo, qRollbackTo},
+			stmtEntry[T]{&st.insertEvent, qInsertEvent},
+			stmtEntry[T]{&st.insertFee, qInsertFee},
+			stmtEntry[T]{&st.insertOutbox, qInsertOutbox},
+			stmtEntry[T]{&st.leaseOutbox, qLeaseOutbox},
+			stmtEntry[T]{&st.recordOutbox, qRecordOutbox},
+			stmtEntry[T]{&st.insertDelivery, qInsertDelivery},
+			stmtEntry[T]{&st.redeliver, qRedeliver},
+			stmtEntry[T]{&st.insertAuth, qInsertAuth},
+			stmtEntry[T]{&st.updateAuth, qUpdateAuth},
+			stmtEntry[T]{&st.authExists, qAuthExists},
+			stmtEntry[T]{&st.expireAuth, qExpireAuth},
 		)
 	}
-	for _, e := range list {
+	return list
+}
+
+// prepareReads prepares the read statements on the read pool db.
+func prepareReads(ctx context.Context, st *stmts, db *sql.DB) error {
+	for _, e := range st.entries(false) {
 		s, err := db.PrepareContext(ctx, e.q)
 		if err != nil {
+			closeReads(st)
 			return wrap(fmt.Sprintf("prepare %.40q", e.q), err)
 		}
 		*e.dst = s
-		st.all = append(st.all, s)
 	}
 	return nil
 }
 
-// close closes every prepared statement.
-func (st *stmts) close() {
-	for _, s := range st.all {
-		_ = s.Close()
+// closeReads closes the read pool's statements; a read after it fails as
+// database/sql fails a closed statement.
+func closeReads(st *stmts) {
+	for _, e := range st.entries(false) {
+		if *e.dst != nil {
+			_ = (*e.dst).Close()
+		}
 	}
-	st.all = nil
+}
+
+// prepareWrites prepares every statement on the writer's driver
+// connection dc.
+func prepareWrites(ctx context.Context, st *wstmts, dc driver.Conn) error {
+	for _, e := range st.entries(true) {
+		ds, err := dc.(driver.ConnPrepareContext).PrepareContext(ctx, e.q)
+		if err != nil {
+			closeWrites(st)
+			return wrap(fmt.Sprintf("prepare %.40q", e.q), err)
+		}
+		*e.dst = &rawStmt{ds: ds}
+	}
+	return nil
+}
+
+// closeWrites closes the writer's statements; it runs on the connection
+// they were prepared on.
+func closeWrites(st *wstmts) {
+	for _, e := range st.entries(true) {
+		if *e.dst != nil {
+			_ = (*e.dst).ds.Close()
+			*e.dst = nil
+		}
+	}
 }

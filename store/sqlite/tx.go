@@ -11,10 +11,10 @@ import (
 	"acpgw/store/rowcodec"
 )
 
-// txn is the store.Tx of one transaction.
+// txn is the store.Tx of one transaction: the writer's, whose statements
+// are s.ws (raw.go).
 type txn struct {
-	s  *Store
-	tx *sql.Tx
+	s *Store
 	// changed is set once a statement may have changed the database: a
 	// write that changed rows or whose count is not known, or a statement
 	// that failed (SQLite rolls the whole transaction back after some
@@ -25,17 +25,11 @@ type txn struct {
 
 var _ store.Tx = (*txn)(nil)
 
-// stmt binds a statement prepared on the write connection to the
-// transaction; a read's error goes through t.read.
-func (t *txn) stmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
-	return t.tx.StmtContext(context.WithoutCancel(ctx), st)
-}
-
-// writeStmt is stmt for a write whose changes are not counted (UPDATE ...
-// RETURNING run as a query).
-func (t *txn) writeStmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
+// writeStmt is a write whose changes are not counted (UPDATE ... RETURNING
+// run as a query).
+func (t *txn) writeStmt(st *rawStmt) *rawStmt {
 	t.changed = true
-	return t.stmt(ctx, st)
+	return st
 }
 
 // read passes on the error of a read, noting a failure other than no rows.
@@ -52,13 +46,8 @@ func (t *txn) read(err error) error {
 func detach(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
 // exec runs a write and returns the number of rows it changed.
-func (t *txn) exec(ctx context.Context, op string, st *sql.Stmt, args ...any) (int64, error) {
-	res, err := t.stmt(ctx, st).ExecContext(detach(ctx), args...)
-	if err != nil {
-		t.changed = true
-		return 0, wrap(op, err)
-	}
-	n, err := res.RowsAffected()
+func (t *txn) exec(ctx context.Context, op string, st *rawStmt, args ...any) (int64, error) {
+	n, err := st.exec(ctx, args...)
 	if err != nil || n > 0 {
 		t.changed = true
 	}
@@ -67,7 +56,7 @@ func (t *txn) exec(ctx context.Context, op string, st *sql.Stmt, args ...any) (i
 
 // execOne runs a write that must change exactly one row; none is
 // store.ErrNotFound.
-func (t *txn) execOne(ctx context.Context, op string, st *sql.Stmt, args ...any) error {
+func (t *txn) execOne(ctx context.Context, op string, st *rawStmt, args ...any) error {
 	n, err := t.exec(ctx, op, st, args...)
 	if err != nil {
 		return err
@@ -91,7 +80,7 @@ func (t *txn) InsertToken(ctx context.Context, tok store.Token) error {
 // GetTokenForUpdate reads a token. SQLite needs no row lock: the IMMEDIATE
 // transaction already excludes every other writer.
 func (t *txn) GetTokenForUpdate(ctx context.Context, id string) (store.Token, error) {
-	tok, err := rowcodec.ScanToken(t.stmt(ctx, t.s.ws.getToken).QueryRowContext(detach(ctx), id))
+	tok, err := rowcodec.ScanToken(t.s.ws.getToken.queryRow(ctx, id))
 	return tok, wrap("get token", t.read(err))
 }
 
@@ -99,7 +88,7 @@ func (t *txn) GetTokenForUpdate(ctx context.Context, id string) (store.Token, er
 // conditional UPDATE, so the check and the write are a single step.
 func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Time) (int, error) {
 	var attempts int
-	err := t.stmt(ctx, t.s.ws.consumeToken).QueryRowContext(detach(ctx), rowcodec.Nanos(at), paymentID, id).Scan(&attempts)
+	err := t.s.ws.consumeToken.queryRow(ctx, rowcodec.Nanos(at), paymentID, id).Scan(&attempts)
 	if err == nil || !errors.Is(err, sql.ErrNoRows) {
 		t.changed = true // consumed, or failed
 		return attempts, wrap("consume token", err)
@@ -113,7 +102,7 @@ func (t *txn) ConsumeToken(ctx context.Context, id, paymentID string, at time.Ti
 // tokenOwner says whether the token is consumed and by which payment;
 // store.ErrNotFound if it does not exist.
 func (t *txn) tokenOwner(ctx context.Context, id string) (consumed bool, paymentID string, err error) {
-	err = t.stmt(ctx, t.s.ws.tokenOwner).QueryRowContext(detach(ctx), id).Scan(&consumed, &paymentID)
+	err = t.s.ws.tokenOwner.queryRow(ctx, id).Scan(&consumed, &paymentID)
 	return consumed, paymentID, wrap("token state", t.read(err))
 }
 
@@ -132,7 +121,7 @@ func (t *txn) ReopenToken(ctx context.Context, id, paymentID string) error {
 }
 
 // release runs a release statement of paymentID's hold on the token.
-func (t *txn) release(ctx context.Context, op string, st *sql.Stmt, id, paymentID string) error {
+func (t *txn) release(ctx context.Context, op string, st *rawStmt, id, paymentID string) error {
 	n, err := t.exec(ctx, op, st, id, paymentID)
 	if err != nil || n == 1 {
 		return err
@@ -168,7 +157,7 @@ func (t *txn) InsertPayment(ctx context.Context, p store.Payment) error {
 
 // GetPaymentForUpdate reads a payment; see GetTokenForUpdate on locking.
 func (t *txn) GetPaymentForUpdate(ctx context.Context, id string) (store.Payment, error) {
-	p, err := rowcodec.ScanPayment(t.stmt(ctx, t.s.ws.getPayment).QueryRowContext(detach(ctx), id))
+	p, err := rowcodec.ScanPayment(t.s.ws.getPayment.queryRow(ctx, id))
 	return p, wrap("get payment", t.read(err))
 }
 
@@ -213,7 +202,7 @@ func (t *txn) SettleAttempt(ctx context.Context, a store.Attempt) error {
 // ListAttempts returns the payment's attempts by seq, including those this
 // transaction wrote.
 func (t *txn) ListAttempts(ctx context.Context, paymentID string) ([]store.Attempt, error) {
-	rows, err := t.stmt(ctx, t.s.ws.listAttempts).QueryContext(detach(ctx), paymentID)
+	rows, err := t.s.ws.listAttempts.query(ctx, paymentID)
 	out, err := collect("list attempts", rows, err, rowcodec.ScanAttempt)
 	return out, t.read(err)
 }
@@ -231,7 +220,7 @@ func (t *txn) UpdateRefund(ctx context.Context, r store.Refund) error {
 
 // ListRefunds returns the payment's refunds, oldest first.
 func (t *txn) ListRefunds(ctx context.Context, paymentID string) ([]store.Refund, error) {
-	rows, err := t.stmt(ctx, t.s.ws.listRefunds).QueryContext(detach(ctx), paymentID)
+	rows, err := t.s.ws.listRefunds.query(ctx, paymentID)
 	out, err := collect("list refunds", rows, err, rowcodec.ScanRefund)
 	return out, t.read(err)
 }
@@ -277,7 +266,7 @@ func (t *txn) InsertFeeRecord(ctx context.Context, f store.FeeRecord) error {
 // ListFeeRecords returns the payment's fee records, including this
 // transaction's.
 func (t *txn) ListFeeRecords(ctx context.Context, paymentID string) ([]store.FeeRecord, error) {
-	rows, err := t.stmt(ctx, t.s.ws.listFees).QueryContext(detach(ctx), paymentID)
+	rows, err := t.s.ws.listFees.query(ctx, paymentID)
 	out, err := collect("list fee records", rows, err, rowcodec.ScanFee)
 	return out, t.read(err)
 }
@@ -304,8 +293,8 @@ func (t *txn) InsertAuthSession(ctx context.Context, s store.AuthSession) error 
 
 // GetAuthSession reads a session, this transaction's writes included.
 func (t *txn) GetAuthSession(ctx context.Context, id string) (store.AuthSession, error) {
-	s, err := rowcodec.ScanAuthSession(t.stmt(ctx, t.s.ws.getAuth).QueryRowContext(detach(ctx), id))
-	return s, wrap("get auth session", err)
+	s, err := rowcodec.ScanAuthSession(t.s.ws.getAuth.queryRow(ctx, id))
+	return s, wrap("get auth session", t.read(err))
 }
 
 // UpdateAuthSession writes s over the version it was read at, with one
@@ -316,15 +305,24 @@ func (t *txn) UpdateAuthSession(ctx context.Context, s store.AuthSession) error 
 		return err
 	}
 	var one int
-	err = t.stmt(ctx, t.s.ws.authExists).QueryRowContext(detach(ctx), s.ID).Scan(&one)
-	if err != nil {
+	err = t.s.ws.authExists.queryRow(ctx, s.ID).Scan(&one)
+	if err = t.read(err); err != nil {
 		return wrap("update auth session", err)
 	}
 	return fmt.Errorf("sqlite: update auth session %s: %w", s.ID, store.ErrChanged)
 }
 
+// rowIter is the part of sql.Rows (the read pool's) and rawRows (the
+// writer's) that collect uses.
+type rowIter interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close() error
+}
+
 // collect scans every row, closing rows.
-func collect[T any](op string, rows *sql.Rows, err error, scan func(rowcodec.Scanner) (T, error)) ([]T, error) {
+func collect[T any](op string, rows rowIter, err error, scan func(rowcodec.Scanner) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, wrap(op, err)
 	}
