@@ -114,9 +114,9 @@ func TestTracePaymentWithFailover(t *testing.T) {
 
 	wantTree := `POST /v1/payments
   payment.prepare
-    routing.decide
   payment.intent
     store.tx
+    routing.decide
   processor.authorize
   payment.failover
     store.tx

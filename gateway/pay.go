@@ -39,8 +39,9 @@ type PayInput struct {
 // from the intent to the settlement, which consumes it or, after a
 // retryable decline, reopens it (retry.go).
 //
-// A payment is two write transactions: the intent (key claimed, token
-// held, payment and first attempt written) before the processor call,
+// A payment is two write transactions: the intent (token read, checked
+// and routed on, key claimed, token held, payment and first attempt
+// written) before the processor call,
 // the settlement (attempt, payment, CVC erasure, stored answer) after it;
 // a failover adds one per extra processor. Everything after the intent runs
 // to its end even if the caller's context ends.
@@ -53,8 +54,12 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (Answer, error) {
 	if err != nil {
 		return s.beforeWrite(ctx, in.Idempotency, err)
 	}
-	sctx, span = s.step(ctx, "payment.intent", pl.p.ID)
-	err = s.openIntent(sctx, pl)
+	// The payment's id is made in the intent, once its token is routed on.
+	sctx, span = s.step(ctx, "payment.intent", "")
+	err = s.openIntent(sctx, rt, pl)
+	if pl.p.ID != "" && span.IsRecording() {
+		span.SetAttributes(tracing.AttrPaymentID.String(pl.p.ID))
+	}
 	tracing.End(span, err)
 	if err != nil {
 		return s.beforeWrite(ctx, in.Idempotency, err)
@@ -73,6 +78,10 @@ func (s *Service) Pay(ctx context.Context, in PayInput) (Answer, error) {
 type payPlan struct {
 	idem     Idempotency
 	merchant *config.Merchant
+	req      acp.PaymentRequest
+	kind     acp.TokenKind
+	amount   payment.Money
+	capture  payment.CaptureMode
 	decision routing.Decision
 	tok      store.Token
 	p        store.Payment
@@ -92,8 +101,9 @@ type payPlan struct {
 
 func (pl *payPlan) att() *store.Attempt { return &pl.atts[len(pl.atts)-1] }
 
-// preparePay checks the request, the token and its allowance, and routes
-// the payment. It writes nothing.
+// preparePay checks what the request says by itself. It reads and writes
+// nothing: the token is read, checked and routed on in the intent's
+// transaction (openIntent).
 func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*payPlan, error) {
 	req := in.Request
 	if req.MerchantID != in.MerchantID {
@@ -119,70 +129,62 @@ func (s *Service) preparePay(ctx context.Context, rt *Runtime, in PayInput) (*pa
 	if !ok {
 		return nil, publicError(payment.ErrTokenInvalid, "unrecognised token")
 	}
-	pl := &payPlan{idem: in.Idempotency, merchant: merchant, now: s.now().UTC(), auth: req.Authentication}
-	if kind == acp.TokenVault {
-		if pl.tok, err = s.store.GetToken(ctx, req.PaymentData.Token); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil, publicError(payment.ErrTokenInvalid, "unknown token")
-			}
-			return nil, err
-		}
-		if err := checkAllowance(pl.tok, req, pl.now); err != nil {
-			if errors.Is(err, payment.ErrTokenConsumed) {
-				return nil, s.consumedError(ctx, pl.tok)
-			}
-			return nil, err
-		}
-	}
+	return &payPlan{idem: in.Idempotency, merchant: merchant, req: req, kind: kind, amount: amount, capture: capture,
+		now: s.now().UTC(), auth: req.Authentication}, nil
+}
+
+// plan routes the payment on the token pl.tok (zero for a Shared Payment
+// Token) and makes its record and its first attempt. It does no I/O.
+func (s *Service) plan(ctx context.Context, rt *Runtime, pl *payPlan) error {
 	paymentID := vault.NewID("pay_")
 	rreq := routing.Request{
-		MerchantID:  merchant.ID,
+		MerchantID:  pl.merchant.ID,
 		PaymentID:   paymentID,
-		Amount:      amount,
-		SharedToken: kind == acp.TokenSharedPayment,
+		Amount:      pl.amount,
+		SharedToken: pl.kind == acp.TokenSharedPayment,
 		CardCountry: pl.tok.Country,
 		CardBrand:   pl.tok.Brand,
 		Funding:     pl.tok.Funding,
 		IIN:         pl.tok.IIN,
-		Metadata:    req.Metadata,
+		Metadata:    pl.req.Metadata,
 	}
 	_, span := s.step(ctx, "routing.decide", paymentID)
-	err = rt.Routing.Route(&rreq, s.health, &pl.decision)
+	err := rt.Routing.Route(&rreq, s.health, &pl.decision)
 	endDecision(span, &pl.decision, err)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(pl.decision.Candidates) == 0 {
 		s.metrics.RoutingDecisions.WithLabelValues(string(pl.decision.Strategy), "none", routing.ReasonNoneViable).Inc()
 		if pl.decision.OnlyUnroutable() {
-			return nil, publicError(payment.ErrTokenNotRoutable, "no processor of merchant %q takes this token and currency", merchant.ID)
+			return publicError(payment.ErrTokenNotRoutable, "no processor of merchant %q takes this token and currency", pl.merchant.ID)
 		}
-		return nil, publicError(payment.ErrNoProcessor, msgNoProcessor)
+		return publicError(payment.ErrNoProcessor, msgNoProcessor)
 	}
 	first := pl.decision.Candidates[0]
 	prov, _ := rt.Providers.Get(first.Processor)
 	pl.p = store.Payment{
 		ID:                paymentID,
-		MerchantID:        merchant.ID,
-		CheckoutSessionID: req.CheckoutSessionID,
-		TokenID:           req.PaymentData.Token,
-		TokenKind:         string(kind),
-		Amount:            amount.Amount,
-		Currency:          amount.Currency,
-		Capture:           capture,
+		MerchantID:        pl.merchant.ID,
+		CheckoutSessionID: pl.req.CheckoutSessionID,
+		TokenID:           pl.req.PaymentData.Token,
+		TokenKind:         string(pl.kind),
+		Amount:            pl.amount.Amount,
+		Currency:          pl.amount.Currency,
+		Capture:           pl.capture,
 		Status:            payment.StatusPending,
 		Processor:         first.Processor,
 		ProcessorType:     prov.Type(),
 		FeeEstimated:      first.EstimatedFee,
-		FeeCurrency:       amount.Currency,
+		FeeCurrency:       pl.amount.Currency,
 		Routing:           pl.decision.JSON(),
-		Metadata:          cleanMetadata(req.Metadata),
+		Metadata:          cleanMetadata(pl.req.Metadata),
 		CreatedAt:         pl.now,
 		UpdatedAt:         pl.now,
 	}
 	pl.atts = []store.Attempt{s.newAttempt(rt, pl.p, 1, first.Processor, providers.OpAuthorize, pl.p.Amount, pl.now)}
 	pl.atts[0].Authentication = authRecord(pl.auth)
-	return pl, nil
+	return nil
 }
 
 // newAttempt is the pending record of a processor call, written before the
@@ -203,18 +205,45 @@ func (s *Service) newAttempt(rt *Runtime, p store.Payment, seq int, processor st
 	}
 }
 
-// openIntent is the payment's first transaction: it claims the request's
+// openIntent is the payment's first transaction: it reads and checks the
+// token (a vault token's allowance), routes on it, claims the request's
 // key for the payment, takes the token (ConsumeToken holds it for this
 // payment and counts the use), and writes the payment and its first
-// attempt, so that the processor call that follows is on record.
-func (s *Service) openIntent(ctx context.Context, pl *payPlan) error {
-	rec := s.idemRecord(pl.idem, pl.now, pl.p.ID)
+// attempt, so that the processor call that follows is on record. The token
+// is read in the transaction that takes it (on SQLite by the writer, whose
+// page cache holds it, instead of a reader whose cache every commit
+// empties); a check that fails there has written nothing yet, which costs
+// the transactions that share its group commit nothing (store/sqlite).
+func (s *Service) openIntent(ctx context.Context, rt *Runtime, pl *payPlan) error {
+	var consumed *store.Token // a token found consumed: answered after the transaction
 	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		consumed = nil
+		pl.tok = store.Token{}
+		if pl.kind == acp.TokenVault {
+			tok, err := tx.GetTokenForUpdate(ctx, pl.req.PaymentData.Token)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				return publicError(payment.ErrTokenInvalid, "unknown token")
+			case err != nil:
+				return err
+			}
+			if err := checkAllowance(tok, pl.req, pl.now); err != nil {
+				if errors.Is(err, payment.ErrTokenConsumed) {
+					consumed = &tok
+				}
+				return err
+			}
+			pl.tok = tok
+		}
+		if err := s.plan(ctx, rt, pl); err != nil {
+			return err
+		}
+		rec := s.idemRecord(pl.idem, pl.now, pl.p.ID)
 		if _, err := s.claim(ctx, tx, pl.idem, rec, pl.now); err != nil {
 			return err
 		}
 		var err error
-		if pl.p.TokenKind == string(acp.TokenSharedPayment) {
+		if pl.kind == acp.TokenSharedPayment {
 			pl.tokenAttempts, err = consumeShared(ctx, tx, pl.p, pl.now)
 		} else {
 			pl.tokenAttempts, err = tx.ConsumeToken(ctx, pl.tok.ID, pl.p.ID, pl.now)
@@ -227,10 +256,12 @@ func (s *Service) openIntent(ctx context.Context, pl *payPlan) error {
 		}
 		return tx.InsertAttempt(ctx, *pl.att())
 	})
-	if errors.Is(err, store.ErrTokenConsumed) {
-		return s.raceConsumedError(ctx, pl.p.TokenID)
-	}
-	if err == nil {
+	switch {
+	case consumed != nil:
+		return s.consumedError(ctx, *consumed)
+	case errors.Is(err, store.ErrTokenConsumed):
+		return s.raceConsumedError(ctx, pl.req.PaymentData.Token)
+	case err == nil:
 		s.metrics.RoutingDecisions.WithLabelValues(string(pl.decision.Strategy), pl.p.Processor, pl.decision.Reason).Inc()
 	}
 	return err
