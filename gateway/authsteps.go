@@ -347,16 +347,10 @@ func (rt *Runtime) authenticator(name string) (threeds.Provider, bool) {
 
 // authSessionTTL is how long a session may take to end.
 func (rt *Runtime) authSessionTTL() time.Duration {
-	if d := rt.Config.Authentication.SessionTTL; d > 0 {
-		return d
-	}
-	return config.DefaultAuthSessionTTL
+	return positiveOr(rt.Config.Authentication.SessionTTL, config.DefaultAuthSessionTTL)
 }
 
 // authStepTimeout bounds each provider call of a session.
 func (rt *Runtime) authStepTimeout() time.Duration {
-	if d := rt.Config.Authentication.StepTimeout; d > 0 {
-		return d
-	}
-	return config.DefaultAuthStepTimeout
+	return positiveOr(rt.Config.Authentication.StepTimeout, config.DefaultAuthStepTimeout)
 }

@@ -212,26 +212,17 @@ func (rt *Runtime) maxTimeout() time.Duration {
 // settleTimeout bounds the work after a payment's or modification's intent
 // committed: the processor calls, failovers and the settlement.
 func (rt *Runtime) settleTimeout() time.Duration {
-	if d := rt.Config.Server.SettleTimeout; d > 0 {
-		return d
-	}
-	return config.DefaultSettleTimeout
+	return positiveOr(rt.Config.Server.SettleTimeout, config.DefaultSettleTimeout)
 }
 
 // maxTokenTTL is the longest allowance a token may have.
 func (rt *Runtime) maxTokenTTL() time.Duration {
-	if d := rt.Config.Vault.MaxTokenTTL; d > 0 {
-		return d
-	}
-	return config.DefaultMaxTokenTTL
+	return positiveOr(rt.Config.Vault.MaxTokenTTL, config.DefaultMaxTokenTTL)
 }
 
 // cvcTTL is how long a token keeps its CVC.
 func (rt *Runtime) cvcTTL() time.Duration {
-	if d := rt.Config.Vault.CVCTTL; d > 0 {
-		return d
-	}
-	return config.DefaultCVCTTL
+	return positiveOr(rt.Config.Vault.CVCTTL, config.DefaultCVCTTL)
 }
 
 // tokenMaxAttempts is how many payments one token may take part in.
@@ -248,4 +239,13 @@ func (rt *Runtime) timeout(processor string) time.Duration {
 		return p.Timeout
 	}
 	return 10 * time.Second
+}
+
+// positiveOr returns d, or def when d is not set (zero or negative): a
+// duration of the config with its documented default.
+func positiveOr(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
