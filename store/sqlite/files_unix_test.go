@@ -5,8 +5,11 @@ package sqlite
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
+
+	sqlite "modernc.org/sqlite"
 
 	"acpgw/store"
 )
@@ -36,5 +39,17 @@ func TestOpenCreatesPrivateFiles(t *testing.T) {
 		if fi.Mode().Perm() != mode {
 			t.Errorf("%s: mode %04o, want %04o", filepath.Base(name), fi.Mode().Perm(), mode)
 		}
+	}
+}
+
+// TestOpenSyncsWithFdatasync: after Open, commits sync with fdatasync where
+// the system has it (Linux here).
+func TestOpenSyncsWithFdatasync(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("fdatasync is switched on where the system has it; checked on Linux")
+	}
+	openTest(t, filepath.Join(t.TempDir(), "acpgw.db"))
+	if !sqlite.FdatasyncEnabled() {
+		t.Fatal("after Open, SQLite still syncs commits with fsync, not fdatasync")
 	}
 }
