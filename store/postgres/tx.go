@@ -212,8 +212,9 @@ func queuedError(w queued, err error) error {
 // send sends, in one pipeline, BEGIN if it was not sent yet, the queued
 // writes, and last with args (a statement whose answer the caller reads
 // from the returned results, then closes them). It reads the answers of
-// BEGIN and the writes; if one failed, it closes the results and returns
-// the error (a failed write is also recorded in t.failed).
+// BEGIN and the writes; if one failed, it records the failure in t.failed,
+// closes the results and returns BEGIN's error, or t.aborted for a write's
+// (the caller's statement did not run).
 func (t *txn) send(ctx context.Context, op, last string, args ...any) (pgx.BatchResults, error) {
 	if t.failed != nil {
 		return nil, t.aborted(op)
@@ -242,7 +243,7 @@ func (t *txn) send(ctx context.Context, op, last string, args ...any) (pgx.Batch
 			t.failed = queuedError(w, err)
 			clear(t.queue[i:])
 			t.queue = t.queue[:0]
-			return nil, t.failed
+			return nil, t.aborted(op)
 		}
 	}
 	clear(t.queue)
@@ -336,7 +337,7 @@ func (t *txn) commit(ctx context.Context) error {
 	} else {
 		var br pgx.BatchResults
 		if br, err = t.send(ctx, "commit", commitSQL); err != nil {
-			return err
+			return t.failed // BEGIN's or a queued write's failure
 		}
 		tag, err = br.Exec()
 		if cerr := br.Close(); err == nil {
