@@ -50,6 +50,11 @@ func (e errBegin) Unwrap() error { return e.err }
 // (or from values it does not change). A failed COMMIT is never retried: the
 // transaction may have committed.
 //
+// The statements of fn travel pipelined (see txn): BEGIN with the first
+// one, and the writes that only must succeed with the next statement that
+// answers or with COMMIT, so a write's error (ErrDuplicate, ErrNotFound,
+// ErrSettled, ...) may come from Tx rather than from the call (store.Tx).
+//
 // fn must not call the Store's own methods while it holds tx if the pool is
 // small: each would need a second connection.
 func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
