@@ -97,6 +97,12 @@ func (s *Service) settleAuthenticate(ctx context.Context, rt *Runtime, claimed, 
 		}
 		return completeKey(ctx, tx, idem, ans)
 	})
+	if errors.Is(err, store.ErrNotFound) && !idem.none() {
+		// The key's record is gone (purged), which is no reason to lose the
+		// session's write: it is made again without the key. (A session
+		// that is gone fails again.)
+		err = s.store.Tx(ctx, func(tx store.Tx) error { return tx.UpdateAuthSession(ctx, next) })
+	}
 	if errors.Is(err, store.ErrChanged) {
 		return s.answerCurrent(ctx, rt, claimed.ID, idem, now)
 	}
@@ -119,6 +125,9 @@ func (s *Service) answerCurrent(ctx context.Context, rt *Runtime, id string, ide
 		return Answer{}, err
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error { return completeKey(ctx, tx, idem, ans) })
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil // the key's record is gone (purged): nothing to store it in
+	}
 	return ans, err
 }
 
@@ -133,18 +142,15 @@ func (s *Service) answerAuthenticate(ctx context.Context, rt *Runtime, sess stor
 	return ans, s.Remember(ctx, idem, ans)
 }
 
-// completeKey stores ans under the request's claimed key, if it has one.
-// A record gone meanwhile (purged) is no reason to lose the session's
-// write.
+// completeKey stores ans under the request's claimed key, if it has one. A
+// record gone meanwhile (purged) is store.ErrNotFound, which the callers
+// handle after the transaction: a store may report it only when the
+// transaction ends, failing all of it (store.Tx).
 func completeKey(ctx context.Context, tx store.Tx, idem Idempotency, ans Answer) error {
 	if idem.none() {
 		return nil
 	}
-	err := tx.CompleteIdempotency(ctx, idem.Scope, idem.Key, ans.Status, ans.Body)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	return err
+	return tx.CompleteIdempotency(ctx, idem.Scope, idem.Key, ans.Status, ans.Body)
 }
 
 // writeSession stores next over old (the version read) and returns it as

@@ -136,8 +136,18 @@ func (c *eventChange) write(ctx context.Context, tx store.Tx, p store.Payment) e
 		}
 	}
 	if c.eraseCVC {
-		if err := tx.DeleteTokenCVC(ctx, p.TokenID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		// A token row that is gone has no CVC to erase. It is looked up
+		// first rather than told by DeleteTokenCVC's ErrNotFound: a store
+		// may report a write's error only when the transaction ends,
+		// failing all of it (store.Tx).
+		switch _, err := tx.GetTokenForUpdate(ctx, p.TokenID); {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
 			return err
+		default:
+			if err := tx.DeleteTokenCVC(ctx, p.TokenID); err != nil {
+				return err
+			}
 		}
 	}
 	return tx.UpdatePayment(ctx, p)

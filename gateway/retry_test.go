@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"acpgw/payment"
 	"acpgw/providers"
 	"acpgw/providers/providertest"
@@ -368,6 +370,53 @@ func TestWebhookDeclineKeepsRetryRules(t *testing.T) {
 		if p.Status != payment.StatusDeclined || (after.ConsumedAt == nil) != tc.reopened || p.Decline.Retryable != tc.reopened {
 			t.Errorf("max_attempts %q: status %s, token usable %v, decline retryable %v; want usable and retryable = %v",
 				tc.top, p.Status, after.ConsumedAt == nil, p.Decline.Retryable, tc.reopened)
+		}
+	}
+}
+
+// TestWebhookSettlesPaymentWithoutTokenRowPostgres: a webhook that settles
+// a pending payment erases its token's CVC, and a token row that is gone is
+// no reason to fail the event: on PostgreSQL, where the erasure is queued
+// and a missing row would fail the whole transaction at COMMIT, the event
+// still applies.
+func TestWebhookSettlesPaymentWithoutTokenRowPostgres(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOpts{postgres: true, wrap: func(p providers.Provider) providers.Provider {
+		return &unknownFirst{Provider: p, seen: map[string]bool{}}
+	}})
+	for _, drop := range []bool{false, true} {
+		tok := r.delegate("4242424242424242", 1000)
+		ans, err := r.svc.Pay(t.Context(), r.payInput(tok, 1000, "automatic"))
+		if err != nil || ans.Status != statusAccepted {
+			t.Fatalf("payment: %d %v", ans.Status, err)
+		}
+		id := r.object(ans).ID
+		if drop {
+			conn, err := pgx.Connect(t.Context(), r.pgDSN)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = conn.Exec(t.Context(), `DELETE FROM tokens WHERE id = $1`, tok)
+			conn.Close(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.svc.ApplyEvents(t.Context(), "mock", []providers.Event{{ID: "evt_" + id, Type: "authorized",
+			Kind: providers.EventAuthorized, PaymentID: id}}); err != nil {
+			t.Fatalf("token row dropped %v: ApplyEvents: %v", drop, err)
+		}
+		v, err := r.svc.Get(t.Context(), "acme", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Payment.Status == payment.StatusPending {
+			t.Errorf("token row dropped %v: status %s, want final", drop, v.Payment.Status)
+		}
+		if !drop {
+			if after, err := r.st.GetToken(t.Context(), tok); err != nil || after.CVC != nil {
+				t.Errorf("token after the event: CVC %d bytes, %v; want erased", len(after.CVC), err)
+			}
 		}
 	}
 }

@@ -569,6 +569,18 @@ type Store interface {
 
 // Tx is one write transaction. Methods that end in ForUpdate lock the row
 // until the transaction ends.
+//
+// A write whose only answer is its error (the Insert..., Update...,
+// SettleAttempt, DeleteTokenCVC, the idempotency record's Complete, Pend,
+// Abandon and Link, RedeliverOutboxEvent) may be sent later, with the
+// transaction's next statement that answers or with its commit
+// (store/postgres does, to save round trips). Its error, with the sentinel
+// documented here (ErrDuplicate, ErrNotFound, ErrSettled, ...), then comes
+// from Store.Tx, which rolls everything back, and the calls fn makes after
+// the failure fail with an error that wraps no sentinel. So fn must return
+// a write's error as it is and never carry on after one: a caller that
+// tolerates a write's error (a missing row) decides that after Store.Tx,
+// or checks first with a read.
 type Tx interface {
 	InsertToken(ctx context.Context, t Token) error
 	GetTokenForUpdate(ctx context.Context, id string) (Token, error)

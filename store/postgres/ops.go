@@ -118,7 +118,7 @@ func (t *txn) ClaimIdempotency(ctx context.Context, rec store.IdemRecord, now ti
 // (scope, key) means for rec.
 func beginExisting(ctx context.Context, t *txn, rec store.IdemRecord, args []any, now time.Time) (store.IdemRecord, store.IdemBegin, error) {
 	for range maxClaimRounds {
-		old, err := rowcodec.ScanIdem(t.tx.QueryRow(ctx, qGetIdemLocked, rec.Scope, rec.Key))
+		old, err := rowcodec.ScanIdem(t.queryRow(ctx, "begin idempotency", qGetIdemLocked, rec.Scope, rec.Key))
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			// Abandoned or purged since the INSERT: claim it again. Each
@@ -135,13 +135,13 @@ func beginExisting(ctx context.Context, t *txn, rec store.IdemRecord, args []any
 			return store.IdemRecord{}, 0, wrap("begin idempotency", err)
 		case !old.ExpiresAt.IsZero() && !old.ExpiresAt.After(now):
 			// Expired: replaced as if absent.
-			if err := t.execOne(ctx, "begin idempotency", qIdemReplace, args...); err != nil {
+			if err := t.execOne("begin idempotency", gIdemReplace, args...); err != nil {
 				return store.IdemRecord{}, 0, err
 			}
 			return rec, store.IdemStarted, nil
 		case old.State == store.IdemInFlight && !old.LockedUntil.After(now):
 			// The first request crashed: take over, keeping its ResourceID.
-			if err := t.execOne(ctx, "begin idempotency", qIdemTakeOver, rec.Scope, rec.Key, rec.RequestHash,
+			if err := t.execOne("begin idempotency", gIdemTakeOver, rec.Scope, rec.Key, rec.RequestHash,
 				rowcodec.Nanos(rec.LockedUntil), rowcodec.Nanos(rec.ExpiresAt)); err != nil {
 				return store.IdemRecord{}, 0, err
 			}
@@ -304,7 +304,7 @@ func (s *Store) RecordDelivery(ctx context.Context, owner string, r store.Delive
 	return s.Tx(ctx, func(tx store.Tx) error {
 		t := tx.(*txn)
 		var n int
-		err := t.tx.QueryRow(ctx, qRecordOutbox, string(r.State), r.NextAttemptAt.UnixNano(), d.StatusCode, d.Error,
+		err := t.queryRow(ctx, "record delivery", qRecordOutbox, string(r.State), r.NextAttemptAt.UnixNano(), d.StatusCode, d.Error,
 			rowcodec.NanosPtr(delivered), d.EventID, owner).Scan(&n)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("postgres: record delivery of %s: %w", d.EventID, store.ErrLeaseLost)
@@ -313,8 +313,7 @@ func (s *Store) RecordDelivery(ctx context.Context, owner string, r store.Delive
 			return wrap("record delivery", err)
 		}
 		d.N = n
-		_, err = t.exec(ctx, "insert delivery", qInsertDelivery, rowcodec.DeliveryArgs(d)...)
-		return err
+		return t.later("insert delivery", qInsertDelivery, nil, rowcodec.DeliveryArgs(d)...)
 	})
 }
 

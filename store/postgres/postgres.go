@@ -7,6 +7,9 @@
 // table, and attempt leases from UPDATE ... FOR UPDATE SKIP LOCKED. Two
 // replicas therefore behave like two goroutines of one process.
 //
+// A transaction's statements are pipelined (Store.Tx): a payment's intent
+// takes three round trips to the server and its settlement one.
+//
 // Transactions run at READ COMMITTED. Each method that decides on what it
 // read locks that row first (or decides in a single statement), so no method
 // needs SERIALIZABLE; see Store.Tx for the retry of deadlocks.

@@ -55,8 +55,9 @@ var (
 	// consuming one token, the second waits for the first's row lock, then
 	// re-checks consumed_at IS NULL on the committed row and changes nothing.
 	// It counts the use in the same statement.
-	qConsumeToken = `UPDATE tokens SET consumed_at = $1, payment_id = $2, attempts = attempts + 1
-	WHERE id = $3 AND consumed_at IS NULL RETURNING attempts`
+	qConsumeToken = qConsume + ` RETURNING attempts`
+	qConsume      = `UPDATE tokens SET consumed_at = $1, payment_id = $2, attempts = attempts + 1
+	WHERE id = $3 AND consumed_at IS NULL`
 	qTokenOwner   = `SELECT consumed_at IS NOT NULL, payment_id FROM tokens WHERE id = $1`
 	qReleaseToken = `UPDATE tokens SET consumed_at = NULL, payment_id = '', attempts = GREATEST(attempts - 1, 0)
 	WHERE id = $1 AND consumed_at IS NOT NULL AND payment_id = $2`
@@ -176,4 +177,19 @@ var (
 	WHERE id IN (SELECT id FROM auth_sessions WHERE credential IS NOT NULL AND expires_at <= $1
 		AND status IN ('action_required', 'pending') ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
 	RETURNING ` + authCols
+)
+
+// The guarded writes (see guard): queued writes that must change a row.
+var (
+	gConsumeToken  = guard(qConsume)
+	gDeleteCVC     = guard(qDeleteCVC)
+	gUpdatePayment = guard(qUpdatePayment)
+	gUpdateAttempt = guard(qUpdateAttempt)
+	gSettleAttempt = guard(qSettleAttempt)
+	gUpdateRefund  = guard(qUpdateRefund)
+	gIdemComplete  = guard(qIdemComplete)
+	gIdemPend      = guard(qIdemPend)
+	gIdemReplace   = guard(qIdemReplace)
+	gIdemTakeOver  = guard(qIdemTakeOver)
+	gRedeliver     = guard(qRedeliver)
 )

@@ -1,0 +1,335 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"acpgw/payment"
+	"acpgw/store"
+)
+
+// countingConn counts the writes to a connection's socket: one per round
+// trip, since pgconn writes a whole pipeline (or statement) at once.
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// openCounting opens a store of one connection on dsn whose socket writes
+// are counted.
+func openCounting(t testing.TB, dsn string) (*Store, *atomic.Int64) {
+	t.Helper()
+	cfg, err := poolConfig(dsn, Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes := new(atomic.Int64)
+	var d net.Dialer
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{Conn: c, writes: writes}, nil
+	}
+	// No liveness ping between the transactions counted.
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return &Store{pool: pool}, writes
+}
+
+// fixture is a token, a payment on it and its pending attempt, committed.
+type fixture struct {
+	tok store.Token
+	p   store.Payment
+	att store.Attempt
+}
+
+func newFixture(t testing.TB, s store.Store) fixture {
+	t.Helper()
+	ctx := t.Context()
+	now := time.Now().UTC()
+	f := fixture{tok: store.Token{ID: randomName("vt_"), MerchantID: "acme", CheckoutSessionID: "cs_1",
+		MaxAmount: 5000, Currency: "usd", ExpiresAt: now.Add(time.Hour), Credential: []byte{1}, CVC: []byte{2},
+		CreatedAt: now}}
+	f.p = store.Payment{ID: randomName("pay_"), MerchantID: "acme", TokenID: f.tok.ID, Amount: 100, Currency: "usd",
+		Status: payment.StatusPending, CreatedAt: now, UpdatedAt: now}
+	f.att = store.Attempt{ID: randomName("att_"), PaymentID: f.p.ID, Seq: 1, Processor: "mock",
+		Operation: "authorize", IdempotencyKey: randomName("k_"), Amount: 100, Currency: "usd",
+		State: store.AttemptPending, StartedAt: now}
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.InsertToken(ctx, f.tok); err != nil {
+			return err
+		}
+		if err := tx.InsertPayment(ctx, f.p); err != nil {
+			return err
+		}
+		return tx.InsertAttempt(ctx, f.att)
+	})
+	if err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	return f
+}
+
+// TestRoundTrips counts the round trips of a payment's two transactions as
+// the gateway makes them (gateway/pay.go openIntent and settlePayment): the
+// intent takes three (BEGIN with the token read, the idempotency claim,
+// and the token's use with the payment, its attempt and COMMIT) and the
+// settlement one.
+func TestRoundTrips(t *testing.T) {
+	ctx := t.Context()
+	dsn := newDatabase(t)
+	openMigrated(t, dsn, Options{})
+	s, writes := openCounting(t, dsn)
+	now := time.Now().UTC()
+
+	pay := func() (intent, settle int64) {
+		f := newFixture(t, s) // a token to pay with; its payment is not used
+		p := f.p
+		p.ID = randomName("pay_")
+		att := f.att
+		att.ID, att.PaymentID, att.IdempotencyKey = randomName("att_"), p.ID, randomName("k_")
+		rec := store.IdemRecord{Scope: "s", Key: randomName("key_"), RequestHash: "h", ResourceID: p.ID,
+			LockedUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
+		before := writes.Load()
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			if _, err := tx.GetTokenForUpdate(ctx, f.tok.ID); err != nil {
+				return err
+			}
+			if _, begin, err := tx.ClaimIdempotency(ctx, rec, now); err != nil || begin != store.IdemStarted {
+				return errors.Join(err, errors.New("claim: not started"))
+			}
+			n, err := tx.ConsumeToken(ctx, f.tok.ID, p.ID, now)
+			if err != nil {
+				return err
+			}
+			if n != 1 {
+				t.Errorf("ConsumeToken: attempts %d, want 1", n)
+			}
+			if err := tx.InsertPayment(ctx, p); err != nil {
+				return err
+			}
+			return tx.InsertAttempt(ctx, att)
+		})
+		if err != nil {
+			t.Fatalf("intent: %v", err)
+		}
+		intent = writes.Load() - before
+		before = writes.Load()
+		att.State, att.Outcome = store.AttemptDone, "authorized"
+		p.Status = payment.StatusAuthorized
+		err = s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.SettleAttempt(ctx, att); err != nil {
+				return err
+			}
+			if err := tx.UpdatePayment(ctx, p); err != nil {
+				return err
+			}
+			if err := tx.DeleteTokenCVC(ctx, f.tok.ID); err != nil {
+				return err
+			}
+			return tx.CompleteIdempotency(ctx, rec.Scope, rec.Key, 201, []byte(`{}`))
+		})
+		if err != nil {
+			t.Fatalf("settlement: %v", err)
+		}
+		settle = writes.Load() - before
+
+		// What was written is there.
+		got, err := s.GetToken(ctx, f.tok.ID)
+		if err != nil || got.ConsumedAt == nil || got.PaymentID != p.ID || got.Attempts != 1 || got.CVC != nil {
+			t.Errorf("token after the payment: consumed %v by %q, attempts %d, cvc %v; %v",
+				got.ConsumedAt, got.PaymentID, got.Attempts, got.CVC, err)
+		}
+		if gp, err := s.GetPayment(ctx, p.ID); err != nil || gp.Status != payment.StatusAuthorized {
+			t.Errorf("payment after the settlement: %q, %v", gp.Status, err)
+		}
+		if r, err := s.GetIdempotency(ctx, rec.Scope, rec.Key); err != nil || r.State != store.IdemDone {
+			t.Errorf("idempotency record: %q, %v", r.State, err)
+		}
+		return intent, settle
+	}
+	pay() // prepares the statements on the connection
+	intent, settle := pay()
+	t.Logf("round trips: intent %d, settlement %d", intent, settle)
+	if intent != 3 || settle != 1 {
+		t.Errorf("round trips: intent %d, settlement %d; want 3 and 1", intent, settle)
+	}
+}
+
+// TestQueuedWriteFailures: a queued write that fails rolls the whole
+// transaction back and Tx returns its sentinel, whether the failure shows
+// at COMMIT or at a read fn makes after the write, and even when fn ignores
+// that read's error and returns nil.
+func TestQueuedWriteFailures(t *testing.T) {
+	ctx := t.Context()
+	s := openMigrated(t, newDatabase(t), Options{MaxConns: 4})
+	f := newFixture(t, s)
+	settled := newFixture(t, s)
+	settled.att.State = store.AttemptDone
+	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.SettleAttempt(ctx, settled.att) }); err != nil {
+		t.Fatal(err)
+	}
+	missing := f.p
+	missing.ID = randomName("pay_")
+	cases := []struct {
+		name  string
+		write func(tx store.Tx) error
+		want  error
+	}{
+		{"duplicate payment", func(tx store.Tx) error { return tx.InsertPayment(ctx, f.p) }, store.ErrDuplicate},
+		{"update of a missing payment", func(tx store.Tx) error { return tx.UpdatePayment(ctx, missing) }, store.ErrNotFound},
+		{"settled attempt", func(tx store.Tx) error { return tx.SettleAttempt(ctx, settled.att) }, store.ErrSettled},
+		{"cvc of a missing token", func(tx store.Tx) error { return tx.DeleteTokenCVC(ctx, "vt_missing") }, store.ErrNotFound},
+		{"missing idempotency record", func(tx store.Tx) error {
+			return tx.CompleteIdempotency(ctx, "s", "missing", 200, nil)
+		}, store.ErrNotFound},
+	}
+	for _, tc := range cases {
+		for _, then := range []string{"commit", "read"} {
+			t.Run(tc.name+"/"+then, func(t *testing.T) {
+				extra := store.Token{ID: randomName("vt_"), Credential: []byte{1}}
+				runs := 0
+				err := s.Tx(ctx, func(tx store.Tx) error {
+					runs++
+					// A good write before the failing one and after it.
+					if err := tx.InsertToken(ctx, extra); err != nil {
+						return err
+					}
+					if err := tc.write(tx); err != nil {
+						t.Errorf("the queued write: %v, want nil (its error comes from Tx)", err)
+					}
+					if then == "read" {
+						_, err := tx.GetTokenForUpdate(ctx, f.tok.ID)
+						if err == nil || errors.Is(err, tc.want) {
+							t.Errorf("a read after the failed write: %v, want an error that is not %v", err, tc.want)
+						}
+						if err := tx.UpdateAttempt(ctx, f.att); err == nil {
+							t.Error("a write after the failed write: nil, want an error")
+						}
+						return nil // ignores the read's error
+					}
+					return tx.UpdateAttempt(ctx, f.att)
+				})
+				if !errors.Is(err, tc.want) {
+					t.Errorf("Tx: %v, want %v", err, tc.want)
+				}
+				if runs != 1 {
+					t.Errorf("fn ran %d times, want 1", runs)
+				}
+				if _, err := s.GetToken(ctx, extra.ID); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("the transaction's other write: %v, want ErrNotFound (rolled back)", err)
+				}
+			})
+		}
+	}
+
+	// The connection is fine afterwards.
+	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.DeleteTokenCVC(ctx, f.tok.ID) }); err != nil {
+		t.Fatalf("a transaction after the failures: %v", err)
+	}
+}
+
+// TestQueuedWriteDeadlockRetried: a deadlock that a queued write meets when
+// the COMMIT pipeline runs it aborts the transaction before COMMIT ran, so
+// Tx runs fn again and both transactions commit.
+func TestQueuedWriteDeadlockRetried(t *testing.T) {
+	ctx := t.Context()
+	s := openMigrated(t, newDatabase(t), Options{MaxConns: 4})
+	ids := []string{newFixture(t, s).tok.ID, newFixture(t, s).tok.ID}
+	var (
+		runs    atomic.Int64
+		barrier sync.WaitGroup
+		wg      sync.WaitGroup
+	)
+	barrier.Add(2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		first, second := ids[i], ids[1-i]
+		wg.Go(func() {
+			n := 0
+			errs[i] = s.Tx(ctx, func(tx store.Tx) error {
+				runs.Add(1)
+				n++
+				if _, err := tx.GetTokenForUpdate(ctx, first); err != nil {
+					return err
+				}
+				if n == 1 {
+					barrier.Done()
+					barrier.Wait()
+				}
+				return tx.DeleteTokenCVC(ctx, second) // queued: runs with COMMIT
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("transaction %d: %v", i, err)
+		}
+	}
+	if runs.Load() < 3 {
+		t.Errorf("fn ran %d times, want at least 3 (one deadlock victim run again)", runs.Load())
+	}
+	for _, id := range ids {
+		if tok, err := s.GetToken(ctx, id); err != nil || tok.CVC != nil {
+			t.Errorf("token %s: cvc %v, %v; want erased", id, tok.CVC, err)
+		}
+	}
+}
+
+// TestConsumeLockedToken: ConsumeToken of a token the transaction locked
+// answers without asking the server, as it would have: a consumed token is
+// ErrTokenConsumed, and the uses are counted across transactions.
+func TestConsumeLockedToken(t *testing.T) {
+	ctx := t.Context()
+	s := openMigrated(t, newDatabase(t), Options{MaxConns: 2})
+	f := newFixture(t, s)
+	now := time.Now().UTC()
+	for round, want := range []int{1, 2} {
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			if _, err := tx.GetTokenForUpdate(ctx, f.tok.ID); err != nil {
+				return err
+			}
+			n, err := tx.ConsumeToken(ctx, f.tok.ID, f.p.ID, now)
+			if err != nil {
+				return err
+			}
+			if n != want {
+				t.Errorf("round %d: attempts %d, want %d", round, n, want)
+			}
+			if _, err := tx.ConsumeToken(ctx, f.tok.ID, "pay_other", now); !errors.Is(err, store.ErrTokenConsumed) {
+				t.Errorf("round %d: second ConsumeToken: %v, want ErrTokenConsumed", round, err)
+			}
+			if round == 0 {
+				return tx.ReopenToken(ctx, f.tok.ID, f.p.ID)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	got, err := s.GetToken(ctx, f.tok.ID)
+	if err != nil || got.Attempts != 2 || got.ConsumedAt == nil || got.PaymentID != f.p.ID {
+		t.Errorf("token: attempts %d, consumed %v by %q, %v; want 2, consumed by %s", got.Attempts, got.ConsumedAt,
+			got.PaymentID, err, f.p.ID)
+	}
+}
