@@ -34,6 +34,14 @@ import (
 // next batches run with savepoints at once (failures come in runs: many
 // requests racing for one token or key).
 //
+// A fn that fails has read the writes of the fns before it in the pass, which
+// are not committed yet (the token it found taken may have been taken by
+// one of them). Its error is only true once those writes are: so Tx returns
+// a failure only after the writer's verdict (errStands) on it, which comes
+// at once when no fn before it ran in the pass, and otherwise after the
+// pass committed. If the pass is rolled back instead, the fn runs again
+// (errRerun); if its commit fails, Tx returns the commit's error.
+//
 // fn runs on its caller's goroutine: the writer hands the open transaction
 // to one caller at a time and waits for it to finish. A panic or
 // runtime.Goexit in fn rolls back its writes (to its savepoint, or with the
@@ -55,6 +63,11 @@ var errClosed = fmt.Errorf("sqlite: store is closed: %w", store.ErrUnavailable)
 // pass its fn ran in was rolled back and that fn runs again on its next
 // turn. It never leaves this file.
 var errRerun = errors.New("sqlite: run the transaction again")
+
+// errStands, sent on the committed channel of a job whose fn failed, tells
+// its caller that the failure stands: what fn read is committed. It never
+// leaves this file.
+var errStands = errors.New("sqlite: the transaction's failure stands")
 
 type turn struct {
 	// savepoint is set when fn runs in a savepoint of its own.
@@ -79,6 +92,34 @@ type job struct {
 	turn      chan turn
 	result    chan outcome
 	committed chan error
+	// gone is set, before its outcome is sent, when fn panicked or called
+	// runtime.Goexit: its caller waits for nothing more.
+	gone bool
+	// res is how fn ended on its last turn.
+	res outcome
+}
+
+// answer tells the caller of j, which had its turn in a pass that
+// committed with err, how its transaction ended.
+func (j *job) answer(err error) {
+	if j.res == ran {
+		j.committed <- err
+		return
+	}
+	j.stands(err)
+}
+
+// stands tells the caller of a failed job, if it still waits, that its
+// failure stands (err nil) or that the commit its failure waited for
+// failed (err).
+func (j *job) stands(err error) {
+	if j.gone {
+		return
+	}
+	if err == nil {
+		err = errStands
+	}
+	j.committed <- err
 }
 
 func (s *Store) startWriter() {
@@ -218,32 +259,43 @@ func (s *Store) runOptimistic(dc driver.Conn, batch []*job) (fellBack bool, _ er
 		}
 		return false, badConn(err)
 	}
-	done := 0 // batch[:done] ran; a job that failed clean is dropped
+	// batch[:done] are the jobs whose fns ran, and those that failed after
+	// one had run (they may have read its writes, so their failures wait
+	// for the commit). A fn that failed before any ran read only committed
+	// rows: its failure stands at once.
+	done, anyRan := 0, false
 	for i, j := range batch {
 		j.turn <- turn{}
-		switch <-j.result {
-		case ran:
-			batch[done] = j
-			done++
-			continue
-		case failedClean:
-			// Its caller has its error and it left nothing behind.
+		j.res = <-j.result
+		if j.res == failed {
+			// Its writes are mixed with the others', so the transaction
+			// goes; the jobs before it run again (it too, if what it read
+			// went with them), and the jobs after it run for the first time.
+			if anyRan && !j.gone {
+				batch[done] = j
+				done++
+			} else {
+				j.stands(nil)
+			}
+			_ = tx.Rollback()
+			rest := append(batch[:done:done], batch[i+1:]...)
+			return true, s.runSafe(dc, rest, done)
+		}
+		if j.res == failedClean && (!anyRan || j.gone) {
+			j.stands(nil)
 			continue
 		}
-		// j's caller has its error. Its writes are mixed with the others',
-		// so the transaction goes; the jobs that ran run again, and the
-		// jobs after j run for the first time.
-		_ = tx.Rollback()
-		rest := append(batch[:done:done], batch[i+1:]...)
-		return true, s.runSafe(dc, rest, done)
+		anyRan = anyRan || j.res == ran
+		batch[done] = j
+		done++
 	}
-	if done == 0 {
+	if !anyRan {
 		_ = tx.Rollback()
 		return false, nil
 	}
 	err = wrap("commit", tx.Commit())
 	for _, j := range batch[:done] {
-		j.committed <- err
+		j.answer(err)
 	}
 	return false, nil
 }
@@ -268,21 +320,28 @@ func (s *Store) runSafe(dc driver.Conn, batch []*job, rerun int) error {
 		return badConn(err)
 	}
 	shared := len(batch) > 1
-	ok := make([]bool, len(batch))
-	any := false
+	// wait[i] is set for the jobs answered after the commit: those that ran,
+	// and those that failed after one had run (see runOptimistic).
+	wait := make([]bool, len(batch))
+	anyRan := false
 	for i, j := range batch {
 		j.turn <- turn{savepoint: shared}
-		ok[i] = <-j.result == ran
-		any = any || ok[i]
+		j.res = <-j.result
+		if j.res != ran && (!anyRan || j.gone) {
+			j.stands(nil)
+			continue
+		}
+		anyRan = anyRan || j.res == ran
+		wait[i] = true
 	}
-	if !any {
+	if !anyRan {
 		_ = tx.Rollback()
 		return nil
 	}
 	err = wrap("commit", tx.Commit())
 	for i, j := range batch {
-		if ok[i] {
-			j.committed <- err
+		if wait[i] {
+			j.answer(err)
 		}
 	}
 	return nil
@@ -334,11 +393,18 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 		if t.err != nil {
 			return t.err
 		}
-		if err := s.runTurn(ctx, j, t, fn); err != nil {
-			return err
+		ferr := s.runTurn(ctx, j, t, fn)
+		if ferr != nil && s.awaiting != nil {
+			s.awaiting <- struct{}{}
 		}
-		if err := <-j.committed; err != errRerun {
-			return err
+		switch verdict := <-j.committed; {
+		case verdict == errRerun:
+		case verdict == errStands:
+			return ferr
+		default:
+			// The commit's error, or nil: fn succeeded, or failed on rows
+			// that the commit was to make true and did not.
+			return verdict
 		}
 	}
 }
@@ -346,12 +412,15 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 // runTurn runs fn in the transaction of turn t and tells the writer
 // whether it succeeded.
 func (s *Store) runTurn(ctx context.Context, j *job, t turn, fn func(tx store.Tx) error) (err error) {
-	finished := false
+	// unwinding stays set while fn panics or calls runtime.Goexit: then
+	// its caller is gone (job.gone).
+	finished, unwinding := false, true
 	tx := &txn{s: s}
 	defer func() {
 		if finished {
 			return
 		}
+		j.gone = unwinding
 		// fn failed, panicked or called runtime.Goexit: undo its writes and
 		// hand the transaction back (without a savepoint, the writer rolls
 		// the whole transaction back unless fn changed nothing).
@@ -369,14 +438,18 @@ func (s *Store) runTurn(ctx context.Context, j *job, t turn, fn func(tx store.Tx
 		j.result <- res
 	}()
 	if err := ctx.Err(); err != nil {
+		unwinding = false
 		return wrap("begin", err)
 	}
 	if t.savepoint {
 		if _, err := s.ws.savepoint.exec(ctx); err != nil {
+			unwinding = false
 			return wrap("savepoint", err)
 		}
 	}
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	unwinding = false
+	if err != nil {
 		return err
 	}
 	if t.savepoint {

@@ -115,6 +115,9 @@ type Store struct {
 	// queued, set by tests only, hears of every transaction queued for the
 	// writer.
 	queued chan<- struct{}
+	// awaiting, set by tests only, hears of every caller whose fn failed,
+	// as it waits for the writer's verdict on the failure.
+	awaiting chan<- struct{}
 }
 
 // Open opens (creating it and its folder if needed, both private to the

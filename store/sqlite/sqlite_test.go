@@ -784,11 +784,18 @@ func TestBatchRerunsAfterAFailure(t *testing.T) {
 					t.Errorf("transaction %d: %v, want %v", i, got, want)
 				}
 			}
-			reruns := int32(2)
-			if failure == "clean" {
-				reruns = 1
+			// The failure after writes rolls the pass back: transaction 0
+			// runs again, and so does transaction 1, whose failure came
+			// after it read 0's writes (unless it panicked: its caller is
+			// gone). A clean failure rolls nothing back.
+			reruns, failedRuns := int32(2), int32(2)
+			switch failure {
+			case "clean":
+				reruns, failedRuns = 1, 1
+			case "panic":
+				failedRuns = 1
 			}
-			for i, want := range []int32{reruns, 1, 1} {
+			for i, want := range []int32{reruns, failedRuns, 1} {
 				if got := runs[i].Load(); got != want {
 					t.Errorf("transaction %d ran %d times, want %d", i, got, want)
 				}
@@ -799,5 +806,90 @@ func TestBatchRerunsAfterAFailure(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFailureWaitsForTheCommitItRead: in one batch, transaction A inserts
+// a token and B then finds it and fails (as a payment finds its token
+// taken by another in the batch). B read A's uncommitted write, so its
+// failure is only true once A commits: B's Tx returns after the commit,
+// never while the batch still runs (transaction C holds it open until B
+// waits for its verdict or returned early), and the token is then readable
+// by anyone B's caller asks (the read pool: a same-key replay looks up the
+// key A claimed).
+func TestFailureWaitsForTheCommitItRead(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "acpgw.db"))
+	queued := make(chan struct{}, 1)
+	s.queued = queued
+	awaiting := make(chan struct{})
+	s.awaiting = awaiting
+	hold, held := make(chan struct{}), make(chan struct{})
+	blocker := make(chan error, 1)
+	go func() {
+		blocker <- s.Tx(ctx, func(store.Tx) error {
+			close(held)
+			<-hold
+			return nil
+		})
+	}()
+	<-queued
+	<-held
+
+	id := vault.NewTokenID()
+	errTaken := errors.New("token taken")
+	a := make(chan error, 1)
+	go func() {
+		a <- s.Tx(ctx, func(tx store.Tx) error {
+			return tx.InsertToken(ctx, store.Token{ID: id, Credential: []byte{1}})
+		})
+	}()
+	<-queued
+	type result struct {
+		err   error
+		found error // GetToken(id) on the read pool, right after Tx returned
+	}
+	b := make(chan result, 1)
+	go func() {
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			if _, err := tx.GetTokenForUpdate(ctx, id); err != nil {
+				return fmt.Errorf("B did not see A's token: %w", err)
+			}
+			return errTaken
+		})
+		_, found := s.GetToken(ctx, id)
+		b <- result{err, found}
+	}()
+	<-queued
+	c := make(chan error, 1)
+	early := false
+	go func() {
+		c <- s.Tx(ctx, func(tx store.Tx) error {
+			select {
+			case r := <-b:
+				early = true // B answered while the batch was open
+				b <- r
+			case <-awaiting:
+			}
+			return nil
+		})
+	}()
+	<-queued
+	s.queued = nil
+	close(hold)
+	for _, ch := range []chan error{blocker, a, c} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := <-b
+	if early {
+		t.Error("B's failure was answered before the write it read was committed")
+	}
+	if !errors.Is(r.err, errTaken) {
+		t.Errorf("B: %v, want %v", r.err, errTaken)
+	}
+	if r.found != nil {
+		t.Errorf("when B returned, its token was not committed: GetToken: %v", r.found)
 	}
 }
