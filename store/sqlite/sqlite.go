@@ -81,9 +81,12 @@ const writerCacheKiB = 8 << 10
 // goroutine runs them every checkpointEvery on a connection of its own, so
 // that the fsync is not paid by the writer in the middle of a commit; the
 // writer checkpoints by itself only as a backstop, once the WAL holds
-// backstopPages pages (4 KiB each).
+// backstopPages pages (4 KiB each). Small checkpoints often disturb the
+// writer's commits less than large ones seldom: at 1,000 payments/s the
+// open loop's p99 was 5.8 ms with one every 50 ms against 6.6 ms every
+// 200 ms (medians of seven runs each, p=0.02), and no CPU moved.
 const (
-	checkpointEvery = 200 * time.Millisecond
+	checkpointEvery = 50 * time.Millisecond
 	backstopPages   = 10000
 )
 
