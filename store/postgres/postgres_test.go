@@ -570,14 +570,28 @@ func TestErrorsMapToUnavailable(t *testing.T) {
 // orders: Postgres aborts one with a deadlock, and Tx runs it again, so both
 // succeed.
 func TestTxRetriesDeadlock(t *testing.T) {
-	ctx := t.Context()
 	s := openMigrated(t, newDatabase(t), Options{MaxConns: 4})
 	ids := []string{randomName("vt_"), randomName("vt_")}
 	for _, id := range ids {
-		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.InsertToken(ctx, store.Token{ID: id, Credential: []byte{1}}) }); err != nil {
+		if err := s.Tx(t.Context(), func(tx store.Tx) error {
+			return tx.InsertToken(t.Context(), store.Token{ID: id, Credential: []byte{1}})
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	deadlock(t, s, ids, func(tx store.Tx, id string) error {
+		_, err := tx.GetTokenForUpdate(t.Context(), id)
+		return err
+	})
+}
+
+// deadlock runs two transactions that each lock one of ids (i and 1-i)
+// with GetTokenForUpdate, wait until both hold it, then run second on the
+// other id: PostgreSQL aborts one with a deadlock, and Tx must run it
+// again so that both succeed.
+func deadlock(t *testing.T, s *Store, ids []string, second func(tx store.Tx, id string) error) {
+	t.Helper()
+	ctx := t.Context()
 	var (
 		runs    atomic.Int64
 		barrier sync.WaitGroup
@@ -586,7 +600,7 @@ func TestTxRetriesDeadlock(t *testing.T) {
 	barrier.Add(2)
 	errs := make([]error, 2)
 	for i := range 2 {
-		first, second := ids[i], ids[1-i]
+		first, other := ids[i], ids[1-i]
 		wg.Go(func() {
 			n := 0
 			errs[i] = s.Tx(ctx, func(tx store.Tx) error {
@@ -601,8 +615,7 @@ func TestTxRetriesDeadlock(t *testing.T) {
 					barrier.Done()
 					barrier.Wait()
 				}
-				_, err := tx.GetTokenForUpdate(ctx, second)
-				return err
+				return second(tx, other)
 			})
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -254,40 +253,9 @@ func TestQueuedWriteDeadlockRetried(t *testing.T) {
 	ctx := t.Context()
 	s := openMigrated(t, newDatabase(t), Options{MaxConns: 4})
 	ids := []string{newFixture(t, s).tok.ID, newFixture(t, s).tok.ID}
-	var (
-		runs    atomic.Int64
-		barrier sync.WaitGroup
-		wg      sync.WaitGroup
-	)
-	barrier.Add(2)
-	errs := make([]error, 2)
-	for i := range 2 {
-		first, second := ids[i], ids[1-i]
-		wg.Go(func() {
-			n := 0
-			errs[i] = s.Tx(ctx, func(tx store.Tx) error {
-				runs.Add(1)
-				n++
-				if _, err := tx.GetTokenForUpdate(ctx, first); err != nil {
-					return err
-				}
-				if n == 1 {
-					barrier.Done()
-					barrier.Wait()
-				}
-				return tx.DeleteTokenCVC(ctx, second) // queued: runs with COMMIT
-			})
-		})
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("transaction %d: %v", i, err)
-		}
-	}
-	if runs.Load() < 3 {
-		t.Errorf("fn ran %d times, want at least 3 (one deadlock victim run again)", runs.Load())
-	}
+	deadlock(t, s, ids, func(tx store.Tx, id string) error {
+		return tx.DeleteTokenCVC(ctx, id) // queued: runs with COMMIT
+	})
 	for _, id := range ids {
 		if tok, err := s.GetToken(ctx, id); err != nil || tok.CVC != nil {
 			t.Errorf("token %s: cvc %v, %v; want erased", id, tok.CVC, err)

@@ -707,29 +707,41 @@ func TestLookupsUseIndexes(t *testing.T) {
 	}
 }
 
+// holdWriter sets s.queued to queued and starts a transaction that holds
+// the writer until release is called, so that the transactions queued
+// meanwhile (each heard on queued) run as one batch in their order;
+// release returns the holder's error.
+func holdWriter(ctx context.Context, s *Store, queued chan struct{}) (release func() error) {
+	s.queued = queued
+	hold, held := make(chan struct{}), make(chan struct{})
+	blocker := make(chan error, 1)
+	go func() {
+		blocker <- s.Tx(ctx, func(store.Tx) error {
+			close(held)
+			<-hold
+			return nil
+		})
+	}()
+	<-queued
+	<-held
+	return func() error {
+		close(hold)
+		return <-blocker
+	}
+}
+
 // TestBatchRerunsAfterAFailure: in a batch, a fn that fails after writing
 // (or panics) leaves nothing behind, while the others commit: the fn
-// before it runs a second time (the optimistic pass was rolled back), the
-// fn after it once, and the next batch runs with savepoints.
+// before it runs a second time (the optimistic pass was rolled back), so
+// does the failed fn unless it panicked (what it read went with the
+// rollback), the fn after it once, and the next batch runs with savepoints.
 func TestBatchRerunsAfterAFailure(t *testing.T) {
 	for _, failure := range []string{"error", "panic", "clean"} {
 		t.Run(failure, func(t *testing.T) {
 			ctx := t.Context()
 			s := openTest(t, filepath.Join(t.TempDir(), "acpgw.db"))
 			queued := make(chan struct{}, 1)
-			s.queued = queued
-			// A transaction that holds the writer while the batch queues.
-			hold, held := make(chan struct{}), make(chan struct{})
-			blocker := make(chan error, 1)
-			go func() {
-				blocker <- s.Tx(ctx, func(store.Tx) error {
-					close(held)
-					<-hold
-					return nil
-				})
-			}()
-			<-queued
-			<-held
+			release := holdWriter(ctx, s, queued)
 			boom := errors.New("boom")
 			var runs [3]atomic.Int32
 			ids := [3]string{vault.NewTokenID(), vault.NewTokenID(), vault.NewTokenID()}
@@ -770,8 +782,7 @@ func TestBatchRerunsAfterAFailure(t *testing.T) {
 				<-queued
 			}
 			s.queued = nil
-			close(hold)
-			if err := <-blocker; err != nil {
+			if err := release(); err != nil {
 				t.Fatal(err)
 			}
 			for i, want := range []any{nil, boom, nil} {
@@ -820,21 +831,10 @@ func TestBatchRerunsAfterAFailure(t *testing.T) {
 func TestFailureWaitsForTheCommitItRead(t *testing.T) {
 	ctx := t.Context()
 	s := openTest(t, filepath.Join(t.TempDir(), "acpgw.db"))
-	queued := make(chan struct{}, 1)
-	s.queued = queued
 	awaiting := make(chan struct{})
 	s.awaiting = awaiting
-	hold, held := make(chan struct{}), make(chan struct{})
-	blocker := make(chan error, 1)
-	go func() {
-		blocker <- s.Tx(ctx, func(store.Tx) error {
-			close(held)
-			<-hold
-			return nil
-		})
-	}()
-	<-queued
-	<-held
+	queued := make(chan struct{}, 1)
+	release := holdWriter(ctx, s, queued)
 
 	id := vault.NewTokenID()
 	errTaken := errors.New("token taken")
@@ -876,8 +876,10 @@ func TestFailureWaitsForTheCommitItRead(t *testing.T) {
 	}()
 	<-queued
 	s.queued = nil
-	close(hold)
-	for _, ch := range []chan error{blocker, a, c} {
+	if err := release(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []chan error{a, c} {
 		if err := <-ch; err != nil {
 			t.Fatal(err)
 		}
