@@ -293,7 +293,7 @@ func (s *Store) runOptimistic(dc driver.Conn, batch []*job) (fellBack bool, _ er
 		_ = tx.Rollback()
 		return false, nil
 	}
-	err = wrap("commit", tx.Commit())
+	err = s.commit(tx)
 	for _, j := range batch[:done] {
 		j.answer(err)
 	}
@@ -338,13 +338,20 @@ func (s *Store) runSafe(dc driver.Conn, batch []*job, rerun int) error {
 		_ = tx.Rollback()
 		return nil
 	}
-	err = wrap("commit", tx.Commit())
+	err = s.commit(tx)
 	for i, j := range batch {
 		if wait[i] {
 			j.answer(err)
 		}
 	}
 	return nil
+}
+
+// commit commits a batch's transaction and counts it (checkpointLoop).
+func (s *Store) commit(tx driver.Tx) error {
+	err := tx.Commit()
+	s.commits.Add(1)
+	return wrap("commit", err)
 }
 
 // badConn passes driver.ErrBadConn on to database/sql, which then drops the

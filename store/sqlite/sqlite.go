@@ -37,11 +37,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	sqlite "modernc.org/sqlite"
@@ -118,6 +120,8 @@ type Store struct {
 	// queued, set by tests only, hears of every transaction queued for the
 	// writer.
 	queued chan<- struct{}
+	// commits counts the writer's commits (batch.go), for checkpointLoop.
+	commits atomic.Uint64
 	// awaiting, set by tests only, hears of every caller whose fn failed,
 	// as it waits for the writer's verdict on the failure.
 	awaiting chan<- struct{}
@@ -232,14 +236,35 @@ func (s *Store) checkpointLoop(ctx context.Context) {
 	defer close(s.done)
 	tick := time.NewTicker(checkpointEvery)
 	defer tick.Stop()
+	covered := uint64(math.MaxUint64)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			_, _ = s.c.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+			s.checkpoint(ctx, &covered)
 		}
 	}
+}
+
+// checkpoint runs one round of checkpointLoop. *covered is the writer's
+// commit count that the last complete checkpoint covered: with no commit
+// since, there is nothing to copy and the round is skipped (so an idle
+// store does not checkpoint 20 times a second); a checkpoint that could
+// not copy every frame (a reader's snapshot held some back) leaves it, so
+// the next round tries again. A commit during the checkpoint counts as not
+// covered. It reports whether it ran a checkpoint.
+func (s *Store) checkpoint(ctx context.Context, covered *uint64) bool {
+	n := s.commits.Load()
+	if n == *covered {
+		return false
+	}
+	var busy, frames, copied int
+	err := s.c.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
+	if err == nil && busy == 0 && frames == copied {
+		*covered = n
+	}
+	return true
 }
 
 // useFdatasync makes SQLite sync with fdatasync in this process (a setting

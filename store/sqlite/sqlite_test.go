@@ -3,8 +3,10 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -893,5 +895,72 @@ func TestFailureWaitsForTheCommitItRead(t *testing.T) {
 	}
 	if r.found != nil {
 		t.Errorf("when B returned, its token was not committed: GetToken: %v", r.found)
+	}
+}
+
+// TestCheckpointSkipsWhenNothingChanged: a round of the checkpoint loop
+// runs a checkpoint after a commit and skips once a complete checkpoint
+// covered every commit; a checkpoint that a reader's snapshot kept from
+// copying every frame does not count, so the next round runs again.
+func TestCheckpointSkipsWhenNothingChanged(t *testing.T) {
+	ctx := t.Context()
+	s := openTest(t, filepath.Join(t.TempDir(), "acpgw.db"))
+	// The loop's own rounds stop, so that only the test's run (one
+	// checkpointer at a time: another would make a round busy).
+	s.stop()
+	<-s.done
+	insert := func() {
+		t.Helper()
+		if err := s.Tx(ctx, func(tx store.Tx) error {
+			return tx.InsertToken(ctx, store.Token{ID: vault.NewTokenID(), Credential: []byte{1}})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	covered := uint64(math.MaxUint64)
+	insert()
+	if !s.checkpoint(ctx, &covered) {
+		t.Fatal("the first round after a commit did not checkpoint")
+	}
+	if s.checkpoint(ctx, &covered) {
+		t.Fatal("a round with no commit since a complete checkpoint ran one")
+	}
+	insert()
+	if !s.checkpoint(ctx, &covered) {
+		t.Fatal("a round after a new commit did not checkpoint")
+	}
+
+	// A reader's snapshot taken before the next commit keeps the checkpoint
+	// from copying that commit's frames.
+	conn, err := s.r.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rtx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ended before the connection is closed, whatever fails below (an open
+	// transaction would hold the connection, and Close would wait for it).
+	defer rtx.Rollback()
+	var n int
+	if err := rtx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tokens`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	insert()
+	for range 2 {
+		if !s.checkpoint(ctx, &covered) {
+			t.Fatal("a round after an incomplete checkpoint was skipped")
+		}
+	}
+	if err := rtx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if !s.checkpoint(ctx, &covered) {
+		t.Fatal("the round after the reader ended did not checkpoint")
+	}
+	if s.checkpoint(ctx, &covered) {
+		t.Fatal("a round after the complete checkpoint ran one")
 	}
 }
