@@ -131,23 +131,33 @@ func (s *scanner) object(depth int) (any, bool) {
 			return nil, false
 		}
 		s.members = append(s.members, member{k, v})
-		s.space()
-		if s.pos >= len(s.data) {
+		if more, ok := s.next('}'); !ok {
 			return nil, false
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
+		} else if !more {
 			o := newObject(s.members[base:])
 			clear(s.members[base:])
 			s.members = s.members[:base]
 			return o, true
-		default:
-			return nil, false
 		}
 	}
+}
+
+// next reads what follows a member or an element: a ',' (more follows) or
+// end, the closing bracket; anything else is malformed (ok false).
+func (s *scanner) next(end byte) (more, ok bool) {
+	s.space()
+	if s.pos >= len(s.data) {
+		return false, false
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		return true, true
+	case end:
+		s.pos++
+		return false, true
+	}
+	return false, false
 }
 
 // member is a key and its value.
@@ -214,18 +224,10 @@ func (s *scanner) array(depth int) (any, bool) {
 			return nil, false
 		}
 		a = append(a, v)
-		s.space()
-		if s.pos >= len(s.data) {
+		if more, ok := s.next(']'); !ok {
 			return nil, false
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
+		} else if !more {
 			return a, true
-		default:
-			return nil, false
 		}
 	}
 }
