@@ -217,7 +217,7 @@ func (s *Store) ExpireAuthSessions(ctx context.Context, now time.Time, limit int
 // ReturnLease clears the lease of a still pending attempt leased by owner,
 // recording callEnded as its deadline.
 func (s *Store) ReturnLease(ctx context.Context, id, owner string, callEnded time.Time) error {
-	_, err := s.pool.Exec(ctx, qReturnLease, rowcodec.Nanos(callEnded), id, owner)
+	_, err := s.pool.Exec(ctx, qReturnLease, rowcodec.Nanos(callEnded), id, owner, string(store.AttemptPending))
 	return wrap("return lease", err)
 }
 

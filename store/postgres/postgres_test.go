@@ -823,3 +823,50 @@ func TestLookupsUseIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestSettleUsesPrimaryKey: a settlement finds its attempt through the
+// primary key in the plan that the connection caches (generic), on a table
+// never analysed, as at the start of a run. With the literal 'pending' the
+// planner chose the partial index attempts_pending and walked all of it at
+// every settlement (see qSettleAttempt).
+func TestSettleUsesPrimaryKey(t *testing.T) {
+	ctx := t.Context()
+	dsn := newDatabase(t)
+	if _, err := Migrate(ctx, dsn); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	conn := connect(t, dsn)
+	for name, c := range map[string]struct {
+		q    string
+		args string
+	}{
+		"settle attempt": {qSettleAttempt, `('done', '', '', '', 0, 0, '', NULL, 0, 'att_1', 'pending')`},
+		"return lease":   {qReturnLease, `(0, 'att_1', 'owner', 'pending')`},
+	} {
+		stmts := []string{`SET plan_cache_mode = force_generic_plan`, `DEALLOCATE ALL`, `PREPARE s AS ` + c.q}
+		for _, q := range stmts {
+			if _, err := conn.Exec(ctx, q); err != nil {
+				t.Fatalf("%s: %s: %v", name, q, err)
+			}
+		}
+		var plan []string
+		rows, err := conn.Query(ctx, `EXPLAIN EXECUTE s`+c.args)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, line)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if text := strings.Join(plan, "\n"); !strings.Contains(text, "attempts_pkey") {
+			t.Errorf("%s does not use the primary key:\n%s", name, text)
+		}
+	}
+}

@@ -79,7 +79,16 @@ var (
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`
 	qUpdateAttempt = `UPDATE attempts SET state = $1, outcome = $2, reference = $3, error = $4, latency_ms = $5,
 	finished_at = $6, lease_owner = $7, lease_until = $8, deadline = $9 WHERE id = $10`
-	qSettleAttempt = qUpdateAttempt + ` AND state = 'pending'`
+	// qSettleAttempt changes only a pending attempt. The state is a
+	// parameter ($11, always store.AttemptPending), not the literal: with
+	// the literal, the predicate of the partial index attempts_pending
+	// (started_at, id) WHERE state = 'pending' held, its id column matched,
+	// and the planner, finding it smaller, chose it over the primary key.
+	// Its plan, cached for the connection, then walked the whole index (every
+	// attempt still pending, and the dead entries of those settled since the
+	// last VACUUM) at every settlement: a fifth of PostgreSQL's CPU in the
+	// bench, growing with the table. qReturnLease likewise.
+	qSettleAttempt = qUpdateAttempt + ` AND state = $11`
 	// qLease claims in one statement. SKIP LOCKED passes over the attempts
 	// another leaser is claiming at this moment; an attempt whose claim
 	// committed after this statement's snapshot is locked anyway, but READ
@@ -97,7 +106,7 @@ var (
 	RETURNING ` + qualify("a", attemptCols)
 
 	qReturnLease = `UPDATE attempts SET lease_owner = '', lease_until = NULL, deadline = $1
-	WHERE id = $2 AND state = 'pending' AND lease_owner = $3`
+	WHERE id = $2 AND state = $4 AND lease_owner = $3`
 
 	qInsertRefund = `INSERT INTO refunds (` + refundCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	qUpdateRefund = `UPDATE refunds SET status = $1, reference = $2, updated_at = $3 WHERE id = $4`

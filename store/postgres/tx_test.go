@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"sync/atomic"
@@ -15,33 +16,79 @@ import (
 )
 
 // countingConn counts the writes to a connection's socket: one per round
-// trip, since pgconn writes a whole pipeline (or statement) at once.
+// trip, since pgconn writes a whole pipeline (or statement) at once. It
+// also counts the statements those writes run: the frontend's Execute
+// ('E') and Query ('Q') messages.
 type countingConn struct {
 	net.Conn
 	writes *atomic.Int64
+	stmts  *atomic.Int64
+	msgs   *messages
 }
 
 func (c countingConn) Write(b []byte) (int, error) {
 	c.writes.Add(1)
+	c.stmts.Add(c.msgs.count(b))
 	return c.Conn.Write(b)
 }
 
+// messages splits the bytes a client writes into protocol messages: the
+// startup message (a length and its body), then messages of a type byte, a
+// length that counts itself, and a body. A message may span writes.
+type messages struct {
+	started bool
+	head    []byte // the start of a header cut by the end of a write
+	skip    int    // bytes of the current message still to come
+}
+
+// count reads b and returns the number of Execute and Query messages that
+// begin in it.
+func (m *messages) count(b []byte) int64 {
+	var n int64
+	for len(b) > 0 {
+		if m.skip > 0 {
+			k := min(m.skip, len(b))
+			m.skip -= k
+			b = b[k:]
+			continue
+		}
+		size := 5 // type and length
+		if !m.started {
+			size = 4 // length only
+		}
+		k := min(size-len(m.head), len(b))
+		m.head = append(m.head, b[:k]...)
+		b = b[k:]
+		if len(m.head) < size {
+			break
+		}
+		length := int(binary.BigEndian.Uint32(m.head[size-4:]))
+		if m.started && (m.head[0] == 'E' || m.head[0] == 'Q') {
+			n++
+		}
+		m.skip = length - 4 // the length counts itself
+		m.started = true
+		m.head = m.head[:0]
+	}
+	return n
+}
+
 // openCounting opens a store of one connection on dsn whose socket writes
-// are counted.
-func openCounting(t testing.TB, dsn string) (*Store, *atomic.Int64) {
+// are counted, and the statements they run.
+func openCounting(t testing.TB, dsn string) (s *Store, writes, stmts *atomic.Int64) {
 	t.Helper()
 	cfg, err := poolConfig(dsn, Options{MaxConns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	writes := new(atomic.Int64)
+	writes, stmts = new(atomic.Int64), new(atomic.Int64)
 	var d net.Dialer
 	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		return countingConn{Conn: c, writes: writes}, nil
+		return countingConn{Conn: c, writes: writes, stmts: stmts, msgs: new(messages)}, nil
 	}
 	// No liveness ping between the transactions counted.
 	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
@@ -50,7 +97,7 @@ func openCounting(t testing.TB, dsn string) (*Store, *atomic.Int64) {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return &Store{pool: pool}, writes
+	return &Store{pool: pool}, writes, stmts
 }
 
 // fixture is a token, a payment on it and its pending attempt, committed.
@@ -87,19 +134,22 @@ func newFixture(t testing.TB, s store.Store) fixture {
 	return f
 }
 
-// TestRoundTrips counts the round trips of a payment's two transactions as
-// the gateway makes them (gateway/pay.go openIntent and settlePayment): the
-// intent takes three (BEGIN with the token read, the idempotency claim,
-// and the token's use with the payment, its attempt and COMMIT) and the
-// settlement one.
+// TestRoundTrips counts the round trips and statements of a payment's two
+// transactions as the gateway makes them (gateway/pay.go openIntent and
+// settlePayment). The intent takes three round trips (BEGIN with the token
+// read, the idempotency claim, and the token's use with the payment, its
+// attempt and COMMIT) and five statements (its three writes are one, see
+// merge.go); the settlement one round trip and three statements (BEGIN,
+// its four writes as one, COMMIT).
 func TestRoundTrips(t *testing.T) {
 	ctx := t.Context()
 	dsn := newDatabase(t)
 	openMigrated(t, dsn, Options{})
-	s, writes := openCounting(t, dsn)
+	s, writes, stmts := openCounting(t, dsn)
 	now := time.Now().UTC()
 
-	pay := func() (intent, settle int64) {
+	type counts struct{ trips, stmts int64 }
+	pay := func() (intent, settle counts) {
 		f := newFixture(t, s) // a token to pay with; its payment is not used
 		p := f.p
 		p.ID = randomName("pay_")
@@ -107,7 +157,7 @@ func TestRoundTrips(t *testing.T) {
 		att.ID, att.PaymentID, att.IdempotencyKey = randomName("att_"), p.ID, randomName("k_")
 		rec := store.IdemRecord{Scope: "s", Key: randomName("key_"), RequestHash: "h", ResourceID: p.ID,
 			LockedUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
-		before := writes.Load()
+		before, beforeStmts := writes.Load(), stmts.Load()
 		err := s.Tx(ctx, func(tx store.Tx) error {
 			if _, err := tx.GetTokenForUpdate(ctx, f.tok.ID); err != nil {
 				return err
@@ -130,8 +180,8 @@ func TestRoundTrips(t *testing.T) {
 		if err != nil {
 			t.Fatalf("intent: %v", err)
 		}
-		intent = writes.Load() - before
-		before = writes.Load()
+		intent = counts{writes.Load() - before, stmts.Load() - beforeStmts}
+		before, beforeStmts = writes.Load(), stmts.Load()
 		att.State, att.Outcome = store.AttemptDone, "authorized"
 		p.Status = payment.StatusAuthorized
 		err = s.Tx(ctx, func(tx store.Tx) error {
@@ -149,7 +199,7 @@ func TestRoundTrips(t *testing.T) {
 		if err != nil {
 			t.Fatalf("settlement: %v", err)
 		}
-		settle = writes.Load() - before
+		settle = counts{writes.Load() - before, stmts.Load() - beforeStmts}
 
 		// What was written is there.
 		got, err := s.GetToken(ctx, f.tok.ID)
@@ -167,9 +217,13 @@ func TestRoundTrips(t *testing.T) {
 	}
 	pay() // prepares the statements on the connection
 	intent, settle := pay()
-	t.Logf("round trips: intent %d, settlement %d", intent, settle)
-	if intent != 3 || settle != 1 {
-		t.Errorf("round trips: intent %d, settlement %d; want 3 and 1", intent, settle)
+	t.Logf("intent: %d round trips, %d statements; settlement: %d, %d", intent.trips, intent.stmts,
+		settle.trips, settle.stmts)
+	if intent.trips != 3 || settle.trips != 1 {
+		t.Errorf("round trips: intent %d, settlement %d; want 3 and 1", intent.trips, settle.trips)
+	}
+	if intent.stmts != 5 || settle.stmts != 3 {
+		t.Errorf("statements: intent %d, settlement %d; want 5 and 3", intent.stmts, settle.stmts)
 	}
 }
 
@@ -246,6 +300,84 @@ func TestQueuedWriteFailures(t *testing.T) {
 	}
 }
 
+// TestMergedWriteFailures: writes merged into one statement (merge.go)
+// fail the transaction with the sentinel of the first guarded write that
+// changed no row, in the order they were queued, and roll back every write
+// of the statement.
+func TestMergedWriteFailures(t *testing.T) {
+	ctx := t.Context()
+	s := openMigrated(t, newDatabase(t), Options{MaxConns: 4})
+	f := newFixture(t, s)
+	settled := newFixture(t, s)
+	settled.att.State = store.AttemptDone
+	consumed := newFixture(t, s)
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.SettleAttempt(ctx, settled.att); err != nil {
+			return err
+		}
+		_, err := tx.ConsumeToken(ctx, consumed.tok.ID, consumed.p.ID, time.Now())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := f.p
+	missing.ID = randomName("pay_")
+	var (
+		settle          = func(tx store.Tx) error { return tx.SettleAttempt(ctx, settled.att) }
+		settlePending   = func(tx store.Tx) error { return tx.SettleAttempt(ctx, f.att) } // changes its row
+		updateMissing   = func(tx store.Tx) error { return tx.UpdatePayment(ctx, missing) }
+		completeMissing = func(tx store.Tx) error {
+			return tx.CompleteIdempotency(ctx, "s", randomName("missing_"), 200, nil)
+		}
+		// A guarded use of a token already consumed, as ConsumeToken queues
+		// it for a token it locked (which cannot be found consumed there).
+		consume = func(tx store.Tx) error {
+			return tx.(*txn).later("consume token", gConsumeToken, store.ErrTokenConsumed,
+				time.Now().UnixNano(), consumed.p.ID, consumed.tok.ID)
+		}
+	)
+	cases := []struct {
+		name   string
+		writes []func(tx store.Tx) error
+		want   error
+	}{
+		{"settled attempt, then a missing payment", []func(tx store.Tx) error{settle, updateMissing}, store.ErrSettled},
+		{"missing payment, then a settled attempt", []func(tx store.Tx) error{updateMissing, settle}, store.ErrNotFound},
+		{"consumed token, then a missing key", []func(tx store.Tx) error{consume, completeMissing}, store.ErrTokenConsumed},
+		{"missing key, then a consumed token", []func(tx store.Tx) error{completeMissing, consume}, store.ErrNotFound},
+		{"settled attempt, then a consumed token", []func(tx store.Tx) error{settle, consume}, store.ErrSettled},
+		{"a settlement that holds, then a missing payment", []func(tx store.Tx) error{settlePending, updateMissing},
+			store.ErrNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Good writes on other tables before and between the failing
+			// ones, all in the same statement.
+			extra := store.Refund{ID: randomName("re_"), PaymentID: f.p.ID, Amount: 1, Currency: "usd",
+				Status: "pending", CreatedAt: time.Now(), UpdatedAt: time.Now()}
+			err := s.Tx(ctx, func(tx store.Tx) error {
+				if err := tx.InsertRefund(ctx, extra); err != nil {
+					return err
+				}
+				for _, w := range tc.writes {
+					if err := w(tx); err != nil {
+						t.Errorf("a queued write: %v, want nil (its error comes from Tx)", err)
+					}
+				}
+				return nil
+			})
+			if !errors.Is(err, tc.want) {
+				t.Errorf("Tx: %v, want %v", err, tc.want)
+			}
+			refunds, err := s.ListRefunds(ctx, f.p.ID)
+			if err != nil || len(refunds) != 0 {
+				t.Errorf("refunds after the failed transaction: %v, %v; want none (rolled back)", refunds, err)
+			}
+		})
+	}
+}
+
 // TestQueuedWriteDeadlockRetried: a deadlock that a queued write meets when
 // the COMMIT pipeline runs it aborts the transaction before COMMIT ran, so
 // Tx runs fn again and both transactions commit.
@@ -299,5 +431,35 @@ func TestConsumeLockedToken(t *testing.T) {
 	if err != nil || got.Attempts != 2 || got.ConsumedAt == nil || got.PaymentID != f.p.ID {
 		t.Errorf("token: attempts %d, consumed %v by %q, %v; want 2, consumed by %s", got.Attempts, got.ConsumedAt,
 			got.PaymentID, err, f.p.ID)
+	}
+}
+
+// TestPartOf: the writes that may join a merged statement are the plain
+// INSERT, UPDATE and DELETE of one table, guarded or not; a write that
+// reads another table or returns rows goes on its own.
+func TestPartOf(t *testing.T) {
+	cases := []struct {
+		q     string
+		table string // "" for not mergeable
+		n     int
+	}{
+		{gSettleAttempt, "attempts", 11},
+		{qInsertPayment, "payments", 24},
+		{qIdemInsert, "idempotency", 11},
+		{qIdemAbandon, "idempotency", 2},
+		{gDeleteCVC, "tokens", 1},
+		{qConsumeToken, "", 0}, // RETURNING
+		{qEraseCVCs, "", 0},    // a subquery
+		{qPaymentByRef, "", 0}, // a read
+		{guard(qEraseCVCs), "", 0},
+	}
+	for _, tc := range cases {
+		p := partOf(tc.q)
+		switch {
+		case tc.table == "" && p != nil:
+			t.Errorf("%.40q: part of table %q, want none", tc.q, p.table)
+		case tc.table != "" && (p == nil || p.table != tc.table || p.n != tc.n):
+			t.Errorf("%.40q: %+v, want table %q with %d parameters", tc.q, p, tc.table, tc.n)
+		}
 	}
 }
