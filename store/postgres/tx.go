@@ -175,9 +175,6 @@ type queued struct {
 	// none is the sentinel of a guarded write that changed no row; nil for
 	// a write that may change none.
 	none error
-	// part is the write as a part of a merged statement, nil if it goes
-	// on its own (see merge.go).
-	part *part
 }
 
 var _ store.Tx = (*txn)(nil)
@@ -204,7 +201,7 @@ func (t *txn) later(op, q string, none error, args ...any) error {
 	if t.failed != nil {
 		return t.aborted(op)
 	}
-	t.queue = append(t.queue, queued{op: op, sql: q, args: args, none: none, part: partOf(q)})
+	t.queue = append(t.queue, queued{op: op, sql: q, args: args, none: none})
 	return nil
 }
 
@@ -232,19 +229,8 @@ func (t *txn) send(ctx context.Context, op, last string, args ...any) (pgx.Batch
 	if begin {
 		b.Queue(beginSQL)
 	}
-	// The queued writes go in groups (merge.go): a group of one as it was
-	// queued, a larger one as one statement.
-	var ends [8]int
-	groups := ends[:0]
-	for i := 0; i < len(t.queue); {
-		j := groupEnd(t.queue, i)
-		if g := t.queue[i:j]; len(g) == 1 {
-			b.Queue(g[0].sql, g[0].args...)
-		} else {
-			b.Queue(mergedSQL(g), mergedArgs(g)...)
-		}
-		groups = append(groups, j)
-		i = j
+	for _, w := range t.queue {
+		b.Queue(w.sql, w.args...)
 	}
 	b.Queue(last, args...)
 	t.begun = true
@@ -256,16 +242,14 @@ func (t *txn) send(ctx context.Context, op, last string, args ...any) (pgx.Batch
 			return nil, t.failed
 		}
 	}
-	i := 0
-	for _, j := range groups {
+	for i, w := range t.queue {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			t.failed = groupError(t.queue[i:j], err)
-			clear(t.queue)
+			t.failed = queuedError(w, err)
+			clear(t.queue[i:])
 			t.queue = t.queue[:0]
 			return nil, t.aborted(op)
 		}
-		i = j
 	}
 	clear(t.queue)
 	t.queue = t.queue[:0]

@@ -138,9 +138,8 @@ func newFixture(t testing.TB, s store.Store) fixture {
 // transactions as the gateway makes them (gateway/pay.go openIntent and
 // settlePayment). The intent takes three round trips (BEGIN with the token
 // read, the idempotency claim, and the token's use with the payment, its
-// attempt and COMMIT) and five statements (its three writes are one, see
-// merge.go); the settlement one round trip and three statements (BEGIN,
-// its four writes as one, COMMIT).
+// attempt and COMMIT) and seven statements; the settlement one round trip
+// and six statements (BEGIN, its four writes, COMMIT).
 func TestRoundTrips(t *testing.T) {
 	ctx := t.Context()
 	dsn := newDatabase(t)
@@ -222,8 +221,8 @@ func TestRoundTrips(t *testing.T) {
 	if intent.trips != 3 || settle.trips != 1 {
 		t.Errorf("round trips: intent %d, settlement %d; want 3 and 1", intent.trips, settle.trips)
 	}
-	if intent.stmts != 5 || settle.stmts != 3 {
-		t.Errorf("statements: intent %d, settlement %d; want 5 and 3", intent.stmts, settle.stmts)
+	if intent.stmts != 7 || settle.stmts != 6 {
+		t.Errorf("statements: intent %d, settlement %d; want 7 and 6", intent.stmts, settle.stmts)
 	}
 }
 
@@ -300,84 +299,6 @@ func TestQueuedWriteFailures(t *testing.T) {
 	}
 }
 
-// TestMergedWriteFailures: writes merged into one statement (merge.go)
-// fail the transaction with the sentinel of the first guarded write that
-// changed no row, in the order they were queued, and roll back every write
-// of the statement.
-func TestMergedWriteFailures(t *testing.T) {
-	ctx := t.Context()
-	s := openMigrated(t, newDatabase(t), Options{MaxConns: 4})
-	f := newFixture(t, s)
-	settled := newFixture(t, s)
-	settled.att.State = store.AttemptDone
-	consumed := newFixture(t, s)
-	err := s.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.SettleAttempt(ctx, settled.att); err != nil {
-			return err
-		}
-		_, err := tx.ConsumeToken(ctx, consumed.tok.ID, consumed.p.ID, time.Now())
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	missing := f.p
-	missing.ID = randomName("pay_")
-	var (
-		settle          = func(tx store.Tx) error { return tx.SettleAttempt(ctx, settled.att) }
-		settlePending   = func(tx store.Tx) error { return tx.SettleAttempt(ctx, f.att) } // changes its row
-		updateMissing   = func(tx store.Tx) error { return tx.UpdatePayment(ctx, missing) }
-		completeMissing = func(tx store.Tx) error {
-			return tx.CompleteIdempotency(ctx, "s", randomName("missing_"), 200, nil)
-		}
-		// A guarded use of a token already consumed, as ConsumeToken queues
-		// it for a token it locked (which cannot be found consumed there).
-		consume = func(tx store.Tx) error {
-			return tx.(*txn).later("consume token", gConsumeToken, store.ErrTokenConsumed,
-				time.Now().UnixNano(), consumed.p.ID, consumed.tok.ID)
-		}
-	)
-	cases := []struct {
-		name   string
-		writes []func(tx store.Tx) error
-		want   error
-	}{
-		{"settled attempt, then a missing payment", []func(tx store.Tx) error{settle, updateMissing}, store.ErrSettled},
-		{"missing payment, then a settled attempt", []func(tx store.Tx) error{updateMissing, settle}, store.ErrNotFound},
-		{"consumed token, then a missing key", []func(tx store.Tx) error{consume, completeMissing}, store.ErrTokenConsumed},
-		{"missing key, then a consumed token", []func(tx store.Tx) error{completeMissing, consume}, store.ErrNotFound},
-		{"settled attempt, then a consumed token", []func(tx store.Tx) error{settle, consume}, store.ErrSettled},
-		{"a settlement that holds, then a missing payment", []func(tx store.Tx) error{settlePending, updateMissing},
-			store.ErrNotFound},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			// Good writes on other tables before and between the failing
-			// ones, all in the same statement.
-			extra := store.Refund{ID: randomName("re_"), PaymentID: f.p.ID, Amount: 1, Currency: "usd",
-				Status: "pending", CreatedAt: time.Now(), UpdatedAt: time.Now()}
-			err := s.Tx(ctx, func(tx store.Tx) error {
-				if err := tx.InsertRefund(ctx, extra); err != nil {
-					return err
-				}
-				for _, w := range tc.writes {
-					if err := w(tx); err != nil {
-						t.Errorf("a queued write: %v, want nil (its error comes from Tx)", err)
-					}
-				}
-				return nil
-			})
-			if !errors.Is(err, tc.want) {
-				t.Errorf("Tx: %v, want %v", err, tc.want)
-			}
-			refunds, err := s.ListRefunds(ctx, f.p.ID)
-			if err != nil || len(refunds) != 0 {
-				t.Errorf("refunds after the failed transaction: %v, %v; want none (rolled back)", refunds, err)
-			}
-		})
-	}
-}
-
 // TestQueuedWriteDeadlockRetried: a deadlock that a queued write meets when
 // the COMMIT pipeline runs it aborts the transaction before COMMIT ran, so
 // Tx runs fn again and both transactions commit.
@@ -431,35 +352,5 @@ func TestConsumeLockedToken(t *testing.T) {
 	if err != nil || got.Attempts != 2 || got.ConsumedAt == nil || got.PaymentID != f.p.ID {
 		t.Errorf("token: attempts %d, consumed %v by %q, %v; want 2, consumed by %s", got.Attempts, got.ConsumedAt,
 			got.PaymentID, err, f.p.ID)
-	}
-}
-
-// TestPartOf: the writes that may join a merged statement are the plain
-// INSERT, UPDATE and DELETE of one table, guarded or not; a write that
-// reads another table or returns rows goes on its own.
-func TestPartOf(t *testing.T) {
-	cases := []struct {
-		q     string
-		table string // "" for not mergeable
-		n     int
-	}{
-		{gSettleAttempt, "attempts", 11},
-		{qInsertPayment, "payments", 24},
-		{qIdemInsert, "idempotency", 11},
-		{qIdemAbandon, "idempotency", 2},
-		{gDeleteCVC, "tokens", 1},
-		{qConsumeToken, "", 0}, // RETURNING
-		{qEraseCVCs, "", 0},    // a subquery
-		{qPaymentByRef, "", 0}, // a read
-		{guard(qEraseCVCs), "", 0},
-	}
-	for _, tc := range cases {
-		p := partOf(tc.q)
-		switch {
-		case tc.table == "" && p != nil:
-			t.Errorf("%.40q: part of table %q, want none", tc.q, p.table)
-		case tc.table != "" && (p == nil || p.table != tc.table || p.n != tc.n):
-			t.Errorf("%.40q: %+v, want table %q with %d parameters", tc.q, p, tc.table, tc.n)
-		}
 	}
 }
