@@ -802,23 +802,7 @@ func TestLookupsUseIndexes(t *testing.T) {
 		"attempts of a payment": {qListAttempts, []any{"pay_1"}},
 		"idempotency purge":     {qIdemPurge, []any{int64(1)}},
 	} {
-		rows, err := conn.Query(t.Context(), "EXPLAIN "+c.q, c.args...)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, line)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if text := strings.Join(plan, "\n"); strings.Contains(text, "Seq Scan") {
+		if text := explain(t, conn, "EXPLAIN "+c.q, c.args...); strings.Contains(text, "Seq Scan") {
 			t.Errorf("%s scans a table:\n%s", name, text)
 		}
 	}
@@ -849,24 +833,30 @@ func TestSettleUsesPrimaryKey(t *testing.T) {
 				t.Fatalf("%s: %s: %v", name, q, err)
 			}
 		}
-		var plan []string
-		rows, err := conn.Query(ctx, `EXPLAIN EXECUTE s`+c.args)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, line)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if text := strings.Join(plan, "\n"); !strings.Contains(text, "attempts_pkey") {
+		if text := explain(t, conn, `EXPLAIN EXECUTE s`+c.args); !strings.Contains(text, "attempts_pkey") {
 			t.Errorf("%s does not use the primary key:\n%s", name, text)
 		}
 	}
+}
+
+// explain runs an EXPLAIN statement and returns its plan's lines.
+func explain(t *testing.T, conn *pgx.Conn, q string, args ...any) string {
+	t.Helper()
+	rows, err := conn.Query(t.Context(), q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	return strings.Join(plan, "\n")
 }
