@@ -104,6 +104,23 @@ func (t *txn) ClaimIdempotency(ctx context.Context, rec store.IdemRecord, now ti
 	}
 	rec.LockedUntil, rec.CreatedAt, rec.ExpiresAt = rowcodec.UTC(rec.LockedUntil), rowcodec.UTC(rec.CreatedAt), rowcodec.UTC(rec.ExpiresAt)
 	args := rowcodec.IdemArgs(rec)
+	if !t.claimNow {
+		// Claimed ahead: the key is taken far more often by its first
+		// request than found taken, so the INSERT is queued (guarded) and
+		// travels with the transaction's next round trip, and the answer is
+		// IdemStarted without asking, a round trip fewer in a payment's
+		// intent. If the key was taken after all, the guard fails the
+		// transaction before its COMMIT runs, and Tx runs fn again with the
+		// claim made at once (claimNow), whose answer is the server's; so
+		// does a failure of fn while the claim is still unconfirmed, since
+		// fn may have failed on it. fn may run more than once anyway
+		// (store.Tx), so it acts on the answer only through tx.
+		if err := t.later("begin idempotency", gIdemInsert, errClaimAgain, args...); err != nil {
+			return store.IdemRecord{}, 0, err
+		}
+		t.claimAhead = true
+		return rec, store.IdemStarted, nil
+	}
 	n, err := t.exec(ctx, "begin idempotency", qIdemInsert, args...)
 	if err != nil {
 		return store.IdemRecord{}, 0, err
@@ -113,6 +130,10 @@ func (t *txn) ClaimIdempotency(ctx context.Context, rec store.IdemRecord, now ti
 	}
 	return beginExisting(ctx, t, rec, args, now)
 }
+
+// errClaimAgain fails a transaction whose key, claimed ahead, was taken or
+// not yet confirmed when fn failed: Tx runs fn again, claiming at once.
+var errClaimAgain = errors.New("postgres: the idempotency key claimed ahead must be claimed again")
 
 // beginExisting decides, holding the record's row lock, what an existing
 // (scope, key) means for rec.

@@ -198,6 +198,7 @@ var (
 	gUpdateRefund  = guard(qUpdateRefund)
 	gIdemComplete  = guard(qIdemComplete)
 	gIdemPend      = guard(qIdemPend)
+	gIdemInsert    = guard(qIdemInsert)
 	gIdemReplace   = guard(qIdemReplace)
 	gIdemTakeOver  = guard(qIdemTakeOver)
 	gRedeliver     = guard(qRedeliver)

@@ -58,8 +58,18 @@ func (e errBegin) Unwrap() error { return e.err }
 // fn must not call the Store's own methods while it holds tx if the pool is
 // small: each would need a second connection.
 func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
+	claimNow := false
 	for attempt := 0; ; attempt++ {
-		err := s.tx(ctx, fn)
+		err := s.tx(ctx, fn, claimNow)
+		if errors.Is(err, errClaimAgain) && !claimNow {
+			// A key claimed ahead (see ClaimIdempotency) was taken, or fn
+			// failed before the claim was known: run fn again, claiming
+			// with the server's answer. Not a retry of a failure: at once,
+			// and not counted.
+			claimNow = true
+			attempt--
+			continue
+		}
 		if err == nil || attempt == maxRetries || ctx.Err() != nil {
 			return err
 		}
@@ -78,13 +88,14 @@ func (s *Store) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	}
 }
 
-// tx runs fn once in a transaction. See txn for how its statements travel.
-func (s *Store) tx(ctx context.Context, fn func(tx store.Tx) error) (err error) {
+// tx runs fn once in a transaction. See txn for how its statements travel;
+// claimNow makes ClaimIdempotency ask the server at once.
+func (s *Store) tx(ctx context.Context, fn func(tx store.Tx) error, claimNow bool) (err error) {
 	pc, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return errBegin{wrap("begin", err)}
 	}
-	t := &txn{conn: pc.Conn()}
+	t := &txn{conn: pc.Conn(), claimNow: claimNow}
 	defer func() {
 		// Whatever happened (fn failed, panicked or called
 		// runtime.Goexit; a write or the commit failed), a transaction
@@ -105,6 +116,11 @@ func (s *Store) tx(ctx context.Context, fn func(tx store.Tx) error) (err error) 
 		return t.failed
 	}
 	if ferr != nil {
+		if t.claimAhead {
+			// fn may have failed on a claim's answer that was not the
+			// server's: find out by running it again (Tx).
+			return fmt.Errorf("postgres: %w (fn failed: %v)", errClaimAgain, ferr)
+		}
 		return ferr
 	}
 	return t.commit(ctx)
@@ -154,6 +170,10 @@ type txn struct {
 	begun  bool // BEGIN was sent
 	queue  []queued
 	failed error // the first queued write that failed, with its sentinel
+	// claimNow makes ClaimIdempotency ask the server at once instead of
+	// claiming ahead; claimAhead is set while a claim made ahead waits in
+	// the queue, unconfirmed (see ClaimIdempotency).
+	claimNow, claimAhead bool
 	// tokens are the tokens read FOR NO KEY UPDATE in this transaction,
 	// as this transaction left them: no other transaction can change
 	// them before it ends, so ConsumeToken can know its answer without
@@ -253,6 +273,7 @@ func (t *txn) send(ctx context.Context, op, last string, args ...any) (pgx.Batch
 	}
 	clear(t.queue)
 	t.queue = t.queue[:0]
+	t.claimAhead = false // a claim made ahead was sent and held
 	return br, nil
 }
 

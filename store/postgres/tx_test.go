@@ -161,10 +161,10 @@ func newFixture(t testing.TB, s store.Store) fixture {
 
 // TestRoundTrips counts the round trips and statements of a payment's two
 // transactions as the gateway makes them (gateway/pay.go openIntent and
-// settlePayment). The intent takes three round trips (BEGIN with the token
-// read, the idempotency claim, and the token's use with the payment, its
-// attempt and COMMIT) and seven statements; the settlement one round trip
-// and six statements (BEGIN, its four writes, COMMIT).
+// settlePayment). The intent takes two round trips (BEGIN with the token
+// read; the idempotency claim, made ahead, with the token's use, the
+// payment, its attempt and COMMIT) and seven statements; the settlement one
+// round trip and six statements (BEGIN, its four writes, COMMIT).
 func TestRoundTrips(t *testing.T) {
 	ctx := t.Context()
 	dsn := newDatabase(t)
@@ -243,8 +243,8 @@ func TestRoundTrips(t *testing.T) {
 	intent, settle := pay()
 	t.Logf("intent: %d round trips, %d statements; settlement: %d, %d", intent.trips, intent.stmts,
 		settle.trips, settle.stmts)
-	if intent.trips != 3 || settle.trips != 1 {
-		t.Errorf("round trips: intent %d, settlement %d; want 3 and 1", intent.trips, settle.trips)
+	if intent.trips != 2 || settle.trips != 1 {
+		t.Errorf("round trips: intent %d, settlement %d; want 2 and 1", intent.trips, settle.trips)
 	}
 	if stmts == nil {
 		t.Log("statements not counted: the DSN requires TLS")
@@ -379,5 +379,83 @@ func TestConsumeLockedToken(t *testing.T) {
 	if err != nil || got.Attempts != 2 || got.ConsumedAt == nil || got.PaymentID != f.p.ID {
 		t.Errorf("token: attempts %d, consumed %v by %q, %v; want 2, consumed by %s", got.Attempts, got.ConsumedAt,
 			got.PaymentID, err, f.p.ID)
+	}
+}
+
+// TestClaimAhead: a claim made ahead (ClaimIdempotency queues the INSERT
+// and answers IdemStarted) costs no round trip of its own when the key is
+// free; when the key was taken, or fn failed before the claim was known,
+// Tx runs fn again with the claim made at once, and what fn decides on the
+// server's answer is what commits.
+func TestClaimAhead(t *testing.T) {
+	ctx := t.Context()
+	s := openMigrated(t, newDatabase(t), Options{MaxConns: 2})
+	now := time.Now().UTC()
+	taken := store.IdemRecord{Scope: "s", Key: randomName("key_"), RequestHash: "h", State: store.IdemDone,
+		Status: 201, Body: []byte(`{}`), CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.Tx(ctx, func(tx store.Tx) error {
+		_, _, err := tx.ClaimIdempotency(ctx, taken, now)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	cases := []struct {
+		name      string
+		key       string
+		fails     bool // fn fails after its claim
+		wantRuns  int
+		wantBegin store.IdemBegin
+		wantErr   error
+	}{
+		{"a free key", randomName("key_"), false, 1, store.IdemStarted, nil},
+		{"a taken key", taken.Key, false, 2, store.IdemExisting, nil},
+		{"fn fails on a free key", randomName("key_"), true, 2, store.IdemStarted, boom},
+		{"fn fails on a taken key", taken.Key, true, 2, store.IdemExisting, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := store.IdemRecord{Scope: "s", Key: tc.key, RequestHash: "h2", State: store.IdemInFlight,
+				LockedUntil: now.Add(time.Minute),
+				ExpiresAt:   now.Add(time.Hour)}
+			extra := store.Token{ID: randomName("vt_"), Credential: []byte{1}}
+			var (
+				runs  int
+				begin store.IdemBegin
+			)
+			err := s.Tx(ctx, func(tx store.Tx) error {
+				runs++
+				var err error
+				if _, begin, err = tx.ClaimIdempotency(ctx, rec, now); err != nil {
+					return err
+				}
+				if begin != store.IdemStarted {
+					return nil // as the gateway does: replays what the key holds
+				}
+				if tc.fails {
+					return boom
+				}
+				return tx.InsertToken(ctx, extra) // the side effect the key guards
+			})
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+				t.Errorf("Tx: %v, want %v", err, tc.wantErr)
+			}
+			if runs != tc.wantRuns || begin != tc.wantBegin {
+				t.Errorf("fn ran %d times, the last with %v; want %d and %v", runs, begin, tc.wantRuns, tc.wantBegin)
+			}
+			_, terr := s.GetToken(ctx, extra.ID)
+			if committed := terr == nil; committed != (tc.wantBegin == store.IdemStarted && !tc.fails) {
+				t.Errorf("the side effect committed: %v (%v)", committed, terr)
+			}
+			got, err := s.GetIdempotency(ctx, rec.Scope, rec.Key)
+			switch {
+			case tc.key == taken.Key && (err != nil || got.RequestHash != "h"):
+				t.Errorf("the taken key: %+v, %v; want it unchanged", got, err)
+			case tc.key != taken.Key && tc.fails && !errors.Is(err, store.ErrNotFound):
+				t.Errorf("the key of a failed fn: %v, want ErrNotFound (rolled back)", err)
+			case tc.key != taken.Key && !tc.fails && (err != nil || got.State != store.IdemInFlight):
+				t.Errorf("the claimed key: %+v, %v; want it in flight", got, err)
+			}
+		})
 	}
 }
