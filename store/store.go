@@ -472,7 +472,8 @@ type Store interface {
 	// Tx runs fn in one write transaction: all of fn's writes commit or none.
 	// Backends serialise conflicting writers (SQLite: BEGIN IMMEDIATE;
 	// Postgres: row locks taken by the ...ForUpdate methods). fn may run
-	// more than once (Postgres retries a transaction the server aborted;
+	// more than once (Postgres retries a transaction the server aborted, and
+	// runs fn again when a key ClaimIdempotency claimed ahead was taken;
 	// SQLite reruns the transactions of a group commit that another one's
 	// failure rolled back), and only the last run's writes commit: fn must do
 	// nothing but its work through tx and compute what it writes from what it
@@ -633,7 +634,9 @@ type Tx interface {
 	// ClaimIdempotency is BeginIdempotency inside this transaction, so that
 	// a request's key is claimed in the same commit as its side effect (the
 	// record's ResourceID names it) and a rollback releases both. rec is
-	// stored as given (in flight, or done with its answer).
+	// stored as given (in flight, or done with its answer). A backend may
+	// answer IdemStarted before the server has (Postgres claims ahead);
+	// Tx then runs fn again with the server's answer if that was wrong.
 	ClaimIdempotency(ctx context.Context, rec IdemRecord, now time.Time) (IdemRecord, IdemBegin, error)
 	// CompleteIdempotency stores the response of an in-flight or pending
 	// record and marks it done, in the same transaction as the side effect's

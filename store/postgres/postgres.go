@@ -7,8 +7,9 @@
 // table, and attempt leases from UPDATE ... FOR UPDATE SKIP LOCKED. Two
 // replicas therefore behave like two goroutines of one process.
 //
-// A transaction's statements are pipelined (Store.Tx): a payment's intent
-// takes three round trips to the server and its settlement one.
+// A transaction's statements are pipelined (Store.Tx), and an idempotency
+// key is claimed ahead (ClaimIdempotency): a payment's intent takes two
+// round trips to the server and its settlement one.
 //
 // Transactions run at READ COMMITTED. Each method that decides on what it
 // read locks that row first (or decides in a single statement), so no method

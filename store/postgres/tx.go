@@ -45,10 +45,11 @@ func (e errBegin) Unwrap() error { return e.err }
 // with a deadlock or serialization failure, or the transaction could not
 // begin because a pooled connection had broken (the server restarted), Tx
 // runs fn again from the start, up to maxRetries more times with jittered
-// backoff. So fn may run more than once: it must do nothing but its work
-// through tx and must compute what it writes from what it reads through tx
-// (or from values it does not change). A failed COMMIT is never retried: the
-// transaction may have committed.
+// backoff. It also runs fn again, at once, when an idempotency key claimed
+// ahead turns out taken (ClaimIdempotency). So fn may run more than once:
+// it must do nothing but its work through tx and must compute what it writes
+// from what it reads through tx (or from values it does not change). A
+// failed COMMIT is never retried: the transaction may have committed.
 //
 // The statements of fn travel pipelined (see txn): BEGIN with the first
 // one, and the writes that only must succeed with the next statement that
@@ -142,8 +143,9 @@ const (
 //   - A write whose caller needs nothing back but success (the Insert...,
 //     Update..., SettleAttempt, DeleteTokenCVC, the idempotency record's
 //     Complete/Pend/Abandon/Link, ...) is queued, and sent with the next
-//     statement that has to answer (a read, a claim) or with COMMIT. A
-//     settlement is thus one round trip and an intent three.
+//     statement that has to answer (a read) or with COMMIT. So is a claim
+//     of an idempotency key, made ahead (see ClaimIdempotency). A
+//     settlement is thus one round trip and an intent two.
 //
 // A queued write must still fail the transaction the way the call would
 // have. A server error (a unique violation, a deadlock) stops the pipeline
