@@ -117,9 +117,10 @@ func (s *Store) tx(ctx context.Context, fn func(tx store.Tx) error, claimNow boo
 		return t.failed
 	}
 	if ferr != nil {
-		if t.claimAhead {
+		if t.claimAhead && ctx.Err() == nil {
 			// fn may have failed on a claim's answer that was not the
-			// server's: find out by running it again (Tx).
+			// server's: find out by running it again (Tx). Not once ctx
+			// has ended: fn's error says so.
 			return fmt.Errorf("postgres: %w (fn failed: %v)", errClaimAgain, ferr)
 		}
 		return ferr
