@@ -480,13 +480,7 @@ func (b *barrierStore) GetAuthSession(ctx context.Context, id string) (store.Aut
 // provider call. Then many calls at once while the AReq runs: still one.
 func TestAuthConcurrentAuthenticate(t *testing.T) {
 	t.Parallel()
-	for _, pg := range []bool{false, true} {
-		name := map[bool]string{false: "sqlite", true: "postgres"}[pg]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			testConcurrentAuthenticate(t, pg)
-		})
-	}
+	eachStore(t, testConcurrentAuthenticate)
 }
 
 func testConcurrentAuthenticate(t *testing.T, postgres bool) {
@@ -844,41 +838,37 @@ func TestAuthWithMock(t *testing.T) {
 // when the transaction ends: store.Tx).
 func TestAuthKeyPurgedDuringAuthenticate(t *testing.T) {
 	t.Parallel()
-	for _, pg := range []bool{false, true} {
-		name := map[bool]string{false: "sqlite", true: "postgres"}[pg]
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			f := newFakeAuth()
-			r := authRig(t, f, rigOpts{postgres: pg})
-			purged := int64(-1)
-			f.authenticate = func(ctx context.Context, _ *threeds.Session) (threeds.Step, error) {
-				n, err := r.st.PurgeIdempotency(ctx, time.Now().Add(100*365*24*time.Hour))
-				if err != nil {
-					return threeds.Step{}, err
-				}
-				purged = n
-				return authenticatedStep(), nil
+	eachStore(t, func(t *testing.T, pg bool) {
+		f := newFakeAuth()
+		r := authRig(t, f, rigOpts{postgres: pg})
+		purged := int64(-1)
+		f.authenticate = func(ctx context.Context, _ *threeds.Session) (threeds.Step, error) {
+			n, err := r.st.PurgeIdempotency(ctx, time.Now().Add(100*365*24*time.Hour))
+			if err != nil {
+				return threeds.Step{}, err
 			}
-			id, _ := r.mustCreate(createInput("4242424242424242", true))
-			req := acp.AuthenticateRequest{Fingerprint: threeds.FingerprintCompleted}
-			in := AuthenticateInput{AgentID: "agent1", SessionID: id, Request: req,
-				Idempotency: r.authKey("/delegate_authentication/"+id+"/authenticate", req)}
-			ans, err := r.svc.Authenticate(t.Context(), in)
-			if err != nil || ans.Status != http.StatusOK {
-				t.Fatalf("Authenticate: %d %s, %v", ans.Status, ans.Body, err)
-			}
-			if purged < 1 {
-				t.Fatalf("the purge during the AReq removed %d records, want the request's key among them", purged)
-			}
-			if got := sessionOf(t, ans)["status"]; got != "authenticated" {
-				t.Fatalf("answer: %s", ans.Body)
-			}
-			if row := r.row(id); row.Status != string(threeds.StatusAuthenticated) || row.Credential != nil {
-				t.Fatalf("stored session: status %q, card erased %v", row.Status, row.Credential == nil)
-			}
-			if _, err := r.st.GetIdempotency(t.Context(), in.Idempotency.Scope, in.Idempotency.Key); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("key record: %v, want it gone", err)
-			}
-		})
-	}
+			purged = n
+			return authenticatedStep(), nil
+		}
+		id, _ := r.mustCreate(createInput("4242424242424242", true))
+		req := acp.AuthenticateRequest{Fingerprint: threeds.FingerprintCompleted}
+		in := AuthenticateInput{AgentID: "agent1", SessionID: id, Request: req,
+			Idempotency: r.authKey("/delegate_authentication/"+id+"/authenticate", req)}
+		ans, err := r.svc.Authenticate(t.Context(), in)
+		if err != nil || ans.Status != http.StatusOK {
+			t.Fatalf("Authenticate: %d %s, %v", ans.Status, ans.Body, err)
+		}
+		if purged < 1 {
+			t.Fatalf("the purge during the AReq removed %d records, want the request's key among them", purged)
+		}
+		if got := sessionOf(t, ans)["status"]; got != "authenticated" {
+			t.Fatalf("answer: %s", ans.Body)
+		}
+		if row := r.row(id); row.Status != string(threeds.StatusAuthenticated) || row.Credential != nil {
+			t.Fatalf("stored session: status %q, card erased %v", row.Status, row.Credential == nil)
+		}
+		if _, err := r.st.GetIdempotency(t.Context(), in.Idempotency.Scope, in.Idempotency.Key); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("key record: %v, want it gone", err)
+		}
+	})
 }

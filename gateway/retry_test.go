@@ -36,9 +36,9 @@ func (r *rig) token(id string) store.Token {
 	return tok
 }
 
-// forBothStores runs fn on a rig on SQLite and one on PostgreSQL (skipped
-// without ACPGW_TEST_POSTGRES_DSN).
-func forBothStores(t *testing.T, o rigOpts, fn func(t *testing.T, r *rig)) {
+// eachStore runs fn in two parallel subtests, "sqlite" and "postgres"; pg
+// says which store the subtest is for.
+func eachStore(t *testing.T, fn func(t *testing.T, pg bool)) {
 	for _, pg := range []bool{false, true} {
 		name := "sqlite"
 		if pg {
@@ -46,11 +46,19 @@ func forBothStores(t *testing.T, o rigOpts, fn func(t *testing.T, r *rig)) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			o := o
-			o.postgres = pg
-			fn(t, newRig(t, o))
+			fn(t, pg)
 		})
 	}
+}
+
+// forBothStores runs fn on a rig on SQLite and one on PostgreSQL (skipped
+// without ACPGW_TEST_POSTGRES_DSN).
+func forBothStores(t *testing.T, o rigOpts, fn func(t *testing.T, r *rig)) {
+	eachStore(t, func(t *testing.T, pg bool) {
+		o := o
+		o.postgres = pg
+		fn(t, newRig(t, o))
+	})
 }
 
 // TestRetryableDeclineKeepsToken: a retryable decline leaves the token

@@ -76,9 +76,9 @@ func (m *messages) count(b []byte) int64 {
 
 // openCounting opens a store of one connection on dsn whose socket writes
 // are counted, and the statements they run. The statements can be counted
-// only on a plain connection: one is used unless dsn's sslmode requires
-// TLS, and then stmts is nil.
-func openCounting(t testing.TB, dsn string) (s *Store, writes, stmts *atomic.Int64) {
+// only on a plain connection (plain): one is used unless dsn's sslmode
+// requires TLS.
+func openCounting(t testing.TB, dsn string) (s *Store, writes, stmts *atomic.Int64, plain bool) {
 	t.Helper()
 	cfg, err := poolConfig(dsn, Options{MaxConns: 1})
 	if err != nil {
@@ -92,12 +92,7 @@ func openCounting(t testing.TB, dsn string) (s *Store, writes, stmts *atomic.Int
 	switch u.Query().Get("sslmode") {
 	case "", "disable", "allow", "prefer":
 		cfg.ConnConfig.TLSConfig, cfg.ConnConfig.Fallbacks = nil, nil
-	default:
-		stmts = nil
-	}
-	counted := stmts
-	if counted == nil {
-		counted = new(atomic.Int64) // TLS: counts nothing meaningful
+		plain = true
 	}
 	var d net.Dialer
 	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -105,7 +100,7 @@ func openCounting(t testing.TB, dsn string) (s *Store, writes, stmts *atomic.Int
 		if err != nil {
 			return nil, err
 		}
-		return countingConn{Conn: c, writes: writes, stmts: counted, msgs: new(messages)}, nil
+		return countingConn{Conn: c, writes: writes, stmts: stmts, msgs: new(messages)}, nil
 	}
 	// No liveness ping between the transactions counted.
 	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
@@ -114,15 +109,7 @@ func openCounting(t testing.TB, dsn string) (s *Store, writes, stmts *atomic.Int
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return &Store{pool: pool}, writes, stmts
-}
-
-// load returns n's value, 0 for nil.
-func load(n *atomic.Int64) int64 {
-	if n == nil {
-		return 0
-	}
-	return n.Load()
+	return &Store{pool: pool}, writes, stmts, plain
 }
 
 // fixture is a token, a payment on it and its pending attempt, committed.
@@ -169,7 +156,7 @@ func TestRoundTrips(t *testing.T) {
 	ctx := t.Context()
 	dsn := newDatabase(t)
 	openMigrated(t, dsn, Options{})
-	s, writes, stmts := openCounting(t, dsn)
+	s, writes, stmts, plain := openCounting(t, dsn)
 	now := time.Now().UTC()
 
 	type counts struct{ trips, stmts int64 }
@@ -181,7 +168,7 @@ func TestRoundTrips(t *testing.T) {
 		att.ID, att.PaymentID, att.IdempotencyKey = randomName("att_"), p.ID, randomName("k_")
 		rec := store.IdemRecord{Scope: "s", Key: randomName("key_"), RequestHash: "h", ResourceID: p.ID,
 			LockedUntil: now.Add(time.Minute), ExpiresAt: now.Add(time.Hour)}
-		before, beforeStmts := writes.Load(), load(stmts)
+		before, beforeStmts := writes.Load(), stmts.Load()
 		err := s.Tx(ctx, func(tx store.Tx) error {
 			if _, err := tx.GetTokenForUpdate(ctx, f.tok.ID); err != nil {
 				return err
@@ -204,8 +191,8 @@ func TestRoundTrips(t *testing.T) {
 		if err != nil {
 			t.Fatalf("intent: %v", err)
 		}
-		intent = counts{writes.Load() - before, load(stmts) - beforeStmts}
-		before, beforeStmts = writes.Load(), load(stmts)
+		intent = counts{writes.Load() - before, stmts.Load() - beforeStmts}
+		before, beforeStmts = writes.Load(), stmts.Load()
 		att.State, att.Outcome = store.AttemptDone, "authorized"
 		p.Status = payment.StatusAuthorized
 		err = s.Tx(ctx, func(tx store.Tx) error {
@@ -223,7 +210,7 @@ func TestRoundTrips(t *testing.T) {
 		if err != nil {
 			t.Fatalf("settlement: %v", err)
 		}
-		settle = counts{writes.Load() - before, load(stmts) - beforeStmts}
+		settle = counts{writes.Load() - before, stmts.Load() - beforeStmts}
 
 		// What was written is there.
 		got, err := s.GetToken(ctx, f.tok.ID)
@@ -246,7 +233,7 @@ func TestRoundTrips(t *testing.T) {
 	if intent.trips != 2 || settle.trips != 1 {
 		t.Errorf("round trips: intent %d, settlement %d; want 2 and 1", intent.trips, settle.trips)
 	}
-	if stmts == nil {
+	if !plain {
 		t.Log("statements not counted: the DSN requires TLS")
 	} else if intent.stmts != 7 || settle.stmts != 6 {
 		t.Errorf("statements: intent %d, settlement %d; want 7 and 6", intent.stmts, settle.stmts)
