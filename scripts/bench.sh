@@ -27,7 +27,12 @@
 #                   database acpgw_bench_<pid> through PG_DSN (default
 #                   postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable,
 #                   a user that may CREATE DATABASE; needs psql), runs
-#                   `acpgw migrate` on it, and drops it at the end.
+#                   `acpgw migrate` on it, and drops it at the end. When
+#                   the server runs on this machine (its data directory's
+#                   postmaster.pid is readable here), the table gets a
+#                   "db CPU/op" column: PostgreSQL's user+sys CPU (the
+#                   postmaster and its backends) per success over the
+#                   measured window.
 #   DELEGATE=1      adds run (d).
 #   PROFILE=1       starts acpgw with --debug-listen 127.0.0.1:DEBUG_PORT and
 #                   saves a CPU profile of run (a)'s measured window (after
@@ -90,6 +95,7 @@ load="$BIN_DIR/acpgw-load"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/acpgw-bench.XXXXXX")
 pids=()
+db_args=() # --db-pid of a PostgreSQL server on this machine
 pg_db=""
 cleanup() {
 	local rc=$? pid
@@ -152,6 +158,21 @@ if [[ $STORE == postgres ]]; then
 	pg_db="acpgw_bench_$$"
 	echo "== creating PostgreSQL database $pg_db"
 	psql "$PG_DSN" -qc "CREATE DATABASE $pg_db"
+	# PostgreSQL's own CPU, when it runs here: its postmaster (the first
+	# line of postmaster.pid in its data directory) and the backends it
+	# forks. SHOW data_directory needs a superuser or
+	# pg_read_all_settings; without it, or with a remote server, the
+	# column is left out.
+	pg_dir=$(psql "$PG_DSN" -Atc 'SHOW data_directory' 2>/dev/null || true)
+	if [[ -n $pg_dir && -r $pg_dir/postmaster.pid ]]; then
+		pg_pid=$(head -1 "$pg_dir/postmaster.pid")
+		if [[ $(cat "/proc/$pg_pid/comm" 2>/dev/null) == postgres* ]]; then
+			db_args=(--db-pid "$pg_pid")
+		fi
+	fi
+	if [[ ${#db_args[@]} == 0 ]]; then
+		echo "bench: PostgreSQL's CPU is not measured (not on this machine, or its data directory is not readable)" >&2
+	fi
 	# PG_DSN with its database replaced by the bench's own.
 	bench_dsn=$(sed -E "s#^(postgres(ql)?://[^/?]+)(/[^?]*)?#\1/$pg_db#" <<<"$PG_DSN")
 	store_yaml="{driver: postgres, dsn: \"$bench_dsn\"}"
@@ -187,7 +208,7 @@ wait_ready "http://127.0.0.1:$PORT/readyz" "$acpgw_pid" "$tmp/acpgw.log"
 
 common=(--concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --json --clk-tck "$CLK_TCK")
 acpgw_args=(--url "http://127.0.0.1:$PORT" --merchant bench
-	--merchant-key bench-merchant-key --agent-key bench-agent-key --server-pid "$acpgw_pid")
+	--merchant-key bench-merchant-key --agent-key bench-agent-key --server-pid "$acpgw_pid" "${db_args[@]}")
 
 echo "== (a) acpgw closed loop, $CONCURRENCY workers, $DURATION"
 "$load" run "${acpgw_args[@]}" "${common[@]}" "${profile_args[@]}" >"$tmp/a.json"

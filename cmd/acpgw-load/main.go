@@ -5,7 +5,7 @@
 //
 //	acpgw-load run --url http://127.0.0.1:8080 --merchant-key K --agent-key K --merchant demo \
 //	    --concurrency 32 --duration 10s [--rate 1000] [--tokens N] [--json] \
-//	    [--server-pid PID --clk-tck 100] [--pprof-url http://127.0.0.1:6060 --cpu-profile cpu.pprof]
+//	    [--server-pid PID --clk-tck 100] [--db-pid PID] [--pprof-url http://127.0.0.1:6060 --cpu-profile cpu.pprof]
 //	acpgw-load run --delegate --url http://127.0.0.1:8080 --agent-key K --merchant demo
 //	acpgw-load run --bare --url http://127.0.0.1:8090 --concurrency 32 --duration 10s
 //	acpgw-load bare-server --listen 127.0.0.1:8090
@@ -18,8 +18,10 @@
 // so that a stalled server cannot hide its stall). --delegate measures
 // POST /agentic_commerce/delegate_payment instead, a new token per request.
 // With --server-pid the report carries the server's user+system CPU time over
-// the measured window (not setup or warm-up) and per success; with
-// --cpu-profile the server's pprof listener profiles that window.
+// the measured window (not setup or warm-up) and per success; with --db-pid
+// the same for a database server and its child processes (a PostgreSQL
+// postmaster and its backends); with --cpu-profile the server's pprof
+// listener profiles that window.
 // bare-server is the ceiling: the same transport and JSON work with no auth,
 // idempotency or storage.
 package main
@@ -36,7 +38,7 @@ func main() {
 
 const usage = `usage:
   acpgw-load run --url URL --merchant-key K --agent-key K --merchant ID [--concurrency N] [--duration D] [--rate R] [--tokens N] [--json]
-                 [--server-pid PID [--clk-tck N]] [--pprof-url URL --cpu-profile FILE]
+                 [--server-pid PID [--clk-tck N]] [--db-pid PID] [--pprof-url URL --cpu-profile FILE]
   acpgw-load run --delegate --url URL --agent-key K --merchant ID [same flags]
   acpgw-load run --bare --url URL [--concurrency N] [--duration D] [--rate R] [--json]
   acpgw-load bare-server [--listen HOST:PORT]

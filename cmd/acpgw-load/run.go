@@ -50,6 +50,7 @@ type runConfig struct {
 	precise       bool
 	delegate      bool
 	serverPID     int
+	dbPID         int
 	clkTck        int
 	pprofURL      string
 	cpuProfile    string
@@ -78,6 +79,7 @@ func parseRunFlags(args []string, stderr io.Writer) (runConfig, error) {
 	fs.BoolVar(&c.precise, "precise-pacing", true, "open loop: wake for each send with a timerfd instead of the Go timer's millisecond poller granularity (Linux)")
 	fs.BoolVar(&c.delegate, "delegate", false, "measure POST /agentic_commerce/delegate_payment (a new token per request) instead of POST /v1/payments")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "report this process's user+system CPU time over the measured window (from /proc/PID/stat)")
+	fs.IntVar(&c.dbPID, "db-pid", 0, "report the user+system CPU time of this process and its children (a PostgreSQL postmaster and its backends) over the measured window")
 	fs.IntVar(&c.clkTck, "clk-tck", 100, "clock ticks per second of /proc/PID/stat (getconf CLK_TCK)")
 	fs.StringVar(&c.pprofURL, "pprof-url", "", "base URL of the server's net/http/pprof listener, for --cpu-profile")
 	fs.StringVar(&c.cpuProfile, "cpu-profile", "", "write a CPU profile of the server over the measured window to this file (needs --pprof-url)")
@@ -103,8 +105,8 @@ func parseRunFlags(args []string, stderr io.Writer) (runConfig, error) {
 		return c, errors.New("--merchant-key and --agent-key are required (or --bare)")
 	case !c.bare && !c.delegate && c.rate == 0 && c.tokens == 0 && c.warmup <= 0:
 		return c, errors.New("a closed loop without --tokens needs a --warmup to estimate how many to issue")
-	case c.serverPID < 0 || c.clkTck < 1:
-		return c, errors.New("--server-pid must not be negative and --clk-tck must be positive")
+	case c.serverPID < 0 || c.dbPID < 0 || c.clkTck < 1:
+		return c, errors.New("--server-pid and --db-pid must not be negative and --clk-tck must be positive")
 	case (c.cpuProfile == "") != (c.pprofURL == ""):
 		return c, errors.New("--cpu-profile and --pprof-url go together")
 	}
@@ -264,6 +266,10 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
+	dbCPU, err := startDBCPU(cfg.dbPID, cfg.clkTck)
+	if err != nil {
+		return nil, err
+	}
 	var prof *cpuProfile
 	if cfg.cpuProfile != "" {
 		prof = startProfile(ctx, cfg.pprofURL, cfg.cpuProfile, cfg.duration)
@@ -280,6 +286,14 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 		}
 		perOp := cpuPerOp(secs, m.Successes)
 		m.ServerPID, m.CPUSeconds, m.CPUPerOpUS = cfg.serverPID, &secs, &perOp
+	}
+	if dbCPU != nil {
+		secs, err := dbCPU.stop()
+		if err != nil {
+			return nil, err
+		}
+		perOp := cpuPerOp(secs, m.Successes)
+		m.DBPID, m.DBCPUSeconds, m.DBCPUPerOpUS = cfg.dbPID, &secs, &perOp
 	}
 	if err := prof.wait(); err != nil {
 		return nil, err

@@ -14,8 +14,8 @@ import (
 )
 
 // The measured server's side of a run: its CPU time over the measured
-// window (--server-pid) and a CPU profile of that window (--cpu-profile),
-// so that both exclude token setup and warm-up.
+// window (--server-pid), its database's (--db-pid), and a CPU profile of
+// that window (--cpu-profile), so that all exclude token setup and warm-up.
 
 // cpuTicks is the user+system CPU time the process pid has used so far, in
 // clock ticks (utime and stime of /proc/<pid>/stat).
@@ -31,30 +31,76 @@ func cpuTicks(pid int) (uint64, error) {
 	return uint64(s.UTime) + uint64(s.STime), nil
 }
 
-// cpuWindow is a server's CPU time between two samples.
+// treeTicks is the CPU time, in clock ticks, that the process pid and its
+// children have used so far: pid's own, its children's that have ended
+// and been waited for (cutime and cstime), and each live child's (its own
+// and its ended children's). A database server such as PostgreSQL does its
+// work in child processes (a backend per connection) that start and end
+// while it runs; a child that ends between two samples counted in the
+// first as live and in the second through its parent's cutime, so the
+// difference stays the CPU used in between.
+func treeTicks(pid int) (uint64, error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return 0, err
+	}
+	s, err := p.Stat()
+	if err != nil {
+		return 0, err
+	}
+	total := uint64(s.UTime) + uint64(s.STime) + uint64(s.CUTime) + uint64(s.CSTime)
+	procs, err := procfs.AllProcs()
+	if err != nil {
+		return 0, err
+	}
+	for _, c := range procs {
+		cs, err := c.Stat()
+		if err != nil || cs.PPID != pid {
+			continue // ended since the listing, or not a child
+		}
+		total += uint64(cs.UTime) + uint64(cs.STime) + uint64(cs.CUTime) + uint64(cs.CSTime)
+	}
+	return total, nil
+}
+
+// cpuWindow is a process's CPU time between two samples: the server's
+// (--server-pid), or a database server's with its children (--db-pid).
 type cpuWindow struct {
 	pid    int
 	clkTck int
 	start  uint64
+	flag   string
+	ticks  func(pid int) (uint64, error)
 }
 
-// startCPU samples pid's CPU time; nil when no pid is given.
+// startCPU samples the server pid's CPU time; nil when no pid is given.
 func startCPU(pid, clkTck int) (*cpuWindow, error) {
+	return startWindow(pid, clkTck, "--server-pid", cpuTicks)
+}
+
+// startDBCPU samples the CPU time of the database server pid and its
+// children; nil when no pid is given.
+func startDBCPU(pid, clkTck int) (*cpuWindow, error) {
+	return startWindow(pid, clkTck, "--db-pid", treeTicks)
+}
+
+func startWindow(pid, clkTck int, flag string, ticks func(int) (uint64, error)) (*cpuWindow, error) {
 	if pid == 0 {
 		return nil, nil
 	}
-	t, err := cpuTicks(pid)
+	t, err := ticks(pid)
 	if err != nil {
-		return nil, fmt.Errorf("--server-pid %d: %w", pid, err)
+		return nil, fmt.Errorf("%s %d: %w", flag, pid, err)
 	}
-	return &cpuWindow{pid: pid, clkTck: clkTck, start: t}, nil
+	return &cpuWindow{pid: pid, clkTck: clkTck, start: t, flag: flag, ticks: ticks}, nil
 }
 
-// stop samples again and returns the CPU seconds used since startCPU.
+// stop samples again and returns the CPU seconds used since the window
+// started.
 func (w *cpuWindow) stop() (float64, error) {
-	t, err := cpuTicks(w.pid)
+	t, err := w.ticks(w.pid)
 	if err != nil {
-		return 0, fmt.Errorf("--server-pid %d: %w", w.pid, err)
+		return 0, fmt.Errorf("%s %d: %w", w.flag, w.pid, err)
 	}
 	return float64(t-w.start) / float64(w.clkTck), nil
 }

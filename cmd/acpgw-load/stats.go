@@ -125,6 +125,15 @@ type report struct {
 	CPUSeconds *float64 `json:"cpu_seconds,omitempty"`
 	// CPUPerOpUS is CPUSeconds per success, in microseconds.
 	CPUPerOpUS *float64 `json:"cpu_per_op_us,omitempty"`
+	// DBPID is the database server process whose CPU time, with its
+	// children's, was sampled (--db-pid).
+	DBPID int `json:"db_pid,omitempty"`
+	// DBCPUSeconds is the database server's user+system CPU time, its
+	// children's included, over the measured window; absent without
+	// --db-pid.
+	DBCPUSeconds *float64 `json:"db_cpu_seconds,omitempty"`
+	// DBCPUPerOpUS is DBCPUSeconds per success, in microseconds.
+	DBCPUPerOpUS *float64 `json:"db_cpu_per_op_us,omitempty"`
 }
 
 // payments reports whether r measured POST /v1/payments, the operation the
@@ -160,7 +169,11 @@ func (r *report) writeTable(w io.Writer) {
 		fmt.Fprintf(w, "send lag ms  p50 %.3f  p99 %.3f  max %.3f (included in latency)\n", s.P50, s.P99, s.Max)
 	}
 	if r.CPUSeconds != nil {
-		fmt.Fprintf(w, "server CPU   %.2fs over the measured window (pid %d), %s per success\n", *r.CPUSeconds, r.ServerPID, r.cpuPerOp())
+		fmt.Fprintf(w, "server CPU   %.2fs over the measured window (pid %d), %s per success\n", *r.CPUSeconds, r.ServerPID, perOpCell(r.CPUPerOpUS))
+	}
+	if r.DBCPUSeconds != nil {
+		fmt.Fprintf(w, "db CPU       %.2fs over the measured window (pid %d and its children), %s per success\n",
+			*r.DBCPUSeconds, r.DBPID, perOpCell(r.DBCPUPerOpUS))
 	}
 	if r.TokensExhausted {
 		fmt.Fprintln(w, "WARNING      ran out of tokens before the duration ended; pass a larger --tokens")
@@ -195,8 +208,17 @@ func writeSummary(w io.Writer, names []string, reports []*report, ceiling string
 			ceil = reports[i]
 		}
 	}
-	fmt.Fprintf(w, "%-14s %-7s %-6s %10s %9s %9s %9s %7s %9s %s\n",
-		"run", "target", "mode", "payments/s", "p50 ms", "p99 ms", "max ms", "errors", "CPU/op", "vs ceiling")
+	// The database's CPU column is there when a run measured it (--db-pid).
+	db := false
+	for _, r := range reports {
+		db = db || r.DBCPUPerOpUS != nil
+	}
+	dbHead := ""
+	if db {
+		dbHead = fmt.Sprintf(" %9s", "db CPU/op")
+	}
+	fmt.Fprintf(w, "%-14s %-7s %-6s %10s %9s %9s %9s %7s %9s%s %s\n",
+		"run", "target", "mode", "payments/s", "p50 ms", "p99 ms", "max ms", "errors", "CPU/op", dbHead, "vs ceiling")
 	for i, r := range reports {
 		errs := 0
 		for _, n := range r.Errors {
@@ -210,18 +232,23 @@ func writeSummary(w io.Writer, names []string, reports []*report, ceiling string
 		if ceil != nil && ceil.PaymentsPerSec > 0 && r != ceil && r.Mode == "closed" && r.payments() {
 			ratio = fmt.Sprintf("%.1f%%", 100*r.PaymentsPerSec/ceil.PaymentsPerSec)
 		}
-		fmt.Fprintf(w, "%-14s %-7s %-6s %10.1f %9.3f %9.3f %9.3f %7d %9s %s\n",
-			names[i], r.Target, mode, r.PaymentsPerSec, r.Latency.P50, r.Latency.P99, r.Latency.Max, errs, r.cpuPerOp(), ratio)
+		dbCol := ""
+		if db {
+			dbCol = fmt.Sprintf(" %9s", perOpCell(r.DBCPUPerOpUS))
+		}
+		fmt.Fprintf(w, "%-14s %-7s %-6s %10.1f %9.3f %9.3f %9.3f %7d %9s%s %s\n",
+			names[i], r.Target, mode, r.PaymentsPerSec, r.Latency.P50, r.Latency.P99, r.Latency.Max, errs,
+			perOpCell(r.CPUPerOpUS), dbCol, ratio)
 	}
 }
 
-// cpuPerOp is the server's CPU time per success for the table, "-" when it
-// was not measured.
-func (r *report) cpuPerOp() string {
-	if r.CPUPerOpUS == nil {
+// perOpCell is a CPU time per success for the table, "-" when it was not
+// measured.
+func perOpCell(us *float64) string {
+	if us == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%.0fµs", *r.CPUPerOpUS)
+	return fmt.Sprintf("%.0fµs", *us)
 }
 
 func decodeReport(data []byte) (*report, error) {

@@ -147,6 +147,19 @@ func TestSummaryCPUAndOperation(t *testing.T) {
 			t.Errorf("row %d ends %q, want %q:\n%s", i+1, f[len(f)-2:], want, buf.String())
 		}
 	}
+	// With a database's CPU measured (--db-pid), a db CPU/op column follows.
+	a.DBCPUSeconds, a.DBCPUPerOpUS = cpu(2.5), cpu(871.6)
+	buf.Reset()
+	writeSummary(&buf, []string{"a", "d", "c"}, []*report{a, d, c}, "c")
+	lines = strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], " CPU/op db CPU/op vs ceiling") {
+		t.Fatalf("table with the database's CPU:\n%s", buf.String())
+	}
+	for i, want := range []string{"412µs 872µs 25.0%", "- - -", "61µs - -"} {
+		if f := strings.Fields(lines[i+1]); strings.Join(f[len(f)-3:], " ") != want {
+			t.Errorf("row %d ends %q, want %q:\n%s", i+1, f[len(f)-3:], want, buf.String())
+		}
+	}
 	buf.Reset()
 	writeTargets(&buf, []string{"a", "d", "c"}, []*report{a, d, c}, "c", 25, 0)
 	if got := strings.TrimSpace(buf.String()); got != "target a: >= 25% of the ceiling: 25.0%: met" {
