@@ -279,21 +279,17 @@ func (r *runner) run(ctx context.Context) (*report, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
+	if m.CPUSeconds, m.CPUPerOpUS, err = cpu.result(m.Successes); err != nil {
+		return nil, err
+	}
 	if cpu != nil {
-		secs, err := cpu.stop()
-		if err != nil {
-			return nil, err
-		}
-		perOp := cpuPerOp(secs, m.Successes)
-		m.ServerPID, m.CPUSeconds, m.CPUPerOpUS = cfg.serverPID, &secs, &perOp
+		m.ServerPID = cfg.serverPID
+	}
+	if m.DBCPUSeconds, m.DBCPUPerOpUS, err = dbCPU.result(m.Successes); err != nil {
+		return nil, err
 	}
 	if dbCPU != nil {
-		secs, err := dbCPU.stop()
-		if err != nil {
-			return nil, err
-		}
-		perOp := cpuPerOp(secs, m.Successes)
-		m.DBPID, m.DBCPUSeconds, m.DBCPUPerOpUS = cfg.dbPID, &secs, &perOp
+		m.DBPID = cfg.dbPID
 	}
 	if err := prof.wait(); err != nil {
 		return nil, err

@@ -20,15 +20,20 @@ import (
 // cpuTicks is the user+system CPU time the process pid has used so far, in
 // clock ticks (utime and stime of /proc/<pid>/stat).
 func cpuTicks(pid int) (uint64, error) {
-	p, err := procfs.NewProc(pid)
-	if err != nil {
-		return 0, err
-	}
-	s, err := p.Stat()
+	s, err := procStat(pid)
 	if err != nil {
 		return 0, err
 	}
 	return uint64(s.UTime) + uint64(s.STime), nil
+}
+
+// procStat reads /proc/<pid>/stat.
+func procStat(pid int) (procfs.ProcStat, error) {
+	p, err := procfs.NewProc(pid)
+	if err != nil {
+		return procfs.ProcStat{}, err
+	}
+	return p.Stat()
 }
 
 // treeTicks is the CPU time, in clock ticks, that the process pid and its
@@ -40,11 +45,7 @@ func cpuTicks(pid int) (uint64, error) {
 // first as live and in the second through its parent's cutime, so the
 // difference stays the CPU used in between.
 func treeTicks(pid int) (uint64, error) {
-	p, err := procfs.NewProc(pid)
-	if err != nil {
-		return 0, err
-	}
-	s, err := p.Stat()
+	s, err := procStat(pid)
 	if err != nil {
 		return 0, err
 	}
@@ -93,6 +94,20 @@ func startWindow(pid, clkTck int, flag string, ticks func(int) (uint64, error)) 
 		return nil, fmt.Errorf("%s %d: %w", flag, pid, err)
 	}
 	return &cpuWindow{pid: pid, clkTck: clkTck, start: t, flag: flag, ticks: ticks}, nil
+}
+
+// result stops w and returns the CPU seconds of the window and their share
+// of each of successes, for the report; nils without a window.
+func (w *cpuWindow) result(successes int) (secs, perOp *float64, err error) {
+	if w == nil {
+		return nil, nil, nil
+	}
+	s, err := w.stop()
+	if err != nil {
+		return nil, nil, err
+	}
+	p := cpuPerOp(s, successes)
+	return &s, &p, nil
 }
 
 // stop samples again and returns the CPU seconds used since the window
