@@ -304,7 +304,8 @@ func (s *Store) LeaseOutboxEvents(ctx context.Context, owner string, now, leaseU
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, qLeaseOutbox, owner, leaseUntil.UnixNano(), now.UnixNano(), limit)
+	rows, err := s.pool.Query(ctx, qLeaseOutbox, owner, leaseUntil.UnixNano(), now.UnixNano(), limit,
+		string(store.OutboxPending))
 	out, err := collect("lease outbox events", rows, err, rowcodec.ScanOutbox)
 	if err != nil {
 		return nil, err

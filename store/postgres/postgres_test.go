@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -859,4 +860,83 @@ func explain(t *testing.T, conn *pgx.Conn, q string, args ...any) string {
 		t.Fatalf("%s: %v", q, err)
 	}
 	return strings.Join(plan, "\n")
+}
+
+// TestLeaseOutboxUsesItsIndexes: the generic plan of qLeaseOutbox finds the
+// earlier events of a candidate's payment through outbox_payment and the
+// claimed rows through the primary key, before and after ANALYZE, with a
+// small backlog (200 of 5,000 events pending) and a large one (20,000
+// events, all pending: a merchant's endpoint down). The statement it
+// replaced, a join on the claimed rows with the literal 'pending' for all
+// three aliases, walked the partial index outbox_due (every pending event)
+// for each candidate before ANALYZE, and after it for the claimed rows, or
+// read the whole table: 27 and 10 ms a lease with 50,000 events pending,
+// against 1.6 and 0.6 ms now.
+func TestLeaseOutboxUsesItsIndexes(t *testing.T) {
+	ctx := t.Context()
+	dsn := newDatabase(t)
+	if _, err := Migrate(ctx, dsn); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	conn := connect(t, dsn)
+	for _, q := range []string{
+		`ALTER TABLE outbox_events SET (autovacuum_enabled = false)`,
+		`SET plan_cache_mode = force_generic_plan`,
+		`PREPARE s AS ` + qLeaseOutbox,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for _, backlog := range []struct {
+		name    string
+		events  int
+		pending string // which events are pending
+	}{
+		{"small backlog", 5000, "i % 50 IN (0, 1)"},
+		{"large backlog", 20000, "true"},
+	} {
+		// Two events a payment, no statistics until the second round.
+		insert := `TRUNCATE outbox_events;
+		INSERT INTO outbox_events (id, merchant_id, payment_id, type, body, created_at, state, replay,
+			since, attempts, next_attempt_at, last_status, last_error, lease_owner)
+		SELECT 'ev_' || i, 'm', 'pay_' || (i / 2), 'payment.succeeded', '\x00', i,
+			CASE WHEN ` + backlog.pending + ` THEN 'pending' ELSE 'delivered' END, false, i, 0, i, 0, '', ''
+		FROM generate_series(1, ` + strconv.Itoa(backlog.events) + `) i`
+		if _, err := conn.Exec(ctx, insert); err != nil {
+			t.Fatalf("%s: %v", backlog.name, err)
+		}
+		for _, round := range []string{"before ANALYZE", "after ANALYZE"} {
+			if round == "after ANALYZE" {
+				if _, err := conn.Exec(ctx, `ANALYZE outbox_events`); err != nil {
+					t.Fatal(err)
+				}
+			}
+			text := explain(t, conn, `EXPLAIN EXECUTE s('w', 1, `+strconv.Itoa(backlog.events)+`, 10, 'pending')`)
+			for alias, want := range map[string]string{"o": "outbox_events_pkey", "b": "outbox_payment"} {
+				scan := scanOf(text, "outbox_events "+alias)
+				if !strings.Contains(scan, want) || strings.Contains(scan, "outbox_due") {
+					t.Errorf("%s, %s: %s is not found through %s alone:\n%s", backlog.name, round, alias, want, text)
+				}
+			}
+		}
+	}
+}
+
+// scanOf returns the scan node of rel ("table alias") in an EXPLAIN text,
+// with the nodes under it (a bitmap heap scan's index scans), or "".
+func scanOf(plan, rel string) string {
+	lines := strings.Split(plan, "\n")
+	indent := func(l string) int { return len(l) - len(strings.TrimLeft(l, " ->")) }
+	for i, l := range lines {
+		if !strings.Contains(l, "Scan") || !(strings.Contains(l, " on "+rel+" ") || strings.HasSuffix(l, " on "+rel)) {
+			continue
+		}
+		end := i + 1
+		for end < len(lines) && indent(lines[end]) > indent(l) {
+			end++
+		}
+		return strings.Join(lines[i:end], "\n")
+	}
+	return ""
 }
