@@ -117,6 +117,11 @@ func (w *cpuWindow) stop() (float64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s %d: %w", w.flag, w.pid, err)
 	}
+	if t < w.start {
+		// A child that ended between the samples without being waited
+		// for by pid (it was reparented) took its time with it.
+		return 0, fmt.Errorf("%s %d: CPU time went from %d to %d ticks: a child ended that pid did not wait for", w.flag, w.pid, w.start, t)
+	}
 	return float64(t-w.start) / float64(w.clkTck), nil
 }
 
