@@ -107,7 +107,13 @@ const (
 	qListDeliveries = `SELECT ` + rowcodec.DeliveryColumns + ` FROM outbox_deliveries WHERE event_id = ? ORDER BY n`
 	qRedeliver      = `UPDATE outbox_events SET replay = CASE WHEN state = 'pending' THEN replay ELSE 1 END,
 	since = CASE WHEN state = 'pending' THEN since ELSE ? END, state = 'pending', next_attempt_at = ? WHERE id = ?`
-	qBacklog = `SELECT ` + rowcodec.BacklogColumns + ` FROM outbox_events WHERE state = 'pending' GROUP BY merchant_id`
+	// qBacklog reads the pending events alone, through the partial index
+	// outbox_due. Left to choose, SQLite read every event through
+	// outbox_merchant, in the GROUP BY's order, to save sorting the few
+	// pending ones: 480 ms a read with 200,000 events delivered, every
+	// backlogEvery (TestLookupsUseIndexes).
+	qBacklog = `SELECT ` + rowcodec.BacklogColumns + ` FROM outbox_events INDEXED BY outbox_due
+	WHERE state = 'pending' GROUP BY merchant_id`
 
 	qInsertAuth = `INSERT INTO auth_sessions (` + authCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetAuth    = `SELECT ` + authCols + ` FROM auth_sessions WHERE id = ?`
