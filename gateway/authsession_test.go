@@ -843,7 +843,7 @@ func TestAuthKeyPurgedDuringAuthenticate(t *testing.T) {
 		r := authRig(t, f, rigOpts{postgres: pg})
 		purged := int64(-1)
 		f.authenticate = func(ctx context.Context, _ *threeds.Session) (threeds.Step, error) {
-			n, err := r.st.PurgeIdempotency(ctx, time.Now().Add(100*365*24*time.Hour))
+			n, err := r.st.PurgeIdempotency(ctx, time.Now().Add(100*365*24*time.Hour), 1000)
 			if err != nil {
 				return threeds.Step{}, err
 			}

@@ -500,9 +500,11 @@ type Store interface {
 	// AbandonIdempotency deletes an in-flight record (the request ended in a
 	// 5xx without a side effect, which is never stored).
 	AbandonIdempotency(ctx context.Context, scope, key string) error
-	// PurgeIdempotency deletes records that expired before now; it returns
-	// how many.
-	PurgeIdempotency(ctx context.Context, now time.Time) (int64, error)
+	// PurgeIdempotency deletes up to limit records that expired before now,
+	// the soonest expired first, in one transaction, and returns how many;
+	// fewer than limit means none is left. The limit keeps one purge from
+	// holding SQLite's single writer (every payment waits for it) for long.
+	PurgeIdempotency(ctx context.Context, now time.Time, limit int) (int64, error)
 
 	// EraseCVCs sets to NULL the sealed CVC of up to limit tokens created
 	// before createdBefore that still have one, in one transaction, and

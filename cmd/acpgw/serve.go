@@ -575,7 +575,7 @@ func purgeIdempotency(ctx context.Context, st store.Store, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
-		n, err := st.PurgeIdempotency(ctx, time.Now())
+		n, err := purgeExpired(ctx, st, time.Now())
 		if err != nil && ctx.Err() == nil {
 			log.Warn("idempotency purge failed", slog.String("error", err.Error()))
 		} else if n > 0 {
@@ -585,6 +585,25 @@ func purgeIdempotency(ctx context.Context, st store.Store, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// idemPurgeBatch bounds the records one transaction of purgeExpired
+// deletes. One purge of all the expired records at once held SQLite's
+// writer, and so every payment, for about 2 s per 100,000 records: at
+// 1,000 payments/s with a day's retention, 12 s every ten minutes.
+const idemPurgeBatch = 500
+
+// purgeExpired deletes the idempotency records expired before now, a batch
+// of idemPurgeBatch per transaction, until none is left or one fails.
+func purgeExpired(ctx context.Context, st store.Store, now time.Time) (int64, error) {
+	var total int64
+	for {
+		n, err := st.PurgeIdempotency(ctx, now, idemPurgeBatch)
+		total += n
+		if err != nil || n < idemPurgeBatch {
+			return total, err
 		}
 	}
 }

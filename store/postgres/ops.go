@@ -195,9 +195,14 @@ func (s *Store) AbandonIdempotency(ctx context.Context, scope, key string) error
 	return wrap("abandon idempotency", err)
 }
 
-// PurgeIdempotency deletes the records whose ExpiresAt is before now.
-func (s *Store) PurgeIdempotency(ctx context.Context, now time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, qIdemPurge, now.UnixNano())
+// PurgeIdempotency deletes up to limit records whose ExpiresAt is before
+// now, the soonest expired first, in one statement; records locked by a
+// request are left to the next call.
+func (s *Store) PurgeIdempotency(ctx context.Context, now time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, qIdemPurge, now.UnixNano(), limit)
 	if err != nil {
 		return 0, wrap("purge idempotency", err)
 	}

@@ -801,7 +801,7 @@ func TestLookupsUseIndexes(t *testing.T) {
 	}{
 		"payment by reference":  {qPaymentByRef, []any{"adyen", "ref"}},
 		"attempts of a payment": {qListAttempts, []any{"pay_1"}},
-		"idempotency purge":     {qIdemPurge, []any{int64(1)}},
+		"idempotency purge":     {qIdemPurge, []any{int64(1), 500}},
 	} {
 		if text := explain(t, conn, "EXPLAIN "+c.q, c.args...); strings.Contains(text, "Seq Scan") {
 			t.Errorf("%s scans a table:\n%s", name, text)
@@ -864,11 +864,12 @@ func explain(t *testing.T, conn *pgx.Conn, q string, args ...any) string {
 
 // TestLeasesUseTheirIndexes: the generic plans of the statements that
 // claim rows for background work (the outbox lease, the reconciler's lease
-// of pending attempts, the sweep of expired authentication sessions) find
-// their candidates and the rows they claim through the indexes meant, not
-// by reading a whole index or table, before and after ANALYZE, with a
-// small backlog and a large one (all rows due: a merchant's endpoint or a
-// processor down, when the claims matter most). The statements they
+// of pending attempts, the sweep of expired authentication sessions, the
+// purge of expired idempotency records, the CVC sweep) find the rows they
+// claim through the primary key (or their row addresses), not by reading
+// a whole index or table, before and after ANALYZE, with a small backlog
+// and a large one (all rows due: a merchant's endpoint or a processor
+// down, when the claims matter most). The statements they
 // replaced joined the claimed rows (the planner then read the whole table
 // into a hash once it was analysed) and, for the outbox, named the state
 // of the claimed rows and of the earlier events by the literal that is
@@ -936,13 +937,37 @@ func TestLeasesUseTheirIndexes(t *testing.T) {
 		args:  func(n int) string { return fmt.Sprintf("(%d, 10)", n+1) },
 		want:  map[string]string{"auth_sessions s": "auth_sessions_pkey"},
 		avoid: "auth_sessions_open",
+	}, {
+		name:  "idempotency purge",
+		table: "idempotency",
+		fill: `INSERT INTO idempotency (scope, key, request_hash, api_version, state, resource_id, status, body,
+			locked_until, created_at, expires_at)
+		SELECT 'merchant:m POST /v1/payments', 'key-' || i, 'h', 'v', 'done', 'pay_' || i, 201, '\x00', 0, i,
+			CASE WHEN {DUE} THEN i ELSE i + 1000000 END
+		FROM generate_series(1, {N}) i`,
+		stmt:  qIdemPurge,
+		args:  func(n int) string { return fmt.Sprintf("(%d, 500)", n+1) },
+		want:  map[string]string{"idempotency i": "Tid Scan"},
+		avoid: "idempotency_expires",
+	}, {
+		name:  "cvc sweep",
+		table: "tokens",
+		fill: `INSERT INTO tokens (id, merchant_id, checkout_session_id, max_amount, currency, reason, key_id, credential,
+			cvc, brand, funding, last4, iin, country, metadata, agent_id, idempotency_key, created_at, payment_id)
+		SELECT 'vt_' || i, 'm', 'cs', 100, 'usd', 'one_time', 'k', '\x01', CASE WHEN {DUE} THEN '\x02'::bytea END,
+			'visa', 'credit', '4242', '424242', 'US', '{}', 'a', 'k' || i, i, ''
+		FROM generate_series(1, {N}) i`,
+		stmt:  qEraseCVCs,
+		args:  func(n int) string { return fmt.Sprintf("(%d, 500)", n+1) },
+		want:  map[string]string{"tokens t": "tokens_pkey"},
+		avoid: "tokens_cvc",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
+			name := "s_" + tc.table // a statement of its own: pgx caches the EXPLAINs by their text
 			for _, q := range []string{
 				`ALTER TABLE ` + tc.table + ` SET (autovacuum_enabled = false)`,
 				`SET plan_cache_mode = force_generic_plan`,
-				`DEALLOCATE ALL`,
-				`PREPARE s AS ` + tc.stmt,
+				`PREPARE ` + name + ` AS ` + tc.stmt,
 			} {
 				if _, err := conn.Exec(ctx, q); err != nil {
 					t.Fatalf("%s: %v", q, err)
@@ -969,7 +994,7 @@ func TestLeasesUseTheirIndexes(t *testing.T) {
 							t.Fatal(err)
 						}
 					}
-					text := explain(t, conn, `EXPLAIN EXECUTE s`+tc.args(backlog.n))
+					text := explain(t, conn, `EXPLAIN EXECUTE `+name+tc.args(backlog.n))
 					for rel, want := range tc.want {
 						scan := scanOf(text, rel)
 						if !strings.Contains(scan, want) || strings.Contains(scan, tc.avoid) {

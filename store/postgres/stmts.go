@@ -66,8 +66,11 @@ var (
 	qDeleteCVC = `UPDATE tokens SET cvc = NULL WHERE id = $1`
 	// qEraseCVCs finds its rows through the partial index tokens_cvc and
 	// skips a token a payment holds locked: the next sweep takes it.
-	qEraseCVCs = `UPDATE tokens SET cvc = NULL WHERE id IN (SELECT id FROM tokens
-		WHERE cvc IS NOT NULL AND created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`
+	// qEraseCVCs names its batch by = ANY of an array, as the leases do
+	// (TestLeasesUseTheirIndexes): with IN, the planner may read the whole
+	// table into a hash.
+	qEraseCVCs = `UPDATE tokens t SET cvc = NULL WHERE t.id = ANY (ARRAY(SELECT c.id FROM tokens c
+		WHERE c.cvc IS NOT NULL AND c.created_at < $1 ORDER BY c.created_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
 
 	qInsertPayment = `INSERT INTO payments (` + paymentCols + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`
@@ -124,8 +127,12 @@ var (
 	qIdemComplete = `UPDATE idempotency SET state = 'done', status = $3, body = $4 WHERE scope = $1 AND key = $2`
 	qIdemPend     = `UPDATE idempotency SET state = 'pending', status = 0, body = NULL, locked_until = $3 WHERE scope = $1 AND key = $2`
 	qIdemAbandon  = `DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND state = 'in_flight'`
-	qIdemPurge    = `DELETE FROM idempotency WHERE expires_at < $1`
-	qIdemLink     = `UPDATE idempotency SET resource_id = $3 WHERE scope = $1 AND key = $2 AND state = 'in_flight'`
+	// qIdemPurge deletes a batch, named by = ANY of an array of row
+	// addresses as the leases name theirs (TestLeasesUseTheirIndexes); rows
+	// another transaction holds are left to the next batch.
+	qIdemPurge = `DELETE FROM idempotency i WHERE i.ctid = ANY (ARRAY(SELECT c.ctid FROM idempotency c
+		WHERE c.expires_at < $1 ORDER BY c.expires_at LIMIT $2 FOR UPDATE SKIP LOCKED))`
+	qIdemLink = `UPDATE idempotency SET resource_id = $3 WHERE scope = $1 AND key = $2 AND state = 'in_flight'`
 
 	qInsertEvent = `INSERT INTO processor_events (` + eventCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
 	qInsertFee   = `INSERT INTO fee_records (` + feeCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)`

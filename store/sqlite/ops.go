@@ -148,12 +148,16 @@ func (s *Store) AbandonIdempotency(ctx context.Context, scope, key string) error
 	})
 }
 
-// PurgeIdempotency deletes the records whose ExpiresAt is before now.
-func (s *Store) PurgeIdempotency(ctx context.Context, now time.Time) (int64, error) {
+// PurgeIdempotency deletes up to limit records whose ExpiresAt is before
+// now, the soonest expired first.
+func (s *Store) PurgeIdempotency(ctx context.Context, now time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
 	var n int64
 	err := s.Tx(ctx, func(tx store.Tx) error {
 		var err error
-		n, err = tx.(*txn).exec(ctx, "purge idempotency", s.ws.idemPurge, now.UnixNano())
+		n, err = tx.(*txn).exec(ctx, "purge idempotency", s.ws.idemPurge, now.UnixNano(), limit)
 		return err
 	})
 	return n, err

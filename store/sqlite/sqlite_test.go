@@ -684,7 +684,7 @@ func TestLookupsUseIndexes(t *testing.T) {
 		"attempts of a payment": {qListAttempts, []any{"pay_1"}, ""},
 		"lease":                 {qLease, []any{"r", 1, 2, 3, 4, 5, 6}, ""},
 		"idempotency record":    {qGetIdem, []any{"scope", "key"}, ""},
-		"idempotency purge":     {qIdemPurge, []any{1}, ""},
+		"idempotency purge":     {qIdemPurge, []any{1, 500}, ""},
 		"refunds of a payment":  {qListRefunds, []any{"pay_1"}, ""},
 		"fees of a payment":     {qListFees, []any{"pay_1"}, ""},
 		"payments by time":      {qListPayments, []any{1, 2, "", "", 0, 0, "", 10}, ""},

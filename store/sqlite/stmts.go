@@ -81,8 +81,9 @@ const (
 	qIdemComplete = `UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?`
 	qIdemPend     = `UPDATE idempotency SET state = 'pending', status = 0, body = NULL, locked_until = ? WHERE scope = ? AND key = ?`
 	qIdemAbandon  = `DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'in_flight'`
-	qIdemPurge    = `DELETE FROM idempotency WHERE expires_at < ?`
-	qIdemLink     = `UPDATE idempotency SET resource_id = ? WHERE scope = ? AND key = ? AND state = 'in_flight'`
+	qIdemPurge    = `DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency
+		WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`
+	qIdemLink = `UPDATE idempotency SET resource_id = ? WHERE scope = ? AND key = ? AND state = 'in_flight'`
 
 	qInsertOutbox = `INSERT INTO outbox_events (` + rowcodec.OutboxInsertColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetOutbox    = `SELECT ` + outboxCols + ` FROM outbox_events WHERE id = ?`

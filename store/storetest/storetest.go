@@ -1046,9 +1046,16 @@ func testIdemPurge(t *testing.T, s store.Store) {
 			t.Fatalf("CompleteIdempotency: %v", err)
 		}
 	}
-	n, err := s.PurgeIdempotency(ctx, now)
-	if err != nil || n != 3 {
-		t.Fatalf("PurgeIdempotency = %d, %v; want 3, nil", n, err)
+	// Two at most, the soonest expired first; then the third.
+	n, err := s.PurgeIdempotency(ctx, now, 2)
+	if err != nil || n != 2 {
+		t.Fatalf("PurgeIdempotency(limit 2) = %d, %v; want 2, nil", n, err)
+	}
+	if _, err := s.GetIdempotency(ctx, expired[0].Scope, expired[0].Key); err != nil {
+		t.Errorf("the record expired last went in the first batch: %v", err)
+	}
+	if n, err = s.PurgeIdempotency(ctx, now, 2); err != nil || n != 1 {
+		t.Fatalf("second PurgeIdempotency = %d, %v; want 1, nil", n, err)
 	}
 	for _, r := range expired {
 		_, err := s.GetIdempotency(ctx, r.Scope, r.Key)
@@ -1059,8 +1066,11 @@ func testIdemPurge(t *testing.T, s store.Store) {
 			t.Errorf("GetIdempotency of live record: %v", err)
 		}
 	}
-	if n, err := s.PurgeIdempotency(ctx, now); err != nil || n != 0 {
-		t.Errorf("second PurgeIdempotency = %d, %v; want 0, nil", n, err)
+	if n, err := s.PurgeIdempotency(ctx, now, 2); err != nil || n != 0 {
+		t.Errorf("third PurgeIdempotency = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := s.PurgeIdempotency(ctx, now.Add(time.Hour), 0); err != nil || n != 0 {
+		t.Errorf("PurgeIdempotency(limit 0) = %d, %v; want 0, nil", n, err)
 	}
 }
 
