@@ -42,13 +42,23 @@ func BenchmarkAppendOnlyFloor(b *testing.B) {
 				}
 			}
 			toks := make([]string, b.N)
-			tx, _ := db.Begin()
+			tx, err := db.Begin()
+			if err != nil {
+				b.Fatal(err)
+			}
 			for i := range toks {
 				toks[i] = vault.NewTokenID()
-				tx.Exec(`INSERT INTO tokens (id, body) VALUES (?, ?)`, toks[i], bytes.Repeat([]byte{1}, 280))
+				if _, err := tx.Exec(`INSERT INTO tokens (id, body) VALUES (?, ?)`, toks[i], bytes.Repeat([]byte{1}, 280)); err != nil {
+					b.Fatal(err)
+				}
 			}
-			tx.Commit()
-			conn, _ := db.Conn(b.Context())
+			if err := tx.Commit(); err != nil {
+				b.Fatal(err)
+			}
+			conn, err := db.Conn(b.Context())
+			if err != nil {
+				b.Fatal(err)
+			}
 			defer conn.Close()
 			ctx := b.Context()
 			pay := bytes.Repeat([]byte("p"), 600)
