@@ -36,8 +36,9 @@
 #   DELEGATE=1      adds run (d).
 #   PROFILE=1       starts acpgw with --debug-listen 127.0.0.1:DEBUG_PORT and
 #                   saves a CPU profile of run (a)'s measured window (after
-#                   warm-up) as acpgw-cpu.pprof in the temp dir, then prints
-#                   the top of `go tool pprof -top`; with DELEGATE=1, run
+#                   warm-up) as acpgw-cpu.pprof in the temp dir, and run
+#                   (b)'s as acpgw-open-cpu.pprof, then prints the top of
+#                   `go tool pprof -top` of each; with DELEGATE=1, run
 #                   (d)'s as acpgw-delegate-cpu.pprof too.
 set -euo pipefail
 
@@ -214,7 +215,11 @@ echo "== (a) acpgw closed loop, $CONCURRENCY workers, $DURATION"
 "$load" run "${acpgw_args[@]}" "${common[@]}" "${profile_args[@]}" >"$tmp/a.json"
 
 echo "== (b) acpgw open loop at $RATE/s, $DURATION"
-"$load" run "${acpgw_args[@]}" "${common[@]}" --rate "$RATE" >"$tmp/b.json"
+open_profile=()
+if [[ $PROFILE == 1 ]]; then
+	open_profile=(--pprof-url "http://127.0.0.1:$DEBUG_PORT" --cpu-profile "$tmp/acpgw-open-cpu.pprof")
+fi
+"$load" run "${acpgw_args[@]}" "${common[@]}" --rate "$RATE" "${open_profile[@]}" >"$tmp/b.json"
 
 reports=(acpgw-closed="$tmp/a.json" acpgw-open="$tmp/b.json")
 if [[ $DELEGATE == 1 ]]; then
@@ -252,6 +257,10 @@ if [[ $PROFILE == 1 ]]; then
 	echo "== CPU profile of (a)'s measured window: $tmp/acpgw-cpu.pprof (KEEP=1 keeps it)"
 	go tool pprof -top -nodecount=25 "$BIN_DIR/acpgw" "$tmp/acpgw-cpu.pprof" >"$tmp/pprof-top.txt" 2>&1
 	cat "$tmp/pprof-top.txt"
+	echo
+	echo "== CPU profile of (b)'s measured window: $tmp/acpgw-open-cpu.pprof"
+	go tool pprof -top -nodecount=25 "$BIN_DIR/acpgw" "$tmp/acpgw-open-cpu.pprof" >"$tmp/pprof-open-top.txt" 2>&1
+	cat "$tmp/pprof-open-top.txt"
 	if [[ $DELEGATE == 1 ]]; then
 		echo
 		echo "== CPU profile of (d)'s measured window: $tmp/acpgw-delegate-cpu.pprof"
