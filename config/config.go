@@ -604,6 +604,11 @@ type Events struct {
 	// Workers is how many deliveries one acpgw process makes at once;
 	// default 4. Read at start: a reload does not change it.
 	Workers int
+	// Retention is how long an event is kept once it is settled
+	// (delivered, or failed after GiveUpAfter), counted from its creation;
+	// default 720h (30 days). Older settled events are deleted with their
+	// deliveries; a pending one is kept until it settles.
+	Retention time.Duration
 }
 
 // Line returns the line of the key at path ("merchants[0].processors[1]",

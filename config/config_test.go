@@ -136,7 +136,8 @@ func TestLoadExample(t *testing.T) {
 		c.Authentication != (Authentication{SessionTTL: 10 * time.Minute, StepTimeout: 20 * time.Second}) {
 		t.Errorf("acme authentication %v, globex %v, global %+v", acme.Authentication, globex.Authentication, c.Authentication)
 	}
-	if c.Events != (Events{Timeout: 10 * time.Second, RetryInitial: 30 * time.Second, RetryMax: time.Hour, GiveUpAfter: 72 * time.Hour, Workers: 4}) {
+	if c.Events != (Events{Timeout: 10 * time.Second, RetryInitial: 30 * time.Second, RetryMax: time.Hour, GiveUpAfter: 72 * time.Hour, Workers: 4,
+		Retention: 30 * 24 * time.Hour}) {
 		t.Errorf("events = %+v", c.Events)
 	}
 	if c.Idempotency != (Idempotency{TTL: 24 * time.Hour, InFlightLock: time.Minute}) ||

@@ -615,6 +615,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				{"retry_max", d.duration(&c.Events.RetryMax)},
 				{"give_up_after", d.duration(&c.Events.GiveUpAfter)},
 				{"workers", d.smallInt(&c.Events.Workers)},
+				{"retention", d.duration(&c.Events.Retention)},
 			}, nil)
 		}},
 		{"tracing", func(n *yaml.Node, p string) {

@@ -199,6 +199,7 @@ func TestParseErrors(t *testing.T) {
 		{"events zero timeout", vaultOK + "events:\n  timeout: 0s  #<\n", "events.timeout", ErrInvalid, "must be positive"},
 		{"events retry_max below initial", vaultOK + "events:\n  retry_initial: 2m\n  retry_max: 1m  #<\n", "events.retry_max", ErrInvalid, "must not be below retry_initial"},
 		{"events no workers", vaultOK + "events:\n  workers: 0  #<\n", "events.workers", ErrInvalid, "between 1 and 64"},
+		{"events zero retention", vaultOK + "events:\n  retention: 0s  #<\n", "events.retention", ErrInvalid, "must be positive"},
 		{"events unknown global key", vaultOK + "events:\n  url: x  #<\n", "events.url", ErrUnknownKey, "known keys: timeout, retry_initial"},
 		{"alias", vaultOK + "processors:\n  mock: &p {type: mock}\n  m2: *p  #<\n", "processors.m2", ErrType, "aliases"},
 		{"merge key", vaultOK + "server:\n  <<: {listen: \"127.0.0.1:1\"}  #<\n", "server", ErrType, "merge keys"},

@@ -90,7 +90,7 @@ func (c *Config) Redacted() string {
 		"tokens", mapping("max_attempts", num(strconv.Itoa(c.Tokens.MaxAttempts))),
 		"events", mapping("timeout", dur(c.Events.Timeout), "retry_initial", dur(c.Events.RetryInitial),
 			"retry_max", dur(c.Events.RetryMax), "give_up_after", dur(c.Events.GiveUpAfter),
-			"workers", num(strconv.Itoa(c.Events.Workers))),
+			"workers", num(strconv.Itoa(c.Events.Workers)), "retention", dur(c.Events.Retention)),
 		"tracing", mapping("endpoint", str(redactDSN(c.Tracing.Endpoint)),
 			"sample_ratio", num(strconv.FormatFloat(c.Tracing.SampleRatio, 'g', -1, 64)),
 			"service_name", str(c.Tracing.ServiceName)),

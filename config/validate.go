@@ -44,6 +44,7 @@ const (
 	DefaultEventsRetryMax    = time.Hour
 	DefaultEventsGiveUpAfter = 72 * time.Hour
 	DefaultEventsWorkers     = 4
+	DefaultEventsRetention   = 30 * 24 * time.Hour
 	DefaultSampleRatio       = 0.1
 	DefaultServiceName       = "acpgw"
 	DefaultLimitsTimeout     = 100 * time.Millisecond
@@ -164,6 +165,7 @@ func (d *decoder) defaults(c *Config) {
 	d.defaultDuration("events.retry_initial", &c.Events.RetryInitial, DefaultEventsRetry)
 	d.defaultDuration("events.retry_max", &c.Events.RetryMax, DefaultEventsRetryMax)
 	d.defaultDuration("events.give_up_after", &c.Events.GiveUpAfter, DefaultEventsGiveUpAfter)
+	d.defaultDuration("events.retention", &c.Events.Retention, DefaultEventsRetention)
 	if !d.present("events.workers") {
 		c.Events.Workers = DefaultEventsWorkers
 	}
@@ -379,6 +381,7 @@ func (d *decoder) validateEvents(e Events) {
 	d.positive("events.retry_initial", e.RetryInitial)
 	d.positive("events.retry_max", e.RetryMax)
 	d.positive("events.give_up_after", e.GiveUpAfter)
+	d.positive("events.retention", e.Retention)
 	if e.RetryInitial > 0 {
 		d.check(e.RetryMax >= e.RetryInitial, "events.retry_max", ErrInvalid,
 			"retry_max %s must not be below retry_initial %s", e.RetryMax, e.RetryInitial)

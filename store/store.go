@@ -556,6 +556,11 @@ type Store interface {
 	ListDeliveries(ctx context.Context, eventID string) ([]Delivery, error)
 	// OutboxBacklog returns, per merchant with any, the pending events.
 	OutboxBacklog(ctx context.Context) ([]Backlog, error)
+	// PurgeOutboxEvents deletes up to limit settled events (delivered or
+	// failed) created before createdBefore, the oldest first, with their
+	// deliveries, and returns how many events it deleted. A pending event,
+	// a redelivered one included, is kept until it settles.
+	PurgeOutboxEvents(ctx context.Context, createdBefore time.Time, limit int) (int64, error)
 
 	// GetAuthSession reads a committed authentication session.
 	GetAuthSession(ctx context.Context, id string) (AuthSession, error)

@@ -50,3 +50,55 @@ func TestPurgeExpired(t *testing.T) {
 		}
 	}
 }
+
+// TestPurgeSettledEvents: purgeSettledEvents deletes every settled event
+// created before the cutoff, more than one batch of them, and leaves the
+// pending ones and the younger ones.
+func TestPurgeSettledEvents(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "acpgw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	cutoff := now.Add(-time.Hour)
+	const old, pending, young = 2*idemPurgeBatch + 3, 2, 2
+	ev := func(i int) store.OutboxEvent {
+		created := cutoff.Add(-time.Duration(i+1) * time.Second)
+		state := store.OutboxDelivered
+		if i%2 == 1 {
+			state = store.OutboxFailed
+		}
+		switch {
+		case i >= old+pending:
+			created = now
+		case i >= old:
+			state = store.OutboxPending
+		}
+		return store.OutboxEvent{ID: fmt.Sprint("evt_", i), MerchantID: "m", PaymentID: fmt.Sprint("pay_", i),
+			Type: "payment.captured", Body: []byte(`{}`), CreatedAt: created, State: state, Since: created,
+			NextAttemptAt: now.Add(time.Hour)}
+	}
+	err = st.Tx(ctx, func(tx store.Tx) error {
+		for i := range old + pending + young {
+			if err := tx.InsertOutboxEvent(ctx, ev(i)); err != nil {
+				return fmt.Errorf("event %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := purgeSettledEvents(ctx, st, cutoff)
+	if err != nil || n != old {
+		t.Fatalf("purgeSettledEvents = %d, %v; want %d, nil", n, err, old)
+	}
+	for i := range old + pending + young {
+		_, err := st.GetOutboxEvent(ctx, ev(i).ID)
+		if gone := err != nil; gone != (i < old) {
+			t.Errorf("event %d: GetOutboxEvent error %v after the purge", i, err)
+		}
+	}
+}

@@ -419,7 +419,12 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// config in service at every pass; each attempt carries its own call
 	// deadline, so a reload never makes it re-send a call still in flight.
 	wg.Go(func() { svc.RunReconciler(bg) })
-	wg.Go(func() { purgeIdempotency(bg, st, log) })
+	// Expired idempotency records and settled events past events.retention
+	// (read at every pass, so a reload changes it) are deleted every ten
+	// minutes.
+	wg.Go(func() {
+		purgeLoop(bg, st, func() time.Duration { return svc.Runtime().Config.Events.Retention }, log)
+	})
 	// CVCs past vault.cvc_ttl are out of use at once (their keys expire);
 	// the sweep erases them from the store and memory.
 	wg.Add(1)
@@ -571,15 +576,24 @@ func newLimiter(ctx context.Context, cfg config.Limits, m *metrics.Metrics, log 
 	return r, func() { _ = r.Close() }, nil
 }
 
-func purgeIdempotency(ctx context.Context, st store.Store, log *slog.Logger) {
+// purgeLoop deletes the expired idempotency records and the settled events
+// older than retention(), at once and then every ten minutes until ctx ends.
+func purgeLoop(ctx context.Context, st store.Store, retention func() time.Duration, log *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
-		n, err := purgeExpired(ctx, st, time.Now())
+		now := time.Now()
+		n, err := purgeExpired(ctx, st, now)
 		if err != nil && ctx.Err() == nil {
 			log.Warn("idempotency purge failed", slog.String("error", err.Error()))
 		} else if n > 0 {
 			log.Info("idempotency records purged", slog.Int64("count", n))
+		}
+		n, err = purgeSettledEvents(ctx, st, now.Add(-retention()))
+		if err != nil && ctx.Err() == nil {
+			log.Warn("events purge failed", slog.String("error", err.Error()))
+		} else if n > 0 {
+			log.Info("settled events past events.retention purged", slog.Int64("count", n))
 		}
 		select {
 		case <-ctx.Done():
@@ -589,8 +603,8 @@ func purgeIdempotency(ctx context.Context, st store.Store, log *slog.Logger) {
 	}
 }
 
-// idemPurgeBatch bounds the records one transaction of purgeExpired
-// deletes. One purge of all the expired records at once held SQLite's
+// idemPurgeBatch bounds the records (idempotency records, or events) one
+// transaction of purgeExpired or purgeSettledEvents deletes. One purge of all the expired records at once held SQLite's
 // writer, and so every payment, for about 2 s per 100,000 records: at
 // 1,000 payments/s with a day's retention, 12 s every ten minutes.
 const idemPurgeBatch = 500
@@ -598,9 +612,22 @@ const idemPurgeBatch = 500
 // purgeExpired deletes the idempotency records expired before now, a batch
 // of idemPurgeBatch per transaction, until none is left or one fails.
 func purgeExpired(ctx context.Context, st store.Store, now time.Time) (int64, error) {
+	return inBatches(func() (int64, error) { return st.PurgeIdempotency(ctx, now, idemPurgeBatch) })
+}
+
+// purgeSettledEvents deletes the settled events created before
+// createdBefore, with their deliveries, a batch of idemPurgeBatch per
+// transaction, until none is left or one fails.
+func purgeSettledEvents(ctx context.Context, st store.Store, createdBefore time.Time) (int64, error) {
+	return inBatches(func() (int64, error) { return st.PurgeOutboxEvents(ctx, createdBefore, idemPurgeBatch) })
+}
+
+// inBatches calls batch until it deletes fewer than idemPurgeBatch rows or
+// fails, and returns the rows deleted in all.
+func inBatches(batch func() (int64, error)) (int64, error) {
 	var total int64
 	for {
-		n, err := st.PurgeIdempotency(ctx, now, idemPurgeBatch)
+		n, err := batch()
 		total += n
 		if err != nil || n < idemPurgeBatch {
 			return total, err

@@ -365,6 +365,20 @@ func (s *Store) ListDeliveries(ctx context.Context, eventID string) ([]store.Del
 	return collect("list deliveries", rows, err, rowcodec.ScanDelivery)
 }
 
+// PurgeOutboxEvents deletes up to limit settled events created before
+// createdBefore, the oldest first, and their deliveries, in one statement;
+// events locked by a redelivery are left to the next call.
+func (s *Store) PurgeOutboxEvents(ctx context.Context, createdBefore time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	if err := s.pool.QueryRow(ctx, qPurgeOutbox, createdBefore.UnixNano(), limit, string(store.OutboxPending)).Scan(&n); err != nil {
+		return 0, wrap("purge outbox events", err)
+	}
+	return n, nil
+}
+
 // OutboxBacklog counts the pending events of each merchant.
 func (s *Store) OutboxBacklog(ctx context.Context) ([]store.Backlog, error) {
 	rows, err := s.pool.Query(ctx, qBacklog)

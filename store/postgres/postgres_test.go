@@ -963,9 +963,25 @@ func TestLeasesUseTheirIndexes(t *testing.T) {
 		args:  func(n int) string { return fmt.Sprintf("(%d, 500)", n+1) },
 		want:  map[string]string{"tokens t": "tokens_pkey"},
 		avoid: "tokens_cvc",
+	}, {
+		name:  "outbox purge",
+		table: "outbox_events",
+		fill: `TRUNCATE outbox_deliveries;
+		INSERT INTO outbox_events (id, merchant_id, payment_id, type, body, created_at, state, replay,
+			since, attempts, next_attempt_at, last_status, last_error, lease_owner)
+		SELECT 'ev_' || i, 'm', 'pay_' || i, 'payment.succeeded', '\x00', i,
+			CASE WHEN {DUE} THEN 'delivered' ELSE 'pending' END, false, i, 1, i, 200, '', ''
+		FROM generate_series(1, {N}) i;
+		INSERT INTO outbox_deliveries (event_id, n, at, status_code, latency_ms, error)
+		SELECT 'ev_' || i, 1, i, 200, 5, '' FROM generate_series(1, {N}) i`,
+		stmt: qPurgeOutbox,
+		args: func(n int) string { return fmt.Sprintf("(%d, 500, 'pending')", n+1) },
+		want: map[string]string{"outbox_events o": "outbox_events_pkey",
+			"outbox_deliveries": "outbox_deliveries_pkey"},
+		avoid: "outbox_settled",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			name := "s_" + tc.table // a statement of its own: pgx caches the EXPLAINs by their text
+			name := "s_" + strings.ReplaceAll(tc.name, " ", "_") // a statement of its own: pgx caches the EXPLAINs by their text
 			for _, q := range []string{
 				`ALTER TABLE ` + tc.table + ` SET (autovacuum_enabled = false)`,
 				`SET plan_cache_mode = force_generic_plan`,

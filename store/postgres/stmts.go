@@ -189,6 +189,22 @@ var (
 	qRedeliver      = `UPDATE outbox_events SET replay = (state <> 'pending' OR replay),
 	since = CASE WHEN state = 'pending' THEN since ELSE $1 END, state = 'pending', next_attempt_at = $1 WHERE id = $2`
 	qBacklog = `SELECT ` + rowcodec.BacklogColumns + ` FROM outbox_events WHERE state = 'pending' GROUP BY merchant_id`
+	// qPurgeOutbox deletes a batch of settled events, the oldest first
+	// through the partial index outbox_settled, and their deliveries, in one
+	// statement. The batch is named by = ANY of an array, as the leases do
+	// (TestLeasesUseTheirIndexes), and ordered by created_at alone, the
+	// index's order: with a second key the planner would sort every settled
+	// event before the limit. SKIP LOCKED passes over an event being
+	// redelivered; the DELETE checks the state again on the row it deletes,
+	// so an event redelivered meanwhile (pending again) stays. That check
+	// names the state by a parameter ($3, always 'pending'): with the
+	// literal, the predicate of outbox_settled, the planner walked all of
+	// outbox_settled to find the batch instead of the primary key.
+	qPurgeOutbox = `WITH gone AS (DELETE FROM outbox_events o WHERE o.seq = ANY (ARRAY(SELECT c.seq FROM outbox_events c
+		WHERE c.state <> 'pending' AND c.created_at < $1 ORDER BY c.created_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+		AND o.state <> $3 RETURNING o.id),
+	d AS (DELETE FROM outbox_deliveries WHERE event_id = ANY (ARRAY(SELECT id FROM gone)))
+	SELECT COUNT(*) FROM gone`
 
 	qInsertAuth = `INSERT INTO auth_sessions (` + authCols + `)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)`

@@ -320,6 +320,27 @@ func (s *Store) RecordDelivery(ctx context.Context, owner string, r store.Delive
 	})
 }
 
+// PurgeOutboxEvents deletes up to limit settled events created before
+// createdBefore, the oldest first, and their deliveries, in one
+// transaction.
+func (s *Store) PurgeOutboxEvents(ctx context.Context, createdBefore time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var n int64
+	err := s.Tx(ctx, func(tx store.Tx) error {
+		t := tx.(*txn)
+		before := createdBefore.UnixNano()
+		if _, err := t.exec(ctx, "purge deliveries", s.ws.purgeDeliveries, before, limit); err != nil {
+			return err
+		}
+		var err error
+		n, err = t.exec(ctx, "purge outbox events", s.ws.purgeOutbox, before, limit)
+		return err
+	})
+	return n, err
+}
+
 // GetOutboxEvent reads a committed event.
 func (s *Store) GetOutboxEvent(ctx context.Context, id string) (store.OutboxEvent, error) {
 	e, err := rowcodec.ScanOutbox(s.rs.getOutbox.QueryRowContext(ctx, id))

@@ -691,6 +691,8 @@ func TestLookupsUseIndexes(t *testing.T) {
 		"cvc sweep":             {qEraseCVCs, []any{1, 10}, ""},
 		"outbox lease":          {qLeaseOutbox, []any{"w", 1, 2, 2, 10}, ""},
 		"outbox backlog":        {qBacklog, nil, "outbox_due"},
+		"outbox purge":          {qPurgeOutbox, []any{1, 500}, ""},
+		"deliveries purge":      {qPurgeDeliveries, []any{1, 500}, ""},
 		"sessions sweep":        {qExpireAuth, []any{1, 1, 10}, ""},
 	} {
 		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+c.q, c.args...)

@@ -115,6 +115,16 @@ const (
 	// backlogEvery (TestLookupsUseIndexes).
 	qBacklog = `SELECT ` + rowcodec.BacklogColumns + ` FROM outbox_events INDEXED BY outbox_due
 	WHERE state = 'pending' GROUP BY merchant_id`
+	// qPurgeDeliveries and qPurgeOutbox delete, in one transaction, the
+	// deliveries of a batch of settled events and then the events: the
+	// oldest up to a limit, named through the partial index outbox_settled
+	// (INDEXED BY: a whole read of outbox_events would grow with every
+	// event kept). Both pick the same rows, since nothing else writes
+	// between them.
+	qPurgeDeliveries = `DELETE FROM outbox_deliveries WHERE event_id IN (SELECT id FROM outbox_events
+		INDEXED BY outbox_settled WHERE state <> 'pending' AND created_at < ? ORDER BY created_at, seq LIMIT ?)`
+	qPurgeOutbox = `DELETE FROM outbox_events WHERE seq IN (SELECT seq FROM outbox_events
+		INDEXED BY outbox_settled WHERE state <> 'pending' AND created_at < ? ORDER BY created_at, seq LIMIT ?)`
 
 	qInsertAuth = `INSERT INTO auth_sessions (` + authCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qGetAuth    = `SELECT ` + authCols + ` FROM auth_sessions WHERE id = ?`
@@ -169,6 +179,7 @@ type stmtSet[T any] struct {
 	paymentByRef, listPayments                                     T
 	insertOutbox, getOutbox, listOutbox, leaseOutbox, recordOutbox T
 	insertDelivery, listDeliveries, redeliver, backlog             T
+	purgeDeliveries, purgeOutbox                                   T
 	insertAuth, getAuth, updateAuth, authExists, expireAuth        T
 }
 
@@ -237,6 +248,8 @@ func (st *stmtSet[T]) entries(write bool) []stmtEntry[T] {
 			stmtEntry[T]{&st.recordOutbox, qRecordOutbox},
 			stmtEntry[T]{&st.insertDelivery, qInsertDelivery},
 			stmtEntry[T]{&st.redeliver, qRedeliver},
+			stmtEntry[T]{&st.purgeDeliveries, qPurgeDeliveries},
+			stmtEntry[T]{&st.purgeOutbox, qPurgeOutbox},
 			stmtEntry[T]{&st.insertAuth, qInsertAuth},
 			stmtEntry[T]{&st.updateAuth, qUpdateAuth},
 			stmtEntry[T]{&st.authExists, qAuthExists},

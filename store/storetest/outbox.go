@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -459,5 +460,96 @@ func testOutboxLeaseConcurrent(t *testing.T, s store.Store) {
 	}
 	if n != len(stored) {
 		t.Errorf("%d events delivered, want %d", n, len(stored))
+	}
+}
+
+// testOutboxPurge: PurgeOutboxEvents deletes settled events (delivered or
+// failed) created before the cutoff, the oldest first and at most limit a
+// call, with their deliveries; pending events, a redelivered one included,
+// and younger ones stay, with their deliveries.
+func testOutboxPurge(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	cutoff := base.Add(time.Hour)
+	type spec struct {
+		created time.Duration // after base
+		state   store.OutboxState
+		replay  bool // delivered, then redelivered: pending again
+	}
+	specs := []spec{
+		{0, store.OutboxDelivered, false},                // 0: purged in the first batch
+		{time.Minute, store.OutboxFailed, false},         // 1: purged in the second batch
+		{2 * time.Minute, store.OutboxPending, false},    // 2: kept, pending
+		{3 * time.Minute, store.OutboxDelivered, true},   // 3: kept, redelivered
+		{4 * time.Minute, store.OutboxDelivered, false},  // 4: purged in the second batch
+		{2 * time.Hour, store.OutboxDelivered, false},    // 5: kept, younger than the cutoff
+		{time.Hour, store.OutboxDelivered, false},        // 6: kept, created at the cutoff
+		{30 * time.Second, store.OutboxDelivered, false}, // 7: purged in the first batch
+	}
+	// Inserted out of age order, so that oldest-first is not insertion order.
+	evs := make([]store.OutboxEvent, len(specs))
+	for i, sp := range specs {
+		p := newPayment(uid("pay"), "vt_1") // one payment each: no event waits for another
+		insertPayment(t, s, p)
+		at := base.Add(sp.created)
+		e := newOutboxEvent(uid("evt"), p, at)
+		if sp.state == store.OutboxPending {
+			e.NextAttemptAt = base.Add(24 * time.Hour) // not due: the later leases do not take it
+		}
+		evs[i] = insertEvents(t, s, e)[0]
+		if sp.state == store.OutboxPending {
+			continue
+		}
+		leased, err := s.LeaseOutboxEvents(ctx, "w", at, at.Add(time.Minute), 1)
+		if err != nil || len(leased) != 1 || leased[0].ID != evs[i].ID {
+			t.Fatalf("lease event %d: %v %v", i, eventIDs(leased), err)
+		}
+		record(t, s, "w", evs[i].ID, sp.state, at)
+		if sp.replay {
+			tx(t, s, func(tx store.Tx) error { return tx.RedeliverOutboxEvent(ctx, evs[i].ID, base.Add(24*time.Hour)) })
+		}
+	}
+	gone := func(i int) bool {
+		t.Helper()
+		_, err := s.GetOutboxEvent(ctx, evs[i].ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("GetOutboxEvent %d: %v", i, err)
+		}
+		return err != nil
+	}
+	// The oldest settled first: 0 (base) and 7 (base+30s), then 1 and 4.
+	if n, err := s.PurgeOutboxEvents(ctx, cutoff, 2); err != nil || n != 2 {
+		t.Fatalf("PurgeOutboxEvents(limit 2) = %d, %v; want 2, nil", n, err)
+	}
+	for i, want := range map[int]bool{0: true, 7: true, 1: false, 4: false} {
+		if gone(i) != want {
+			t.Errorf("after the first batch, event %d (created %v) gone = %v, want %v", i, specs[i].created, !want, want)
+		}
+	}
+	if n, err := s.PurgeOutboxEvents(ctx, cutoff, 2); err != nil || n != 2 {
+		t.Fatalf("second PurgeOutboxEvents = %d, %v; want 2, nil", n, err)
+	}
+	if n, err := s.PurgeOutboxEvents(ctx, cutoff, 2); err != nil || n != 0 {
+		t.Errorf("third PurgeOutboxEvents = %d, %v; want 0, nil", n, err)
+	}
+	if n, err := s.PurgeOutboxEvents(ctx, cutoff.Add(24*time.Hour), 0); err != nil || n != 0 {
+		t.Errorf("PurgeOutboxEvents(limit 0) = %d, %v; want 0, nil", n, err)
+	}
+	for i, sp := range specs {
+		purged := sp.state != store.OutboxPending && !sp.replay && sp.created < time.Hour
+		if gone(i) != purged {
+			t.Errorf("event %d (%s, created %v, redelivered %v): gone = %v, want %v", i, sp.state, sp.created, sp.replay,
+				!purged, purged)
+		}
+		ds, err := s.ListDeliveries(ctx, evs[i].ID)
+		if err != nil {
+			t.Fatalf("ListDeliveries %d: %v", i, err)
+		}
+		wantDeliveries := 1
+		if purged || sp.state == store.OutboxPending {
+			wantDeliveries = 0
+		}
+		if len(ds) != wantDeliveries {
+			t.Errorf("event %d: %d deliveries left, want %d", i, len(ds), wantDeliveries)
+		}
 	}
 }

@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OutboxList", testOutboxList},
 		{"OutboxBacklog", testOutboxBacklog},
 		{"OutboxLeaseConcurrent", testOutboxLeaseConcurrent},
+		{"OutboxPurge", testOutboxPurge},
 		{"AuthSessionRoundTrip", testAuthSessionRoundTrip},
 		{"AuthSessionUpdate", testAuthSessionUpdate},
 		{"AuthSessionUpdateConcurrent", testAuthSessionUpdateConcurrent},

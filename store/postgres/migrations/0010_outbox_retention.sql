@@ -1,0 +1,13 @@
+-- 0010_outbox_retention: merchant events are deleted once they are settled
+-- (delivered or failed) and older than events.retention, with their
+-- deliveries (PurgeOutboxEvents). This partial index holds the settled
+-- events alone, oldest first, so that each purge reads only what it
+-- deletes: the pending ones, which outbox_due serves, are not in it. An
+-- event enters it when its delivery settles.
+--
+-- Building it here (in the migration's transaction) holds inserts into
+-- outbox_events, and so every payment change that writes an event, until
+-- it is built. On a large outbox, build it beforehand without that lock:
+--   CREATE INDEX CONCURRENTLY outbox_settled ON outbox_events (created_at) WHERE state <> 'pending';
+-- and this migration then finds it and does nothing.
+CREATE INDEX IF NOT EXISTS outbox_settled ON outbox_events (created_at) WHERE state <> 'pending';
