@@ -10,18 +10,25 @@ import (
 	"acpgw/store/sqlite"
 )
 
+// openSQLite opens a store on a new SQLite database, closed when t ends.
+func openSQLite(t *testing.T) *sqlite.Store {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "acpgw.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // TestPurgeExpired: purgeExpired deletes every expired idempotency record,
 // more than one batch of them, and leaves the live ones.
 func TestPurgeExpired(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "acpgw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	now := time.Now().UTC()
 	const expired, live = 2*idemPurgeBatch + 3, 2
-	err = st.Tx(ctx, func(tx store.Tx) error {
+	err := st.Tx(ctx, func(tx store.Tx) error {
 		for i := range expired + live {
 			exp := now.Add(-time.Duration(i+1) * time.Second)
 			if i >= expired {
@@ -56,11 +63,7 @@ func TestPurgeExpired(t *testing.T) {
 // pending ones and the younger ones.
 func TestPurgeSettledEvents(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "acpgw.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	now := time.Now().UTC()
 	cutoff := now.Add(-time.Hour)
 	const old, pending, young = 2*idemPurgeBatch + 3, 2, 2
@@ -80,7 +83,7 @@ func TestPurgeSettledEvents(t *testing.T) {
 			Type: "payment.captured", Body: []byte(`{}`), CreatedAt: created, State: state, Since: created,
 			NextAttemptAt: now.Add(time.Hour)}
 	}
-	err = st.Tx(ctx, func(tx store.Tx) error {
+	err := st.Tx(ctx, func(tx store.Tx) error {
 		for i := range old + pending + young {
 			if err := tx.InsertOutboxEvent(ctx, ev(i)); err != nil {
 				return fmt.Errorf("event %d: %w", i, err)
