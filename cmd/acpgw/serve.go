@@ -423,7 +423,12 @@ func serveCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// (read at every pass, so a reload changes it) are deleted every ten
 	// minutes.
 	wg.Go(func() {
-		purgeLoop(bg, st, func() time.Duration { return svc.Runtime().Config.Events.Retention }, log)
+		purgeLoop(bg, st, func() time.Duration {
+			if c := svcConfig(svc)(); c != nil {
+				return c.Events.Retention
+			}
+			return config.DefaultEventsRetention
+		}, log)
 	})
 	// CVCs past vault.cvc_ttl are out of use at once (their keys expire);
 	// the sweep erases them from the store and memory.
