@@ -196,11 +196,17 @@ if [[ $STORE == postgres ]]; then
 fi
 
 serve_args=(serve --config "$tmp/conf/bench.yaml")
-profile_args=()
 if [[ $PROFILE == 1 ]]; then
 	serve_args+=(--debug-listen "127.0.0.1:$DEBUG_PORT")
-	profile_args=(--pprof-url "http://127.0.0.1:$DEBUG_PORT" --cpu-profile "$tmp/acpgw-cpu.pprof")
 fi
+# profile NAME sets profile_args: with PROFILE=1, the load tool's flags that
+# save a CPU profile of its run's measured window as $tmp/NAME.pprof.
+profile() {
+	profile_args=()
+	if [[ $PROFILE == 1 ]]; then
+		profile_args=(--pprof-url "http://127.0.0.1:$DEBUG_PORT" --cpu-profile "$tmp/$1.pprof")
+	fi
+}
 echo "== starting acpgw on 127.0.0.1:$PORT, store $STORE (log: $tmp/acpgw.log)"
 "$BIN_DIR/acpgw" "${serve_args[@]}" >"$tmp/acpgw.log" 2>&1 &
 acpgw_pid=$!
@@ -212,23 +218,18 @@ acpgw_args=(--url "http://127.0.0.1:$PORT" --merchant bench
 	--merchant-key bench-merchant-key --agent-key bench-agent-key --server-pid "$acpgw_pid" "${db_args[@]}")
 
 echo "== (a) acpgw closed loop, $CONCURRENCY workers, $DURATION"
+profile acpgw-cpu
 "$load" run "${acpgw_args[@]}" "${common[@]}" "${profile_args[@]}" >"$tmp/a.json"
 
 echo "== (b) acpgw open loop at $RATE/s, $DURATION"
-open_profile=()
-if [[ $PROFILE == 1 ]]; then
-	open_profile=(--pprof-url "http://127.0.0.1:$DEBUG_PORT" --cpu-profile "$tmp/acpgw-open-cpu.pprof")
-fi
-"$load" run "${acpgw_args[@]}" "${common[@]}" --rate "$RATE" "${open_profile[@]}" >"$tmp/b.json"
+profile acpgw-open-cpu
+"$load" run "${acpgw_args[@]}" "${common[@]}" --rate "$RATE" "${profile_args[@]}" >"$tmp/b.json"
 
 reports=(acpgw-closed="$tmp/a.json" acpgw-open="$tmp/b.json")
 if [[ $DELEGATE == 1 ]]; then
 	echo "== (d) acpgw delegate_payment closed loop, $CONCURRENCY workers, $DURATION"
-	delegate_profile=()
-	if [[ $PROFILE == 1 ]]; then
-		delegate_profile=(--pprof-url "http://127.0.0.1:$DEBUG_PORT" --cpu-profile "$tmp/acpgw-delegate-cpu.pprof")
-	fi
-	"$load" run --delegate "${acpgw_args[@]}" "${common[@]}" "${delegate_profile[@]}" >"$tmp/d.json"
+	profile acpgw-delegate-cpu
+	"$load" run --delegate "${acpgw_args[@]}" "${common[@]}" "${profile_args[@]}" >"$tmp/d.json"
 	reports+=(acpgw-delegate="$tmp/d.json")
 fi
 
@@ -252,19 +253,18 @@ echo "== acpgw on $STORE; CPU/op: server user+sys CPU per success over the measu
 # open-loop p99 at 5 ms or less.
 "$load" summary --ceiling bare-closed --min-ratio 40 --max-open-p99 5ms "${reports[@]}"
 
+# show_profile RUN NAME prints the top of $tmp/NAME.pprof, run RUN's
+# profile (kept as $tmp/NAME-top.txt).
+show_profile() {
+	echo
+	echo "== CPU profile of ($1)'s measured window: $tmp/$2.pprof (KEEP=1 keeps it)"
+	go tool pprof -top -nodecount=25 "$BIN_DIR/acpgw" "$tmp/$2.pprof" >"$tmp/$2-top.txt" 2>&1
+	cat "$tmp/$2-top.txt"
+}
 if [[ $PROFILE == 1 ]]; then
-	echo
-	echo "== CPU profile of (a)'s measured window: $tmp/acpgw-cpu.pprof (KEEP=1 keeps it)"
-	go tool pprof -top -nodecount=25 "$BIN_DIR/acpgw" "$tmp/acpgw-cpu.pprof" >"$tmp/pprof-top.txt" 2>&1
-	cat "$tmp/pprof-top.txt"
-	echo
-	echo "== CPU profile of (b)'s measured window: $tmp/acpgw-open-cpu.pprof"
-	go tool pprof -top -nodecount=25 "$BIN_DIR/acpgw" "$tmp/acpgw-open-cpu.pprof" >"$tmp/pprof-open-top.txt" 2>&1
-	cat "$tmp/pprof-open-top.txt"
+	show_profile a acpgw-cpu
+	show_profile b acpgw-open-cpu
 	if [[ $DELEGATE == 1 ]]; then
-		echo
-		echo "== CPU profile of (d)'s measured window: $tmp/acpgw-delegate-cpu.pprof"
-		go tool pprof -top -nodecount=25 "$BIN_DIR/acpgw" "$tmp/acpgw-delegate-cpu.pprof" >"$tmp/pprof-delegate-top.txt" 2>&1
-		cat "$tmp/pprof-delegate-top.txt"
+		show_profile d acpgw-delegate-cpu
 	fi
 fi
